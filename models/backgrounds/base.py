@@ -1,0 +1,50 @@
+"""The background role: gives the background frame for frame i at the output size.
+
+A ``--background`` spec (``kind:argument``) names one class in ``models/backgrounds/__init__.py``'s
+registry. ``open`` does the slow part once (read a file, generate an image); ``frame`` is called
+for every output frame and must be cheap.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class OutputGeometry:
+    """What a background must fill: the output size, length and rate."""
+
+    width: int
+    height: int
+    frame_count: int
+    fps: float
+
+
+ProgressFn = Callable[[float, str], None]
+
+
+class BackgroundSource(ABC):
+    """One kind of background. ``argument`` is the text after ``kind:`` in the spec."""
+
+    kind: str = "background"
+    #: True when ``frame`` needs the original frame and alpha (e.g. blur of the original).
+    needs_original: bool = False
+
+    def __init__(self, argument: str = "") -> None:
+        self.argument = argument
+        self.notice: str | None = None  # what ran and why, for the report (e.g. a fallback)
+
+    def open(self, geometry: OutputGeometry, progress: ProgressFn | None = None) -> None:  # noqa: B027
+        """Prepare for ``geometry``: read files, generate, scale to cover. Called once per job."""
+        self.geometry = geometry
+
+    @abstractmethod
+    def frame(self, index: int, original: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        """RGB uint8 (H, W, 3) background for output frame ``index``."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release decoders and buffers."""

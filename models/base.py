@@ -1,0 +1,89 @@
+"""The role interfaces every engine implements.
+
+A front end never calls a model directly: the pipeline (core/video_processor.py) asks the
+registry for a Segmenter and a Matter and drives them through these methods only.
+
+Conventions, shared by all engines so that they can be swapped freely:
+- images are RGB ``uint8`` arrays of shape (H, W, 3), upright (rotation already applied);
+- masks are ``bool`` (H, W); alphas are ``float32`` (H, W) in [0, 1], straight (not premultiplied);
+- coordinates are in pixels of the image given, x to the right, y down.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+POSITIVE = 1
+NEGATIVE = 0
+
+
+@dataclass
+class ObjectPrompt:
+    """What a person said about one subject on one frame: clicks, a box, or a whole mask."""
+
+    object_id: int = 1
+    points: list[tuple[float, float]] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)  # POSITIVE (subject) / NEGATIVE (not subject)
+    box: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1
+    mask: np.ndarray | None = None  # bool (H, W); when given, clicks and box are ignored
+
+    def is_empty(self) -> bool:
+        return not self.points and self.box is None and self.mask is None
+
+
+@dataclass
+class SegmentResult:
+    """One subject's mask on one image, with what the segmenter needs to refine it later."""
+
+    mask: np.ndarray  # bool (H, W)
+    score: float
+    logits: np.ndarray | None = None  # engine-specific low-res logits, fed back on the next click
+
+
+class Segmenter(ABC):
+    """Clicks/box on one image -> mask. ``set_image`` is the slow part and is cached by callers."""
+
+    name: str = "segmenter"
+
+    @abstractmethod
+    def set_image(self, image: np.ndarray) -> None:
+        """Compute whatever per-image state (embedding, features) further clicks reuse."""
+
+    @abstractmethod
+    def segment(self, prompt: ObjectPrompt, previous: SegmentResult | None = None) -> SegmentResult:
+        """Mask for ``prompt`` on the image last given to ``set_image``."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release memory held for the current image."""
+
+
+class Matter(ABC):
+    """Streaming propagation: a first mask, then one alpha per frame, in the order frames are fed.
+
+    The pipeline feeds frames forwards from the prompt frame, and (with a fresh instance)
+    backwards from it for the frames before. It never holds more than one chunk of frames.
+    """
+
+    name: str = "matter"
+
+    def prepare(self, samples: Sequence[np.ndarray]) -> None:  # noqa: B027 - optional hook
+        """Optional look at a few frames spread over the whole clip (e.g. for a background plate)."""
+
+    @abstractmethod
+    def start(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Begin on ``frame`` with the subject ``mask`` (bool or float in [0, 1]); return its alpha."""
+
+    @abstractmethod
+    def step(self, frame: np.ndarray) -> np.ndarray:
+        """Alpha of the next frame in feeding order."""
+
+    def correct(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """A person corrected the subject on this frame: restart tracking from ``mask``."""
+        return self.start(frame, mask)
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release memory (model state, caches)."""
