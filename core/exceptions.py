@@ -92,6 +92,16 @@ class NoPromptError(PromptError):
     code = "E205"
 
 
+class MaskUnreadableError(PromptError):
+    code = "E206"
+    hint = "give the mask as a PNG the size of the video, nonzero = subject"
+
+
+class ArgumentError(PromptError):
+    code = "E207"
+    hint = "see `python app.py process --help`"
+
+
 # --- backgrounds (E3xx) ---------------------------------------------------------------
 class BackgroundError(StudioError):
     code = "E300"

@@ -36,6 +36,7 @@ class BackgroundSource(ABC):
 
     def __init__(self, argument: str = "") -> None:
         self.argument = argument
+        self.seed: int | None = None  # set by make_background from the job (generated backgrounds)
         self.notice: str | None = None  # what ran and why, for the report (e.g. a fallback)
 
     def open(self, geometry: OutputGeometry, progress: ProgressFn | None = None) -> None:  # noqa: B027

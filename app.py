@@ -1,0 +1,200 @@
+"""BackgroundFX Studio entry point.
+
+    python app.py                       # the studio in the browser (port 7860)
+    python app.py process IN --out DIR --point X,Y [--background blur:25] [...]
+
+Both go through core.video_processor.run_job; this file only turns arguments into a JobRequest
+and errors into one line: ``error E<code>: <what> — <hint>`` on stderr, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+from pathlib import Path
+
+from app_config import DEFAULT_FORMATS, ENGINES, QUALITIES, get_settings
+from core.exceptions import ArgumentError, MaskUnreadableError, StudioError
+from core.job import EdgeOptions, JobRequest
+from models.base import NEGATIVE, POSITIVE, ObjectPrompt
+
+logger = logging.getLogger("bgfx")
+
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL = 3
+EXIT_CANCELLED = 130
+
+
+def _pair(text: str, what: str) -> tuple[float, float]:
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ArgumentError(f"{what} {text!r} is not X,Y", f"write {what} as two numbers, e.g. 640,360") from None
+    return x, y
+
+
+def _with_object(text: str) -> tuple[str, int]:
+    """``X,Y`` or ``X,Y@ID`` (ID = which subject, for several subjects)."""
+    body, _, oid = text.partition("@")
+    try:
+        return body, int(oid) if oid else 1
+    except ValueError:
+        raise ArgumentError(f"subject id in {text!r} is not a number", "write X,Y@2 for subject 2") from None
+
+
+def _read_mask(path: str):
+    import cv2
+
+    mask = cv2.imread(str(Path(path).expanduser()), cv2.IMREAD_GRAYSCALE)
+    if mask is None:
+        raise MaskUnreadableError(f"cannot read the mask {path!r}")
+    return mask > 0
+
+
+def build_prompts(args: argparse.Namespace) -> dict[int, list[ObjectPrompt]]:
+    """Clicks/box/mask of the command line -> prompts per frame and subject."""
+    objects: dict[int, ObjectPrompt] = {}
+
+    def obj(oid: int) -> ObjectPrompt:
+        return objects.setdefault(oid, ObjectPrompt(object_id=oid))
+
+    for spec, label in [(p, POSITIVE) for p in args.point] + [(n, NEGATIVE) for n in args.negative]:
+        body, oid = _with_object(spec)
+        obj(oid).points.append(_pair(body, "--point" if label else "--negative"))
+        obj(oid).labels.append(label)
+    if args.box:
+        body, oid = _with_object(args.box)
+        try:
+            x0, y0, x1, y1 = (float(v) for v in body.split(","))
+        except ValueError:
+            raise ArgumentError(f"--box {args.box!r} is not X0,Y0,X1,Y1") from None
+        obj(oid).box = (x0, y0, x1, y1)
+    if args.mask:
+        objects = {1: ObjectPrompt(object_id=1, mask=_read_mask(args.mask))}
+    prompts = {args.frame: list(objects.values())} if objects else {}
+    for spec in args.correct:
+        frame_text, _, point = spec.partition(":")
+        body, oid = _with_object(point)
+        try:
+            frame = int(frame_text)
+        except ValueError:
+            raise ArgumentError(f"--correct {spec!r} is not FRAME:X,Y") from None
+        label = NEGATIVE if body.startswith("-") else POSITIVE
+        target = next((o for o in prompts.setdefault(frame, []) if o.object_id == oid), None)
+        if target is None:
+            target = ObjectPrompt(object_id=oid)
+            prompts[frame].append(target)
+        target.points.append(_pair(body.lstrip("-"), "--correct"))
+        target.labels.append(label)
+    return prompts
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="app.py", description="BackgroundFX Studio")
+    sub = parser.add_subparsers(dest="command")
+    studio = sub.add_parser("studio", help="serve the studio (the default with no arguments)")
+    studio.add_argument("--port", type=int, default=None)
+    studio.add_argument("--share", action="store_true")
+    p = sub.add_parser("process", help="run one job headless")
+    p.add_argument("input", help="a video (MP4, MOV, WebM, MKV) or a photo (PNG, JPEG, WebP)")
+    p.add_argument("--out", required=True, help="output folder (created if missing)")
+    p.add_argument("--point", action="append", default=[], metavar="X,Y[@ID]", help="on the subject")
+    p.add_argument("--negative", action="append", default=[], metavar="X,Y[@ID]", help="not the subject")
+    p.add_argument("--box", metavar="X0,Y0,X1,Y1[@ID]")
+    p.add_argument("--mask", metavar="PNG", help="mask of the prompt frame (nonzero = subject)")
+    p.add_argument("--frame", type=int, default=0, help="the prompt frame (default 0)")
+    p.add_argument("--correct", action="append", default=[], metavar="N:X,Y[@ID]",
+                   help="a correction click on a later frame N (N:-X,Y for not subject)")
+    p.add_argument("--background", default="blur:25", metavar="SPEC",
+                   help="color:#RRGGBB, blur:RADIUS, image:PATH, video:PATH, transparent, prompt:TEXT, "
+                   "procedural:gradient|bokeh|studio")
+    p.add_argument("--engine", choices=ENGINES, default=None, help="default: BGFX_ENGINE or auto")
+    p.add_argument("--quality", choices=QUALITIES, default=None, help="default: BGFX_QUALITY or balanced")
+    p.add_argument("--formats", default=",".join(DEFAULT_FORMATS), help="comma-separated output files")
+    p.add_argument("--matte-frames", action="store_true", help="also write alpha/000000.png ... (lossless)")
+    p.add_argument("--seed", type=int, default=None, help="seed for a generated background")
+    p.add_argument("--trim-start", type=float, default=None, metavar="SECONDS")
+    p.add_argument("--trim-end", type=float, default=None, metavar="SECONDS")
+    p.add_argument("--no-audio", action="store_true", help="leave the sound out")
+    p.add_argument("--feather", type=float, default=0.0, metavar="PX")
+    p.add_argument("--choke", type=float, default=0.0, metavar="PX", help=">0 shrinks, <0 grows the matte")
+    p.add_argument("--despill", type=float, default=0.0, metavar="0..1")
+    p.add_argument("--light-wrap", type=float, default=0.0, metavar="0..1")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--debug", action="store_true", help="tracebacks and debug logs")
+    return parser.parse_args(argv)
+
+
+def run_process(args: argparse.Namespace) -> int:
+    from core.video_processor import run_job
+
+    settings = get_settings()
+    request = JobRequest(
+        input_path=Path(args.input),
+        out_dir=Path(args.out),
+        prompts=build_prompts(args),
+        background=args.background,
+        engine=args.engine or settings.engine,
+        quality=args.quality or settings.quality,
+        formats=tuple(f.strip() for f in args.formats.split(",") if f.strip()),
+        matte_frames=args.matte_frames,
+        keep_audio=not args.no_audio,
+        trim_start_s=args.trim_start,
+        trim_end_s=args.trim_end,
+        edges=EdgeOptions(args.feather, args.choke, args.despill, args.light_wrap),
+        seed=args.seed,
+    )
+
+    def show(update) -> None:
+        print(f"\r{update.line():<70}", end="", file=sys.stderr, flush=True)
+
+    cancel = threading.Event()
+    try:
+        result = run_job(request, progress=None if args.quiet else show, cancel=cancel, settings=settings)
+    except KeyboardInterrupt:
+        cancel.set()
+        raise
+    if not args.quiet:
+        print(file=sys.stderr)
+    report = result.report
+    print(json.dumps({"outputs": {k: str(v) for k, v in result.outputs.items()},
+                      "engine": report["engine"], "engine_reason": report["engine_reason"],
+                      "processing_fps": report.get("processing_fps"), "warnings": report["warnings"]}, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv or ["studio"])
+    logging.basicConfig(level=logging.DEBUG if getattr(args, "debug", False) else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = get_settings()
+        if args.command == "process":
+            return run_process(args)
+        from ui.studio import launch
+
+        launch(settings, port=args.port, share=args.share)
+        return 0
+    except StudioError as exc:
+        print(f"\n{exc.user_line()}" if not getattr(args, "quiet", True) else exc.user_line(), file=sys.stderr)
+        if getattr(args, "debug", False):
+            logger.exception("details")
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("\nerror E601: cancelled — nothing was written", file=sys.stderr)
+        return EXIT_CANCELLED
+    except Exception as exc:  # a bug: one line for the user, the traceback with --debug
+        print(f"error E900: internal error: {exc!r} — this is a bug: rerun with --debug and report it",
+              file=sys.stderr)
+        logger.debug("internal error", exc_info=True)
+        if getattr(args, "debug", False):
+            raise
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Memory: how much the process uses, how much is left, and when to work in smaller chunks.
+
+The pipeline asks ``chunk_size`` before each chunk: under memory pressure it halves the chunk
+instead of letting the machine swap or the process be killed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from typing import Any
+
+import psutil
+
+logger = logging.getLogger(__name__)
+
+#: below this much available system memory (MB) chunks shrink
+LOW_MEMORY_MB = 1024
+
+
+def rss_mb() -> float:
+    """Resident memory of this process, MB."""
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def available_mb() -> float:
+    return psutil.virtual_memory().available / 2**20
+
+
+def torch_memory_mb() -> dict[str, float]:
+    """CUDA memory allocated/reserved by torch (empty when torch is not loaded or has no GPU)."""
+    torch = sys.modules.get("torch")  # never import torch just to ask
+    if torch is None or not torch.cuda.is_available():
+        return {}
+    return {
+        "cuda_allocated_mb": torch.cuda.memory_allocated() / 2**20,
+        "cuda_reserved_mb": torch.cuda.memory_reserved() / 2**20,
+        "cuda_peak_mb": torch.cuda.max_memory_allocated() / 2**20,
+    }
+
+
+def snapshot() -> dict[str, Any]:
+    """What the memory panel and the report show."""
+    vm = psutil.virtual_memory()
+    return {
+        "rss_mb": round(rss_mb(), 1),
+        "available_mb": round(vm.available / 2**20, 1),
+        "total_mb": round(vm.total / 2**20, 1),
+        **{k: round(v, 1) for k, v in torch_memory_mb().items()},
+    }
+
+
+def under_pressure(threshold_mb: float = LOW_MEMORY_MB) -> bool:
+    """True when the system is close to running out of memory (RAM, or GPU memory on CUDA)."""
+    if available_mb() < threshold_mb:
+        return True
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        free, total = torch.cuda.mem_get_info()
+        return free < 0.05 * total
+    return False
+
+
+def chunk_size(requested: int, pressure: bool | None = None) -> int:
+    """The chunk to use now: ``requested``, or a quarter of it (at least 1) under pressure."""
+    if pressure is None:
+        pressure = under_pressure()
+    if pressure:
+        smaller = max(1, requested // 4)
+        logger.warning("memory pressure: chunk %d -> %d frames", requested, smaller)
+        return smaller
+    return requested
+
+
+class PeakRSS:
+    """Samples RSS in a background thread so the report gets the true peak of a job."""
+
+    def __init__(self, interval_s: float = 0.05) -> None:
+        self.interval_s = interval_s
+        self.peak_mb = rss_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="peak-rss", daemon=True)
+
+    def _run(self) -> None:
+        proc = psutil.Process()
+        while not self._stop.wait(self.interval_s):
+            self.peak_mb = max(self.peak_mb, proc.memory_info().rss / 2**20)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, rss_mb())

@@ -1,0 +1,170 @@
+"""The files a job writes, written safely: into a hidden staging folder inside --out, moved into
+place only when the whole job succeeded, removed on any failure or cancel. A reader of --out never
+sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from core.compositing import GREEN, alpha_to_u8, composite, solid, to_rgba
+from core.exceptions import OutputNotWritableError
+
+logger = logging.getLogger(__name__)
+
+STAGING_PREFIX = ".bgfx-partial-"
+
+#: output name -> VideoWriter kind
+VIDEO_KINDS = {
+    "composite.mp4": "h264",
+    "alpha.mp4": "h264_gray",
+    "foreground.webm": "vp9_alpha",
+    "foreground.mov": "prores4444",
+    "greenscreen.mp4": "h264",
+}
+#: outputs that carry the source's sound
+WITH_AUDIO = ("composite.mp4", "greenscreen.mp4")
+
+
+class Staging:
+    """A private folder inside ``out_dir`` for one job; ``commit`` moves its files into ``out_dir``."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = Path(out_dir)
+        self._created_out = False
+        try:
+            if self.out_dir.exists() and not self.out_dir.is_dir():
+                raise OutputNotWritableError(f"--out {str(self.out_dir)!r} is a file, not a folder")
+            if not self.out_dir.exists():
+                self.out_dir.mkdir(parents=True)
+                self._created_out = True
+            self.path = self.out_dir / f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
+            self.path.mkdir()
+        except OutputNotWritableError:
+            raise
+        except OSError as exc:
+            raise OutputNotWritableError(f"cannot write to {str(self.out_dir)!r}: {exc.strerror or exc}") from None
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def commit(self) -> dict[str, Path]:
+        """Move every staged entry into ``out_dir`` (replacing older results of the same name)."""
+        moved: dict[str, Path] = {}
+        for entry in sorted(self.path.iterdir()):
+            target = self.out_dir / entry.name
+            if target.is_dir() and entry.is_dir():
+                shutil.rmtree(target)
+            os.replace(entry, target)
+            moved[entry.name] = target
+        self.path.rmdir()
+        return moved
+
+    def discard(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        if self._created_out:
+            with contextlib.suppress(OSError):
+                self.out_dir.rmdir()  # only if empty: never delete what the user had
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+class FrameSink:
+    """Every requested output for one frame: the composite, the matte, transparent and green files.
+
+    ``write`` gets the frame, its straight alpha, the foreground colour to use at the edges and the
+    background (None for transparent jobs), and turns them into each format.
+    """
+
+    def __init__(
+        self,
+        staging: Staging,
+        formats: tuple[str, ...],
+        width: int,
+        height: int,
+        fps: Fraction,
+        time_base: Fraction | None,
+        crf: int,
+        preset: str,
+        matte_frames: bool,
+    ) -> None:
+        from core.video_io import VideoWriter
+
+        self.formats = formats
+        self.writers: dict[str, Any] = {}
+        self.matte_dir: Path | None = None
+        self._green = solid(GREEN, width, height)
+        try:
+            for name in formats:
+                self.writers[name] = VideoWriter(
+                    staging.file(name), width, height, fps, VIDEO_KINDS[name],
+                    time_base=time_base, crf=crf, preset=preset,
+                )
+            if matte_frames:
+                self.matte_dir = staging.file("alpha")
+                self.matte_dir.mkdir()
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def needs_clean_foreground(self) -> bool:
+        """Transparent and green-screen files need the edge colour with the old background removed."""
+        return any(name in self.writers for name in ("foreground.webm", "foreground.mov", "greenscreen.mp4"))
+
+    def render(
+        self,
+        foreground: np.ndarray,
+        clean_foreground: np.ndarray | None,
+        alpha: np.ndarray,
+        background: np.ndarray | None,
+        light_wrap: float,
+    ) -> dict[str, np.ndarray]:
+        """The image each output gets for this frame. ``foreground``: colour for the composite
+        (despilled as asked); ``clean_foreground``: colour with the old background solved out, for
+        editors' files. Runs on the compute thread; ``encode`` runs on the encoder thread."""
+        clean = clean_foreground if clean_foreground is not None else foreground
+        images: dict[str, np.ndarray] = {}
+        for name in self.writers:
+            if name == "composite.mp4":
+                images[name] = composite(foreground, alpha, background, light_wrap)
+            elif name == "alpha.mp4":
+                images[name] = alpha_to_u8(alpha)
+            elif name == "greenscreen.mp4":
+                images[name] = composite(clean, alpha, self._green)
+            else:
+                images[name] = to_rgba(clean, alpha)
+        if self.matte_dir is not None:
+            images["alpha/"] = images.get("alpha.mp4", alpha_to_u8(alpha))
+        return images
+
+    def encode(self, index: int, pts: int | None, images: dict[str, np.ndarray]) -> None:
+        for name, writer in self.writers.items():
+            writer.write(images[name], pts=pts)
+        if self.matte_dir is not None:
+            cv2.imwrite(str(self.matte_dir / f"{index:06d}.png"), images["alpha/"])
+
+    def close(self) -> None:
+        errors = []
+        for writer in self.writers.values():
+            try:
+                writer.close()
+            except Exception as exc:  # close every writer even if one fails
+                errors.append(exc)
+        if errors:
+            raise errors[0]

@@ -1,0 +1,85 @@
+"""A photo job: the same engines as a video, one frame. Gives cutout.png (RGBA, straight alpha
+with the old background solved out of the edges) and composite.png over the chosen background."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import cv2
+
+from app_config import Settings
+from core import memory_manager
+from core.compositing import background_fill, composite, estimate_foreground, refine_alpha, to_rgba
+from core.exceptions import LimitExceededError
+from core.job import JobRequest, JobResult
+from core.outputs import Staging, write_json
+from core.progress_tracker import ProgressCallback, ProgressTracker
+from core.prompts import segment_objects, union_mask, validate_prompts
+from models.backgrounds import OutputGeometry, make_background
+from models.engines import resolve_engine
+
+logger = logging.getLogger(__name__)
+
+
+def run_photo_job(request: JobRequest, settings: Settings, progress: ProgressCallback | None = None) -> JobResult:
+    from core.image_io import read_image
+
+    started = time.perf_counter()
+    image = read_image(request.input_path)
+    height, width = image.shape[:2]
+    if max(width, height) > settings.max_side_px:
+        raise LimitExceededError(f"the photo is {width}x{height}, over the {settings.max_side_px} px limit")
+    validate_prompts(request.prompts, width, height, 0, 1)
+    background = make_background(request.background, seed=request.seed)
+    tracker = ProgressTracker({"segment": 1, "matte": 1}, progress)
+    staging = Staging(request.out_dir)
+    try:
+        with memory_manager.PeakRSS() as peak:
+            engine = resolve_engine(request.engine, settings)
+            results = segment_objects(engine.segmenter, image, request.prompts[0])
+            mask = union_mask(results, (height, width))
+            tracker.advance("segment")
+            matter = engine.matter_factory()
+            try:
+                alpha = matter.start(image, mask)
+            finally:
+                matter.close()
+            alpha = refine_alpha(alpha, request.edges)
+            tracker.advance("matte")
+            clean = estimate_foreground(image, alpha, background_fill(image, alpha, 12.0))
+            _save_png(staging.file("cutout.png"), to_rgba(clean, alpha))
+            warnings = list(engine.warnings)
+            if background is not None:
+                background.open(OutputGeometry(width, height, 1, 1.0))
+                if background.notice:
+                    warnings.append(background.notice)
+                foreground = clean if request.edges.despill > 0 else image
+                out = composite(foreground, alpha, background.frame(0, image, alpha), request.edges.light_wrap)
+                background.close()
+                _save_png(staging.file("composite.png"), out)
+        report = {
+            "engine": engine.name,
+            "engine_reason": engine.reason,
+            "quality": request.quality,
+            "background": request.background,
+            "input": {"file": Path(request.input_path).name, "width": width, "height": height, "kind": "photo"},
+            "frames": 1,
+            "outputs": ["cutout.png"] + (["composite.png"] if background is not None else []),
+            "seconds": {"total": round(time.perf_counter() - started, 3)},
+            "peak_rss_mb": round(peak.peak_mb, 1),
+            "warnings": warnings,
+        }
+        write_json(staging.file("report.json"), report)
+        outputs = staging.commit()
+    except BaseException:
+        staging.discard()
+        raise
+    return JobResult(out_dir=Path(request.out_dir), outputs=outputs, report=report)
+
+
+def _save_png(path: Path, rgb_or_rgba) -> None:
+    code = cv2.COLOR_RGBA2BGRA if rgb_or_rgba.shape[2] == 4 else cv2.COLOR_RGB2BGR
+    if not cv2.imwrite(str(path), cv2.cvtColor(rgb_or_rgba, code)):
+        raise OSError(f"could not write {path.name}")

@@ -1,0 +1,109 @@
+"""Overlapping decode, compute and encode on a few threads.
+
+PyAV and OpenCV release the GIL in their heavy parts, so decoding the next frames and encoding
+the previous ones while the engine works on the current one uses the machine's cores without
+holding more than a bounded queue of frames in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_DONE = object()
+
+
+class Prefetcher(Iterator[T]):
+    """Runs ``source`` on a thread, ``depth`` items ahead. Errors surface on the consumer side;
+    ``close`` stops the thread early (cancel, or an error downstream)."""
+
+    def __init__(self, source: Iterator[T], depth: int, name: str = "prefetch") -> None:
+        self._source = source
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self.busy_s = 0.0  # time spent producing items
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                started = time.perf_counter()
+                try:
+                    item = next(self._source)
+                except StopIteration:
+                    break
+                self.busy_s += time.perf_counter() - started
+                self._put(item)
+            self._put(_DONE)
+        except BaseException as exc:  # hand the error to the consumer
+            self._put(exc)
+
+    def _put(self, item: Any) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __next__(self) -> T:
+        item = self._queue.get()
+        if item is _DONE:
+            raise StopIteration
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        close = getattr(self._source, "close", None)
+        if close is not None and not self._thread.is_alive():
+            close()
+
+
+class Worker:
+    """Runs ``fn(*args)`` for each submitted item on one thread, in order, ``depth`` items queued.
+    The first error is raised on the next ``submit`` or on ``finish``."""
+
+    def __init__(self, fn: Callable[..., None], depth: int, name: str = "worker") -> None:
+        self._fn = fn
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._error: BaseException | None = None
+        self.busy_s = 0.0
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            args = self._queue.get()
+            if args is _DONE:
+                return
+            if self._error is not None:
+                continue  # drain after a failure
+            started = time.perf_counter()
+            try:
+                self._fn(*args)
+            except BaseException as exc:
+                self._error = exc
+            self.busy_s += time.perf_counter() - started
+
+    def submit(self, *args: Any) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(args)
+
+    def finish(self) -> None:
+        """Wait for every queued item; raise the first error."""
+        self._queue.put(_DONE)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error

@@ -1,0 +1,210 @@
+"""Interactive previews: the mask over the prompt frame as a person clicks, and the composited
+frame before processing. Used by the studio's events and by the /preview_mask API endpoint.
+
+A ``MaskSession`` belongs to one browser session. It keeps the segmenter's per-image state for the
+frame on screen, so a further click costs only the prompt decoding, not a new image embedding.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from app_config import Settings, get_settings
+from core.compositing import background_fill, composite, estimate_foreground, refine_alpha
+from core.job import EdgeOptions
+from core.prompts import union_mask, validate_prompts
+from models.backgrounds import OutputGeometry, make_background
+from models.base import NEGATIVE, ObjectPrompt, SegmentResult
+from models.engines import EngineChoice, resolve_engine
+
+logger = logging.getLogger(__name__)
+
+#: one colour per subject (RGB), reused cyclically
+OBJECT_COLORS = [(30, 144, 255), (255, 99, 71), (50, 205, 50), (255, 215, 0), (186, 85, 211), (0, 206, 209)]
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    kind: str  # "video" or "photo"
+    width: int
+    height: int
+    frame_count: int
+    fps: float
+    duration_s: float
+    has_audio: bool
+
+
+def media_info(path: Path | str) -> MediaInfo:
+    """What the studio needs to lay out a clip or photo (coded errors for anything else)."""
+    from core.image_io import is_image_path, read_image
+    from core.video_io import probe
+
+    if is_image_path(path):
+        image = read_image(path)
+        return MediaInfo("photo", image.shape[1], image.shape[0], 1, 0.0, 0.0, False)
+    info = probe(path)
+    return MediaInfo("video", info.width, info.height, info.frame_count, float(info.fps), info.duration_s,
+                     info.has_audio)
+
+
+def read_frame(path: Path | str, index: int = 0) -> np.ndarray:
+    """Frame ``index`` of a video, or the photo itself, as upright RGB uint8."""
+    from core.image_io import is_image_path, read_image
+    from core.video_io import VideoReader
+
+    if is_image_path(path):
+        return read_image(path)
+    with VideoReader(path) as reader:
+        return reader.read_frame(index)
+
+
+@dataclass
+class PreviewResult:
+    overlay: np.ndarray  # RGB: the frame with each subject tinted in its colour, outlined, points drawn
+    alpha: np.ndarray  # float32 (H, W): all subjects, soft edges
+    masks: dict[int, np.ndarray]
+    engine: str
+    reason: str
+
+
+def draw_overlay(frame: np.ndarray, masks: dict[int, np.ndarray], objects: list[ObjectPrompt]) -> np.ndarray:
+    """Tint each subject's mask in its colour, outline it, and draw its clicks and box."""
+    out = frame.copy()
+    thickness = max(2, round(max(frame.shape[:2]) / 400))
+    for oid, mask in masks.items():
+        color = np.array(OBJECT_COLORS[(oid - 1) % len(OBJECT_COLORS)], dtype=np.float32)
+        m = mask.astype(bool)
+        out[m] = (0.55 * out[m] + 0.45 * color).astype(np.uint8)
+        contours, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(out, contours, -1, tuple(int(c) for c in color), thickness, cv2.LINE_AA)
+    radius = max(5, round(max(frame.shape[:2]) / 120))
+    for obj in objects:
+        color = OBJECT_COLORS[(obj.object_id - 1) % len(OBJECT_COLORS)]
+        if obj.box is not None:
+            x0, y0, x1, y1 = (round(v) for v in obj.box)
+            cv2.rectangle(out, (x0, y0), (x1, y1), color, thickness, cv2.LINE_AA)
+        for (x, y), label in zip(obj.points, obj.labels, strict=True):
+            center = (round(x), round(y))
+            fill = (220, 40, 40) if label == NEGATIVE else (40, 200, 80)
+            cv2.circle(out, center, radius + 2, (255, 255, 255), -1, cv2.LINE_AA)
+            cv2.circle(out, center, radius, fill, -1, cv2.LINE_AA)
+            if label == NEGATIVE:
+                cv2.line(out, (center[0] - radius // 2, center[1]), (center[0] + radius // 2, center[1]),
+                         (255, 255, 255), 2, cv2.LINE_AA)
+    return out
+
+
+class MaskSession:
+    """One person's interactive segmentation state (engine, cached image, last results)."""
+
+    def __init__(self, engine: str = "auto", quality: str = "balanced", settings: Settings | None = None) -> None:
+        self.settings = replace(settings or get_settings(), quality=quality)
+        self.requested_engine = engine
+        self._engine: EngineChoice | None = None
+        self._image_key: tuple | None = None
+        self._image: np.ndarray | None = None
+        self._last: dict[int, SegmentResult] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> EngineChoice:
+        if self._engine is None:
+            self._engine = resolve_engine(self.requested_engine, self.settings)
+        return self._engine
+
+    @property
+    def engine_name(self) -> str:
+        return self.engine.name
+
+    @property
+    def engine_reason(self) -> str:
+        return self.engine.reason
+
+    def frame(self, path: Path | str, frame_index: int) -> np.ndarray:
+        """The frame on screen; decoding it and the segmenter's embedding happen once per frame."""
+        key = (str(path), int(frame_index))
+        if key != self._image_key:
+            self._image = read_frame(path, frame_index)
+            self.engine.segmenter.set_image(self._image)
+            self._image_key = key
+            self._last = {}
+        return self._image
+
+    def preview(self, path: Path | str, frame_index: int, objects: list[ObjectPrompt]) -> PreviewResult:
+        with self._lock:
+            image = self.frame(path, frame_index)
+            h, w = image.shape[:2]
+            live = [o for o in objects if not o.is_empty()]
+            if live:
+                validate_prompts({frame_index: live}, w, h, frame_index, frame_index + 1)
+            results: dict[int, SegmentResult] = {}
+            for obj in live:
+                if obj.mask is not None:
+                    results[obj.object_id] = SegmentResult(obj.mask.astype(bool), 1.0)
+                else:
+                    results[obj.object_id] = self.engine.segmenter.segment(obj, self._last.get(obj.object_id))
+            self._last = results
+            masks = {oid: r.mask for oid, r in results.items()}
+            mask = union_mask(results, (h, w))
+            alpha = self._soft_alpha(image, mask)
+            return PreviewResult(draw_overlay(image, masks, live), alpha, masks, self.engine_name,
+                                 self.engine_reason)
+
+    def _soft_alpha(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The matter's alpha for this frame (soft edges), as the job will start with."""
+        if not mask.any():
+            return np.zeros(mask.shape, np.float32)
+        matter = self.engine.matter_factory()
+        try:
+            return matter.start(image, mask)
+        finally:
+            matter.close()
+
+    def compose(
+        self,
+        path: Path | str,
+        frame_index: int,
+        alpha: np.ndarray,
+        background: str,
+        edges: EdgeOptions | None = None,
+        seed: int | None = None,
+    ) -> np.ndarray:
+        """The prompt frame as the finished video will show it (transparent: over a checkerboard)."""
+        edges = edges or EdgeOptions()
+        image = read_frame(path, frame_index)
+        h, w = image.shape[:2]
+        alpha = refine_alpha(alpha, edges)
+        source = make_background(background, seed=seed)
+        foreground = image
+        if source is None or edges.despill > 0:
+            clean = estimate_foreground(image, alpha, background_fill(image, alpha, 12.0))
+            foreground = clean if source is None else cv2.addWeighted(clean, edges.despill, image,
+                                                                      1 - edges.despill, 0)
+        if source is None:
+            return composite(foreground, alpha, checkerboard(w, h))
+        source.open(OutputGeometry(w, h, 1, 1.0))
+        try:
+            return composite(foreground, alpha, source.frame(0, image, alpha), edges.light_wrap)
+        finally:
+            source.close()
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.segmenter.close()
+        self._image = None
+        self._image_key = None
+
+
+def checkerboard(width: int, height: int, cell: int = 16) -> np.ndarray:
+    """The usual grey checkerboard that stands for 'transparent'."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    light = ((xx // cell + yy // cell) % 2).astype(bool)
+    board = np.full((height, width, 3), 153, np.uint8)
+    board[light] = 204
+    return board

@@ -1,0 +1,85 @@
+"""Checking what a person clicked against the media, and turning it into one mask per prompt frame.
+
+Validation happens before any heavy work, so a point outside the frame or a mask of the wrong size
+fails in milliseconds with a coded error instead of after decoding the clip.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from core.exceptions import (
+    EmptyMaskError,
+    FrameOutOfRangeError,
+    MaskSizeError,
+    NoPromptError,
+    PointOutOfFrameError,
+    PromptError,
+)
+from models.base import ObjectPrompt, Segmenter, SegmentResult
+
+logger = logging.getLogger(__name__)
+
+
+def validate_prompts(
+    prompts: dict[int, list[ObjectPrompt]], width: int, height: int, first: int, stop: int
+) -> None:
+    """Raise a coded ``PromptError`` for anything that cannot be applied to frames [first, stop)."""
+    if not prompts or all(obj.is_empty() for objs in prompts.values() for obj in objs):
+        raise NoPromptError("no subject given", "add --point X,Y on the subject, a --box or a --mask")
+    for frame_index, objects in prompts.items():
+        if not first <= frame_index < stop:
+            raise FrameOutOfRangeError(
+                f"prompt frame {frame_index} is outside the clip (frames {first}..{stop - 1})",
+                f"choose --frame between {first} and {stop - 1}",
+            )
+        for obj in objects:
+            _validate_object(obj, width, height)
+
+
+def _validate_object(obj: ObjectPrompt, width: int, height: int) -> None:
+    if len(obj.points) != len(obj.labels):
+        raise PromptError("every point needs a label (subject or not subject)")
+    for x, y in obj.points:
+        if not (0 <= x < width and 0 <= y < height) or not (np.isfinite(x) and np.isfinite(y)):
+            raise PointOutOfFrameError(
+                f"point ({x:g}, {y:g}) is outside the {width}x{height} frame",
+                f"x must be in 0..{width - 1} and y in 0..{height - 1} (source pixels)",
+            )
+    if obj.box is not None:
+        x0, y0, x1, y1 = obj.box
+        if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
+            raise PointOutOfFrameError(
+                f"box {obj.box} is not inside the {width}x{height} frame with x0 < x1 and y0 < y1",
+                "give --box X0,Y0,X1,Y1 in source pixels",
+            )
+    if obj.mask is not None:
+        if obj.mask.shape[:2] != (height, width):
+            got = f"{obj.mask.shape[1]}x{obj.mask.shape[0]}"
+            raise MaskSizeError(f"the mask is {got}, the video is {width}x{height}")
+        if not np.any(obj.mask):
+            raise EmptyMaskError("the mask has no subject pixels")
+
+
+def segment_objects(
+    segmenter: Segmenter, image: np.ndarray, objects: list[ObjectPrompt]
+) -> dict[int, SegmentResult]:
+    """One mask per subject on ``image``. A given mask is used as is (no model call)."""
+    segmenter.set_image(image)
+    results: dict[int, SegmentResult] = {}
+    for obj in objects:
+        if obj.mask is not None:
+            results[obj.object_id] = SegmentResult(mask=obj.mask.astype(bool), score=1.0)
+        elif not obj.is_empty():
+            results[obj.object_id] = segmenter.segment(obj, results.get(obj.object_id))
+    return results
+
+
+def union_mask(results: dict[int, SegmentResult], shape: tuple[int, int]) -> np.ndarray:
+    """All subjects together: the matte of a job covers every prompted subject."""
+    mask = np.zeros(shape, dtype=bool)
+    for result in results.values():
+        mask |= result.mask
+    return mask

@@ -1,0 +1,392 @@
+"""The pipeline: one function, ``run_job``, that every front end calls.
+
+A video job, top to bottom:
+1. check the request (input, limits, prompts, background, output folder) before heavy work;
+2. segment each prompt frame (clicks -> mask, per subject, merged);
+3. if the prompt frame is not the first, matte backwards from it, chunk by chunk, spilling the
+   alphas (1 byte a pixel) to a scratch file, so memory stays flat;
+4. one forward pass: decode (thread) -> matte -> compose -> encode (thread), in bounded queues;
+5. put the source's sound into the finished files, write report.json, move everything into --out.
+Memory does not grow with the clip's length; cancelling stops between chunks and leaves nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+import time
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from app_config import OUTPUT_FORMATS, QUALITIES, Settings, get_settings
+from core import memory_manager
+from core.compositing import background_fill, estimate_foreground, refine_alpha
+from core.exceptions import (
+    FormatError,
+    InputPathError,
+    LimitExceededError,
+    StudioError,
+)
+from core.job import EdgeOptions, JobRequest, JobResult
+from core.outputs import WITH_AUDIO, FrameSink, Staging, write_json
+from core.pipelining import Prefetcher, Worker
+from core.progress_tracker import ProgressCallback, ProgressTracker
+from core.prompts import segment_objects, union_mask, validate_prompts
+from models.backgrounds import OutputGeometry, make_background
+from models.engines import EngineChoice, resolve_engine
+
+logger = logging.getLogger(__name__)
+
+TRANSPARENT_DEFAULT = ("foreground.webm", "alpha.mp4")
+
+
+def check_input_file(path: Path | str, settings: Settings) -> Path:
+    """A readable local file within the upload limit, else a coded error. URLs are refused."""
+    text = str(path)
+    if "://" in text or text.startswith(("http:", "https:", "ftp:", "data:")):
+        raise InputPathError(f"{text[:80]!r} is a URL, not a file")
+    p = Path(text).expanduser()
+    if not p.exists():
+        raise InputPathError(f"no such file: {text!r}", "check the path; give a local video or photo file")
+    if p.is_dir():
+        raise InputPathError(f"{text!r} is a folder, not a file")
+    size_mb = p.stat().st_size / 2**20
+    if size_mb > settings.max_upload_mb:
+        raise LimitExceededError(f"the file is {size_mb:.0f} MB, over the {settings.max_upload_mb} MB limit")
+    return p
+
+
+def resolve_formats(request: JobRequest, transparent: bool) -> tuple[str, ...]:
+    """The outputs to write. A transparent job has no composite; greenscreen needs no background."""
+    unknown = [f for f in request.formats if f not in OUTPUT_FORMATS]
+    if unknown:
+        raise FormatError(f"unknown output format {unknown[0]!r}")
+    formats = tuple(dict.fromkeys(request.formats))
+    if transparent:
+        formats = tuple(f for f in formats if f != "composite.mp4") or TRANSPARENT_DEFAULT
+    if not formats:
+        raise FormatError("no output format chosen")
+    return formats
+
+
+def frame_range(request: JobRequest, frame_count: int, fps: Fraction) -> tuple[int, int]:
+    """[first, stop) frames kept by the trim (times in seconds of the source)."""
+    first = 0 if request.trim_start_s is None else int(round(request.trim_start_s * fps))
+    stop = frame_count if request.trim_end_s is None else int(round(request.trim_end_s * fps))
+    first, stop = max(0, first), min(frame_count, stop)
+    if stop <= first:
+        raise LimitExceededError("the trim leaves no frames", "choose trim start < trim end within the clip")
+    return first, stop
+
+
+def run_job(
+    request: JobRequest,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    settings: Settings | None = None,
+) -> JobResult:
+    """Run one job to completion, or raise a ``StudioError`` leaving nothing in ``request.out_dir``."""
+    settings = settings or get_settings()
+    if request.quality not in QUALITIES:
+        raise FormatError(f"unknown quality {request.quality!r}", f"use one of {', '.join(QUALITIES)}")
+    settings = replace(settings, quality=request.quality)
+    path = check_input_file(request.input_path, settings)
+    from core.image_io import is_image_path
+
+    if is_image_path(path):
+        from core.photo_processor import run_photo_job
+
+        return run_photo_job(replace(request, input_path=path), settings, progress)
+    return VideoJob(replace(request, input_path=path), settings, progress, cancel).run()
+
+
+class VideoJob:
+    """State of one video job; ``run`` is the whole story, each step a method below it."""
+
+    def __init__(
+        self,
+        request: JobRequest,
+        settings: Settings,
+        progress: ProgressCallback | None,
+        cancel: threading.Event | None,
+    ) -> None:
+        from core.video_io import probe
+
+        self.request = request
+        self.settings = settings
+        self.timings: dict[str, float] = dict.fromkeys(
+            ("probe", "load", "segment", "matte", "compose", "decode", "encode", "audio"), 0.0
+        )
+        started = time.perf_counter()
+        self.info = probe(request.input_path)
+        self.timings["probe"] = time.perf_counter() - started
+        info = self.info
+        if info.duration_s > settings.max_duration_s:
+            raise LimitExceededError(
+                f"the clip lasts {info.duration_s:.0f} s, over the {settings.max_duration_s:.0f} s limit"
+            )
+        if max(info.width, info.height) > settings.max_side_px:
+            raise LimitExceededError(
+                f"the clip is {info.width}x{info.height}, over the {settings.max_side_px} px limit"
+            )
+        self.first, self.stop = frame_range(request, info.frame_count, info.fps)
+        validate_prompts(request.prompts, info.width, info.height, self.first, self.stop)
+        self.background = make_background(request.background, seed=request.seed)
+        self.formats = resolve_formats(request, self.background is None)
+        self.prompt_frame = min(request.prompts)
+        self.warnings: list[str] = []
+        n_back = self.prompt_frame - self.first
+        self.tracker = ProgressTracker(
+            {"segment": len(request.prompts), "matte backwards": n_back, "process": self.stop - self.first},
+            progress,
+            cancel,
+        )
+
+    # -- the story ---------------------------------------------------------------------------
+    def run(self) -> JobResult:
+        from core.video_io import VideoReader
+
+        staging = Staging(self.request.out_dir)
+        started = time.perf_counter()
+        try:
+            with memory_manager.PeakRSS() as peak, VideoReader(self.request.input_path, self.info) as reader:
+                self.engine = self._load_engine()
+                masks = self._segment(reader)
+                samples = self._samples(reader)
+                spill = self._matte_backwards(reader, masks[self.prompt_frame], samples)
+                try:
+                    self._forward(reader, masks, samples, spill, staging)
+                finally:
+                    if spill is not None:
+                        spill.close()
+                self._add_audio(staging)
+            report = self._report(time.perf_counter() - started, peak.peak_mb)
+            write_json(staging.file("report.json"), report)
+            outputs = staging.commit()
+        except BaseException:
+            staging.discard()
+            raise
+        return JobResult(out_dir=Path(self.request.out_dir), outputs=outputs, report=report)
+
+    def _load_engine(self) -> EngineChoice:
+        self.tracker.announce("load", f"loading engine ({self.request.engine})")
+        started = time.perf_counter()
+        engine = resolve_engine(self.request.engine, self.settings)
+        self.timings["load"] = time.perf_counter() - started
+        self.warnings.extend(engine.warnings)
+        logger.info("engine: %s (%s)", engine.name, engine.reason)
+        return engine
+
+    def _segment(self, reader) -> dict[int, np.ndarray]:
+        """One merged mask per prompted frame (the first is the prompt frame, later ones corrections)."""
+        masks: dict[int, np.ndarray] = {}
+        shape = (self.info.height, self.info.width)
+        for frame_index in sorted(self.request.prompts):
+            self.tracker.check_cancelled()
+            image = reader.read_frame(frame_index)
+            started = time.perf_counter()
+            results = segment_objects(self.engine.segmenter, image, self.request.prompts[frame_index])
+            masks[frame_index] = union_mask(results, shape)
+            self.timings["segment"] += time.perf_counter() - started
+            if not masks[frame_index].any():
+                self.warnings.append(f"frame {frame_index}: the clicks selected nothing")
+            self.tracker.advance("segment", 1, f"frame {frame_index}")
+        self.engine.segmenter.close()
+        return masks
+
+    def _samples(self, reader) -> list[np.ndarray]:
+        """A few frames spread over the clip for the matter's look ahead (bounded by memory)."""
+        frame_mb = self.info.width * self.info.height * 3 / 2**20
+        n = int(np.clip(256 / max(frame_mb, 1e-3), 4, 16))
+        started = time.perf_counter()
+        samples = reader.sample(n)
+        self.timings["decode"] += time.perf_counter() - started
+        return samples
+
+    def _chunk(self) -> int:
+        """Frames per chunk for the backward pass: bounded by memory, smaller under pressure."""
+        frame_mb = self.info.width * self.info.height * 3 / 2**20
+        budget = int(np.clip(384 / max(frame_mb, 1e-3), 8, 128))
+        return memory_manager.chunk_size(max(budget, self.settings.chunk_frames))
+
+    def _matte_backwards(self, reader, mask: np.ndarray, samples: list[np.ndarray]) -> AlphaSpill | None:
+        """Alphas of frames [first, prompt_frame), computed backwards from the prompt frame."""
+        p, first = self.prompt_frame, self.first
+        if p == first:
+            return None
+        spill = AlphaSpill(self.settings.work_dir, p - first, self.info.height, self.info.width)
+        matter = self.engine.matter_factory()
+        try:
+            matter.prepare(samples)
+            started = time.perf_counter()
+            matter.start(reader.read_frame(p), mask)
+            self.timings["matte"] += time.perf_counter() - started
+            end = p
+            while end > first:
+                self.tracker.check_cancelled()
+                start = max(first, end - self._chunk())
+                t0 = time.perf_counter()
+                chunk = list(reader.frames(start, end))
+                self.timings["decode"] += time.perf_counter() - t0
+                for frame in reversed(chunk):
+                    t0 = time.perf_counter()
+                    spill.write(frame.index - first, matter.step(frame.rgb))
+                    self.timings["matte"] += time.perf_counter() - t0
+                self.tracker.advance("matte backwards", len(chunk))
+                end = start
+        except BaseException:
+            spill.close()
+            raise
+        finally:
+            matter.close()
+        return spill
+
+    def _forward(self, reader, masks, samples, spill: AlphaSpill | None, staging: Staging) -> None:
+        """Decode -> matte -> compose -> encode, every frame of [first, stop), in order."""
+        info, req = self.info, self.request
+        preset = self.settings.preset
+        sink = FrameSink(staging, self.formats, info.width, info.height, info.fps, info.time_base,
+                         preset.crf, preset.x264_preset, req.matte_frames)
+        if self.background is not None:
+            geometry = OutputGeometry(info.width, info.height, self.stop - self.first, float(info.fps))
+            t0 = time.perf_counter()
+            self.background.open(geometry, lambda f, msg: self.tracker.announce("background", msg))
+            self.timings["load"] += time.perf_counter() - t0
+            if self.background.notice:
+                self.warnings.append(self.background.notice)
+        chunk = max(1, self.settings.chunk_frames)
+        frames = Prefetcher(reader.frames(self.first, self.stop), depth=chunk, name="decode")
+        encoder = Worker(sink.encode, depth=chunk, name="encode")
+        matter = self.engine.matter_factory()
+        edges = req.edges
+        refine = edges.feather_px > 0 or edges.choke_px != 0
+        first_pts: int | None = None
+        try:
+            matter.prepare(samples)
+            for n, frame in enumerate(frames):
+                if n % chunk == 0:
+                    self.tracker.check_cancelled()
+                i = frame.index
+                t0 = time.perf_counter()
+                if i < self.prompt_frame:
+                    alpha = spill.read(i - self.first)
+                elif i == self.prompt_frame:
+                    alpha = matter.start(frame.rgb, masks[i])
+                elif i in masks:
+                    alpha = matter.correct(frame.rgb, masks[i])
+                else:
+                    alpha = matter.step(frame.rgb)
+                if refine:
+                    alpha = refine_alpha(alpha, edges)
+                t1 = time.perf_counter()
+                images = self._compose(sink, frame.rgb, alpha, i - self.first, edges)
+                self.timings["matte"] += t1 - t0
+                self.timings["compose"] += time.perf_counter() - t1
+                if first_pts is None:
+                    first_pts = frame.pts or 0
+                    self.first_time_s = frame.time_s
+                pts = None if frame.pts is None else frame.pts - first_pts
+                encoder.submit(i - self.first, pts, images)
+                self.tracker.advance("process", 1)
+            encoder.finish()
+        finally:
+            frames.close()
+            matter.close()
+            if self.background is not None:
+                self.background.close()
+            self.timings["decode"] += frames.busy_s
+            self.timings["encode"] += encoder.busy_s
+            sink.close()
+
+    def _compose(self, sink: FrameSink, rgb: np.ndarray, alpha: np.ndarray, index: int, edges: EdgeOptions):
+        clean = None
+        if sink.needs_clean_foreground or edges.despill > 0:
+            clean = estimate_foreground(rgb, alpha, background_fill(rgb, alpha, 12.0))
+        foreground = rgb
+        if edges.despill > 0:
+            import cv2
+
+            foreground = cv2.addWeighted(clean, edges.despill, rgb, 1.0 - edges.despill, 0)
+        background = self.background.frame(index, rgb, alpha) if self.background is not None else None
+        return sink.render(foreground, clean, alpha, background, edges.light_wrap)
+
+    def _add_audio(self, staging: Staging) -> None:
+        from core.audio_processor import mux_audio
+
+        if not (self.request.keep_audio and self.info.has_audio):
+            if self.info.has_audio:
+                self.warnings.append("audio left out (keep audio is off)")
+            return
+        self.tracker.announce("audio", "adding the original sound")
+        started = time.perf_counter()
+        start_s = getattr(self, "first_time_s", 0.0) if self.first > 0 else None
+        end_s = None
+        if self.stop < self.info.frame_count:
+            end_s = (start_s or 0.0) + float((self.stop - self.first) / self.info.fps)
+        for name in WITH_AUDIO:
+            if name in self.formats:
+                video = staging.file(name)
+                muxed = video.with_name(f".mux-{name}")
+                mux_audio(video, self.request.input_path, muxed, start_s=start_s, end_s=end_s)
+                os.replace(muxed, video)
+        self.timings["audio"] = time.perf_counter() - started
+
+    def _report(self, total_s: float, peak_mb: float) -> dict:
+        info, req = self.info, self.request
+        frames = self.stop - self.first
+        return {
+            "engine": self.engine.name,
+            "engine_reason": self.engine.reason,
+            "quality": req.quality,
+            "background": req.background,
+            "input": {
+                "file": Path(req.input_path).name, "width": info.width, "height": info.height,
+                "frames": info.frame_count, "fps": str(info.fps), "duration_s": round(info.duration_s, 4),
+                "has_audio": info.has_audio, "rotation": info.rotation, "variable_frame_rate": info.is_vfr,
+                "codec": info.codec, "pix_fmt": info.pix_fmt,
+            },
+            "frames": frames,
+            "input_fps": float(info.fps),
+            "prompt_frame": self.prompt_frame,
+            "correction_frames": sorted(f for f in req.prompts if f != self.prompt_frame),
+            "trim": [self.first, self.stop],
+            "outputs": list(self.formats) + (["alpha/"] if req.matte_frames else []),
+            "audio": "kept" if (info.has_audio and req.keep_audio) else "none",
+            "seconds": {k: round(v, 3) for k, v in self.timings.items()} | {"total": round(total_s, 3)},
+            "processing_fps": round(frames / max(total_s, 1e-6), 2),
+            "peak_rss_mb": round(peak_mb, 1),
+            "warnings": self.warnings,
+        }
+
+
+class AlphaSpill:
+    """Alphas of the backward pass on disk, 1 byte a pixel, read back in forward order.
+
+    Plain file reads and writes (not a memory map), so the pages do not count as this process's
+    resident memory, which stays flat however long the clip."""
+
+    def __init__(self, work_dir: Path, frames: int, height: int, width: int) -> None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        self.shape = (height, width)
+        self.frame_bytes = height * width
+        self._file = tempfile.TemporaryFile(dir=work_dir, prefix="alpha-spill-")  # noqa: SIM115 - closed by close()
+        self._file.truncate(frames * self.frame_bytes)
+
+    def write(self, index: int, alpha: np.ndarray) -> None:
+        data = np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        os.pwrite(self._file.fileno(), data.tobytes(), index * self.frame_bytes)
+
+    def read(self, index: int) -> np.ndarray:
+        data = os.pread(self._file.fileno(), self.frame_bytes, index * self.frame_bytes)
+        return np.frombuffer(data, dtype=np.uint8).reshape(self.shape).astype(np.float32) / 255.0
+
+    def close(self) -> None:
+        self._file.close()
+
+
+__all__ = ["StudioError", "run_job", "check_input_file", "VideoJob"]

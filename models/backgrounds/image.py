@@ -1,0 +1,35 @@
+"""A still image, scaled to cover the frame (never stretched): ``image:PATH``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from core.compositing import fit_cover
+from core.exceptions import BackgroundUnreadableError, StudioError
+from models.backgrounds.base import BackgroundSource, OutputGeometry, ProgressFn
+
+logger = logging.getLogger(__name__)
+
+
+class ImageBackground(BackgroundSource):
+    kind = "image"
+
+    def __init__(self, argument: str = "") -> None:
+        super().__init__(argument)
+        self.path = Path(argument).expanduser()
+
+    def open(self, geometry: OutputGeometry, progress: ProgressFn | None = None) -> None:
+        super().open(geometry)
+        from core.image_io import read_image
+
+        try:
+            image = read_image(self.path)
+        except StudioError as exc:
+            raise BackgroundUnreadableError(f"background image {self.path.name!r}: {exc.message}") from None
+        self._image = fit_cover(image, geometry.width, geometry.height)
+
+    def frame(self, index: int, original: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        return self._image
