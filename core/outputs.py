@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,11 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _write_png(path: Path, grey: np.ndarray) -> None:
+    if not cv2.imwrite(str(path), grey):
+        raise OutputNotWritableError(f"could not write {path.name}")
+
+
 class FrameSink:
     """Every requested output for one frame: the composite, the matte, transparent and green files.
 
@@ -153,11 +159,24 @@ class FrameSink:
             images["alpha/"] = images.get("alpha.mp4", alpha_to_u8(alpha))
         return images
 
-    def encode(self, index: int, pts: int | None, images: dict[str, np.ndarray]) -> None:
-        for name, writer in self.writers.items():
-            writer.write(images[name], pts=pts)
+    def encoders(self) -> dict[str, Callable[..., None]]:
+        """One encode function per output, each to run on its own thread (x264, libvpx and
+        ProRes then work side by side). Each takes (index, pts, images, duration)."""
+        def video(name: str) -> Callable[..., None]:
+            writer = self.writers[name]
+            return lambda index, pts, images, duration: writer.write(images[name], pts=pts, duration=duration)
+
+        encoders = {name: video(name) for name in self.writers}
         if self.matte_dir is not None:
-            cv2.imwrite(str(self.matte_dir / f"{index:06d}.png"), images["alpha/"])
+            matte_dir = self.matte_dir
+            encoders["alpha/"] = lambda index, pts, images, duration: _write_png(
+                matte_dir / f"{index:06d}.png", images["alpha/"])
+        return encoders
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the encoders had to change (e.g. an odd size padded for H.264), once each."""
+        return list(dict.fromkeys(w for writer in self.writers.values() for w in writer.warnings))
 
     def close(self) -> None:
         errors = []

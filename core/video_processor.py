@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 from dataclasses import replace
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,6 @@ from core import memory_manager
 from core.compositing import background_fill, estimate_foreground, refine_alpha
 from core.exceptions import (
     FormatError,
-    InputPathError,
     LimitExceededError,
     StudioError,
 )
@@ -46,15 +44,10 @@ TRANSPARENT_DEFAULT = ("foreground.webm", "alpha.mp4")
 
 
 def check_input_file(path: Path | str, settings: Settings) -> Path:
-    """A readable local file within the upload limit, else a coded error. URLs are refused."""
-    text = str(path)
-    if "://" in text or text.startswith(("http:", "https:", "ftp:", "data:")):
-        raise InputPathError(f"{text[:80]!r} is a URL, not a file")
-    p = Path(text).expanduser()
-    if not p.exists():
-        raise InputPathError(f"no such file: {text!r}", "check the path; give a local video or photo file")
-    if p.is_dir():
-        raise InputPathError(f"{text!r} is a folder, not a file")
+    """A readable local file within the upload limit, else a coded error (URLs, folders refused)."""
+    from core.video_io import check_input_path
+
+    p = check_input_path(path)
     size_mb = p.stat().st_size / 2**20
     if size_mb > settings.max_upload_mb:
         raise LimitExceededError(f"the file is {size_mb:.0f} MB, over the {settings.max_upload_mb} MB limit")
@@ -74,11 +67,11 @@ def resolve_formats(request: JobRequest, transparent: bool) -> tuple[str, ...]:
     return formats
 
 
-def frame_range(request: JobRequest, frame_count: int, fps: Fraction) -> tuple[int, int]:
-    """[first, stop) frames kept by the trim (times in seconds of the source)."""
-    first = 0 if request.trim_start_s is None else int(round(request.trim_start_s * fps))
-    stop = frame_count if request.trim_end_s is None else int(round(request.trim_end_s * fps))
-    first, stop = max(0, first), min(frame_count, stop)
+def frame_range(request: JobRequest, info) -> tuple[int, int]:
+    """[first, stop) frames kept by the trim (seconds from the source's first frame; exact for a
+    variable frame rate too: frames are found by their timestamps)."""
+    first = 0 if request.trim_start_s is None else info.index_at(max(0.0, request.trim_start_s))
+    stop = info.frame_count if request.trim_end_s is None else info.index_at(request.trim_end_s)
     if stop <= first:
         raise LimitExceededError("the trim leaves no frames", "choose trim start < trim end within the clip")
     return first, stop
@@ -134,7 +127,7 @@ class VideoJob:
             raise LimitExceededError(
                 f"the clip is {info.width}x{info.height}, over the {settings.max_side_px} px limit"
             )
-        self.first, self.stop = frame_range(request, info.frame_count, info.fps)
+        self.first, self.stop = frame_range(request, info)
         validate_prompts(request.prompts, info.width, info.height, self.first, self.stop)
         self.background = make_background(request.background, seed=request.seed)
         self.formats = resolve_formats(request, self.background is None)
@@ -261,11 +254,12 @@ class VideoJob:
                 self.warnings.append(self.background.notice)
         chunk = max(1, self.settings.chunk_frames)
         frames = Prefetcher(reader.frames(self.first, self.stop), depth=chunk, name="decode")
-        encoder = Worker(sink.encode, depth=chunk, name="encode")
+        encoders = [Worker(enc, depth=chunk, name=f"encode-{name}") for name, enc in sink.encoders().items()]
         matter = self.engine.matter_factory()
         edges = req.edges
         refine = edges.feather_px > 0 or edges.choke_px != 0
-        first_pts: int | None = None
+        first_pts = info.frame_pts[self.first] if info.frame_pts else None
+        last = self.stop - 1
         try:
             matter.prepare(samples)
             for n, frame in enumerate(frames):
@@ -287,21 +281,31 @@ class VideoJob:
                 images = self._compose(sink, frame.rgb, alpha, i - self.first, edges)
                 self.timings["matte"] += t1 - t0
                 self.timings["compose"] += time.perf_counter() - t1
-                if first_pts is None:
-                    first_pts = frame.pts or 0
-                    self.first_time_s = frame.time_s
-                pts = None if frame.pts is None else frame.pts - first_pts
-                encoder.submit(i - self.first, pts, images)
+                pts = None if frame.pts is None or first_pts is None else frame.pts - first_pts
+                duration = self._duration(i) if i == last else None
+                for encoder in encoders:
+                    encoder.submit(i - self.first, pts, images, duration)
                 self.tracker.advance("process", 1)
-            encoder.finish()
+            for encoder in encoders:
+                encoder.finish()
         finally:
             frames.close()
             matter.close()
             if self.background is not None:
                 self.background.close()
             self.timings["decode"] += frames.busy_s
-            self.timings["encode"] += encoder.busy_s
+            self.timings["encode"] += sum(encoder.busy_s for encoder in encoders)
             sink.close()
+            self.warnings.extend(sink.warnings)
+
+    def _duration(self, index: int) -> int | None:
+        """How long frame ``index`` lasts (source time base): the output ends when the input does."""
+        pts = self.info.frame_pts
+        if not pts:
+            return None
+        if index + 1 < len(pts):
+            return pts[index + 1] - pts[index]
+        return self.info.last_duration or None
 
     def _compose(self, sink: FrameSink, rgb: np.ndarray, alpha: np.ndarray, index: int, edges: EdgeOptions):
         clean = None
@@ -324,15 +328,14 @@ class VideoJob:
             return
         self.tracker.announce("audio", "adding the original sound")
         started = time.perf_counter()
-        start_s = getattr(self, "first_time_s", 0.0) if self.first > 0 else None
-        end_s = None
-        if self.stop < self.info.frame_count:
-            end_s = (start_s or 0.0) + float((self.stop - self.first) / self.info.fps)
+        info = self.info
+        start_s = info.time_of(self.first) if self.first > 0 else None
+        end_s = info.time_of(self.stop) if self.stop < info.frame_count else None
         for name in WITH_AUDIO:
             if name in self.formats:
                 video = staging.file(name)
                 muxed = video.with_name(f".mux-{name}")
-                mux_audio(video, self.request.input_path, muxed, start_s=start_s, end_s=end_s)
+                self.audio_mode = mux_audio(video, self.request.input_path, muxed, start_s=start_s, end_s=end_s)
                 os.replace(muxed, video)
         self.timings["audio"] = time.perf_counter() - started
 
@@ -356,7 +359,7 @@ class VideoJob:
             "correction_frames": sorted(f for f in req.prompts if f != self.prompt_frame),
             "trim": [self.first, self.stop],
             "outputs": list(self.formats) + (["alpha/"] if req.matte_frames else []),
-            "audio": "kept" if (info.has_audio and req.keep_audio) else "none",
+            "audio": getattr(self, "audio_mode", "none"),
             "seconds": {k: round(v, 3) for k, v in self.timings.items()} | {"total": round(total_s, 3)},
             "processing_fps": round(frames / max(total_s, 1e-6), 2),
             "peak_rss_mb": round(peak_mb, 1),

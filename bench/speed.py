@@ -1,0 +1,96 @@
+"""Speed and memory of the whole pipeline on the embedded engine, measured side by side.
+
+    .venv/bin/python -m bench.speed [--frames 240] [--width 1280 --height 720]
+
+1. Speed: a synthetic 720p clip is (a) only decoded and encoded once to H.264 veryfast (the
+   reference), and (b) put through ``app.py process`` (composite.mp4 only, blur background,
+   embedded engine). Both run in fresh subprocesses, one after the other, on the same file.
+   Target: pipeline fps / reference fps >= 0.5.
+2. Memory: the same job (prompt frame in the middle, so the backward pass runs too) on the clip
+   and on a clip 4x as long; peak RSS from each job's report.json. Target: ratio <= 1.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+
+from bench.synthetic import make_clip, write_clip
+
+logger = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+
+
+def baseline_fps(clip: Path, work: Path) -> float:
+    code = (
+        "import sys, json; from core.video_io import transcode_baseline; "
+        "print(json.dumps(transcode_baseline(sys.argv[1], sys.argv[2])))"
+    )
+    out = subprocess.run([PY, "-c", code, str(clip), str(work / "baseline.mp4")], cwd=ROOT,
+                         check=True, capture_output=True, text=True).stdout
+    return float(json.loads(out.strip().splitlines()[-1]))
+
+
+def pipeline_report(clip: Path, mask: Path, out: Path, frame: int = 0,
+                    formats: str = "composite.mp4") -> dict:
+    cmd = [PY, "app.py", "process", str(clip), "--out", str(out), "--mask", str(mask), "--frame", str(frame),
+           "--formats", formats, "--background", "blur:25", "--engine", "embedded", "--quiet"]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True)
+    return json.loads((out / "report.json").read_text())
+
+
+def prepare(kind: str, width: int, height: int, frames: int, work: Path, name: str,
+            mask_frames: tuple[int, ...] = (0,)) -> tuple[Path, dict[int, Path]]:
+    """Write the clip and the true subject mask of each frame in ``mask_frames`` as PNG."""
+    clip = make_clip(kind, width, height, frames, seed=7)
+    path = write_clip(clip, work / name)
+    masks = {}
+    for i in mask_frames:
+        masks[i] = work / f"{name}-mask-{i}.png"
+        cv2.imwrite(str(masks[i]), (clip.frame(i)[1] > 0.5).astype("uint8") * 255)
+    return path, masks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=240)
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=720)
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bgfx-bench-") as tmp:
+        work = Path(tmp)
+        t0 = time.perf_counter()
+        mid = args.frames // 2
+        clip, masks = prepare("pan", args.width, args.height, args.frames, work, "clip", (0, mid))
+        print(f"clip: {args.width}x{args.height}, {args.frames} frames (made in {time.perf_counter() - t0:.0f} s)")
+        ref = baseline_fps(clip, work)
+        rep = pipeline_report(clip, masks[0], work / "out-speed")
+        fps = rep["frames"] / rep["seconds"]["total"]
+        print("\n== speed (composite.mp4 only, blur:25, embedded engine) ==")
+        print(f"reference decode+encode (h264 veryfast): {ref:7.1f} fps")
+        print(f"pipeline end to end                    : {fps:7.1f} fps")
+        print(f"ratio                                  : {fps / ref:7.2f}   (target >= 0.5)")
+        print("stage seconds:", json.dumps(rep["seconds"]))
+        if args.skip_memory:
+            return
+        long_clip, long_masks = prepare("pan", args.width, args.height, 4 * args.frames, work, "long", (4 * mid,))
+        both = "composite.mp4,alpha.mp4"
+        short = pipeline_report(clip, masks[mid], work / "out-m1", frame=mid, formats=both)
+        long = pipeline_report(long_clip, long_masks[4 * mid], work / "out-m4", frame=4 * mid, formats=both)
+        print("\n== memory (composite.mp4 + alpha.mp4, prompt frame mid-clip: both passes run) ==")
+        print(f"peak RSS, {args.frames} frames : {short['peak_rss_mb']:8.1f} MB")
+        print(f"peak RSS, {4 * args.frames} frames : {long['peak_rss_mb']:8.1f} MB")
+        print(f"ratio 4x / 1x      : {long['peak_rss_mb'] / short['peak_rss_mb']:8.2f}   (target <= 1.1)")
+
+if __name__ == "__main__":
+    main()

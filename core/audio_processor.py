@@ -1,0 +1,228 @@
+"""Putting the source's sound back on an encoded (silent) video, in sync, with PyAV only.
+
+The video file written by the pipeline starts at 0 and its first frame is the source frame at
+``start_s`` (seconds from the source's first video frame). So the source's audio at
+``video_start + start_s`` must land at the output's time 0; ``end_s`` cuts it where the video
+ends. Without a trim the audio packets are copied untouched when the container accepts the
+codec (no quality loss, no decode); with a trim, or a codec the container refuses (e.g. PCM in
+MP4), the audio is decoded, cut to the exact sample and encoded to AAC (Opus in WebM).
+
+No ffmpeg binary is needed: PyAV's bundled libraries do the demux, decode, encode and mux.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from core.exceptions import FormatError, NotMediaError
+
+logger = logging.getLogger(__name__)
+
+_MP4_COPY = frozenset({"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"})
+#: codecs each output container takes as they are (stream copy)
+COPYABLE: dict[str, frozenset[str]] = {
+    ".mp4": _MP4_COPY,
+    ".m4v": _MP4_COPY,
+    ".mov": _MP4_COPY | {"pcm_s16le", "pcm_s24le", "pcm_f32le"},
+    ".mkv": _MP4_COPY | {"vorbis", "pcm_s16le", "pcm_s24le"},
+    ".webm": frozenset({"opus", "vorbis"}),
+}
+_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
+
+
+def has_audio(path: str | Path) -> bool:
+    """True when the file has at least one audio stream."""
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.audio)
+    except av.FFmpegError:
+        raise NotMediaError(f"{Path(path).name} cannot be read as media") from None
+
+
+def _start_s(stream) -> float:
+    """Presentation time of the stream's first packet (0 when the container does not say)."""
+    if stream.start_time is None:
+        return 0.0
+    return float(stream.start_time * stream.time_base)
+
+
+def mux_audio(
+    video_path: str | Path,
+    source_path: str | Path,
+    out_path: str | Path,
+    start_s: float | None = None,
+    end_s: float | None = None,
+) -> str:
+    """Write ``out_path``: the video of ``video_path`` with the audio of ``source_path``.
+
+    Returns what happened to the audio: ``"copy"``, ``"transcode"`` or ``"none"`` (the source
+    has no audio: the video is copied as is). Written atomically (temporary name, then rename).
+    """
+    video_path, source_path, out_path = Path(video_path), Path(source_path), Path(out_path)
+    suffix = out_path.suffix.lower()
+    if suffix not in _FORMATS:
+        raise FormatError(f"cannot put audio in {out_path.name}: use .mp4, .mov, .mkv or .webm")
+    tmp = out_path.with_name(f".{out_path.stem}.{uuid.uuid4().hex[:8]}.part{out_path.suffix}")
+    try:
+        with av.open(str(source_path)) as src:
+            if not src.streams.audio:
+                shutil.copyfile(video_path, tmp)
+                mode = "none"
+            else:
+                mode = _mux(video_path, src, tmp, suffix, start_s, end_s)
+        os.replace(tmp, out_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    logger.info("audio %s -> %s (%s)", source_path.name, out_path.name, mode)
+    return mode
+
+
+def _mux(video_path: Path, src, tmp: Path, suffix: str, start_s: float | None, end_s: float | None) -> str:
+    audio_in = src.streams.audio[0]
+    source_video = src.streams.video[0] if src.streams.video else None
+    origin = (_start_s(source_video) if source_video is not None else 0.0) + (start_s or 0.0)
+    end = None if end_s is None else origin - (start_s or 0.0) + end_s
+    copy = start_s is None and end_s is None and audio_in.codec_context.codec.canonical_name in COPYABLE[suffix]
+    options = {"movflags": "+faststart"} if suffix in (".mp4", ".m4v", ".mov") else {}
+    with av.open(str(video_path)) as vid, av.open(str(tmp), "w", format=_FORMATS[suffix],
+                                                   container_options=options) as out:
+        video_in = vid.streams.video[0]
+        video_out = out.add_stream_from_template(video_in)
+        shift = origin - _start_s(video_in)  # source audio time - shift = output time
+        if copy:
+            audio_out = out.add_stream_from_template(audio_in)
+            audio_packets = _copied_audio(src, audio_in, audio_out, shift)
+        else:
+            codec = "libopus" if suffix == ".webm" else "aac"
+            in_ctx = audio_in.codec_context
+            layout = in_ctx.layout.name if in_ctx.channels <= 2 else "stereo"
+            audio_out = out.add_stream(codec, rate=_encoder_rate(codec, in_ctx.sample_rate), layout=layout)
+            audio_packets = _encoded_audio(src, audio_in, audio_out, origin, end)
+        video_packets = _retagged(vid.demux(video_in), video_out)
+        # merge by time so the muxer never has to buffer one whole stream in memory
+        for packet in heapq.merge(video_packets, audio_packets, key=_packet_time):
+            out.mux(packet)
+    return "copy" if copy else "transcode"
+
+
+def _encoder_rate(codec: str, rate: int) -> int:
+    if codec == "libopus":
+        return 48000
+    return rate if rate in (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000) else 48000
+
+
+def _packet_time(packet: av.Packet) -> float:
+    ts = packet.dts if packet.dts is not None else packet.pts
+    return float(ts * packet.time_base) if ts is not None else 0.0
+
+
+def _retagged(packets: Iterator[av.Packet], stream) -> Iterator[av.Packet]:
+    """Packets of one input stream, re-assigned to an output stream (timestamps untouched)."""
+    for packet in packets:
+        if packet.size == 0:
+            continue
+        packet.stream = stream
+        yield packet
+
+
+def _copied_audio(src, audio_in, audio_out, shift_s: float) -> Iterator[av.Packet]:
+    """Audio packets as they are, moved by ``shift_s``; packets ending before 0 are dropped."""
+    offset = round(shift_s / audio_in.time_base)
+    for packet in _retagged(src.demux(audio_in), audio_out):
+        if packet.pts is None:
+            continue
+        end = packet.pts + (packet.duration or 0) - offset
+        if end <= 0 and packet.duration:
+            continue
+        packet.pts -= offset
+        if packet.dts is not None:
+            packet.dts -= offset
+        yield packet
+
+
+def _encoded_audio(src, audio_in, audio_out, origin_s: float, end_s: float | None) -> Iterator[av.Packet]:
+    """Decode, cut to [origin_s, end_s) at the sample, pad a late start with silence, encode."""
+    ctx = audio_out.codec_context
+    rate, layout = ctx.sample_rate, ctx.layout.name
+    resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+    chunk = ctx.frame_size or 1024
+    buffer = np.zeros((ctx.channels, 0), np.float32)
+    written = 0
+    started = False
+    stop_at = None if end_s is None else round((end_s - origin_s) * rate)
+    for frame in src.decode(audio_in):
+        if frame.pts is None:
+            continue
+        t0 = float(frame.pts * frame.time_base)
+        for out_frame in resampler.resample(frame):
+            samples = out_frame.to_ndarray().astype(np.float32, copy=False)
+            first = round((t0 - origin_s) * rate)  # output sample index of this frame's first sample
+            t0 += samples.shape[1] / rate
+            if not started:
+                if first > 0:  # the sound starts after the first frame: lead in with silence
+                    buffer = np.zeros((samples.shape[0], first), np.float32)
+                started = True
+            if first < 0:
+                samples = samples[:, -first:]
+            buffer = np.concatenate([buffer, samples], axis=1)
+            if stop_at is not None and written + buffer.shape[1] >= stop_at:
+                buffer = buffer[:, : max(0, stop_at - written)]
+            while buffer.shape[1] >= chunk:
+                yield from _encode_chunk(audio_out, buffer[:, :chunk], written, layout, rate)
+                buffer, written = buffer[:, chunk:], written + chunk
+            if stop_at is not None and written + buffer.shape[1] >= stop_at:
+                break
+        else:
+            continue
+        break
+    if buffer.shape[1]:
+        yield from _encode_chunk(audio_out, buffer, written, layout, rate)
+    yield from audio_out.encode(None)
+
+
+def _encode_chunk(stream, samples: np.ndarray, pts: int, layout: str, rate: int) -> Iterator[av.Packet]:
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format="fltp", layout=layout)
+    frame.sample_rate, frame.pts, frame.time_base = rate, pts, Fraction(1, rate)
+    yield from stream.encode(frame)
+
+
+def audio_onsets_s(path: str | Path, threshold: float = 0.4, min_gap_s: float = 0.1) -> list[float]:
+    """Times (s, from the first video frame) where the audio first rises above ``threshold``.
+
+    For sync tests: a click in the sound at the frame where the picture flashes should give an
+    onset at that frame's time. ``min_gap_s`` keeps one onset per click.
+    """
+    onsets: list[float] = []
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return onsets
+        zero = _start_s(container.streams.video[0]) if container.streams.video else 0.0
+        stream = container.streams.audio[0]
+        last = -1e9
+        for frame in container.decode(stream):
+            if frame.pts is None:
+                continue
+            raw = frame.to_ndarray()
+            samples = np.abs(raw.astype(np.float32))
+            if raw.dtype.kind in "iu":
+                samples /= float(np.iinfo(raw.dtype).max)
+            peak = samples.reshape(len(frame.layout.channels), -1).max(axis=0) if frame.format.is_planar \
+                else samples.reshape(-1, len(frame.layout.channels)).max(axis=1)
+            t0 = float(frame.pts * frame.time_base) - zero
+            for i in np.flatnonzero(peak > threshold):
+                t = t0 + i / frame.sample_rate
+                if t - last >= min_gap_s:
+                    onsets.append(t)
+                last = t
+    return onsets

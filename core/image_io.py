@@ -1,0 +1,106 @@
+"""Reading and writing photos (Pillow): upright RGB or RGBA uint8, coded errors for bad files.
+
+Why Pillow and not OpenCV: Pillow reads the EXIF orientation tag (phones store portrait photos
+sideways and set the tag) and reports a too-large image from its header, before decoding it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from core.exceptions import LimitExceededError, NotMediaError, OutputNotWritableError, TruncatedMediaError
+from core.video_io import check_input_path
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
+_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*")
+
+
+def is_image_path(path: str | Path) -> bool:
+    """True for a photo: by its suffix, or by its first bytes when the suffix says nothing."""
+    p = Path(str(path))
+    if p.suffix.lower() in IMAGE_SUFFIXES:
+        return True
+    if p.suffix or not p.is_file():
+        return False
+    with p.open("rb") as fh:
+        head = fh.read(12)
+    return head.startswith(_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
+def read_image(path: str | Path, keep_alpha: bool = False, max_side_px: int | None = None) -> np.ndarray:
+    """The photo upright (EXIF orientation applied) as (H, W, 3) RGB, or (H, W, 4) RGBA with
+    ``keep_alpha`` (opaque alpha added when the file has none). 16-bit files are scaled to 8 bits.
+
+    Raises ``InputPathError`` (missing, folder, URL), ``NotMediaError`` (not an image),
+    ``TruncatedMediaError`` (cut short) or ``LimitExceededError`` (a side over ``max_side_px``,
+    default the settings' ``max_side_px``), checked from the header before decoding.
+    """
+    p = check_input_path(path)
+    if max_side_px is None:
+        from app_config import get_settings
+
+        max_side_px = get_settings().max_side_px
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(p) as img:
+                width, height = img.size
+                if max(width, height) > max_side_px:
+                    raise LimitExceededError(f"{p.name} is {width}x{height}, over the {max_side_px} px limit")
+                img.load()
+                upright = ImageOps.exif_transpose(img)
+                return _to_array(upright, keep_alpha)
+    except UnidentifiedImageError:
+        raise NotMediaError(f"{p.name} is not an image Pillow can read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise LimitExceededError(f"{p.name} has too many pixels to decode safely") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise TruncatedMediaError(f"{p.name} cannot be decoded: {exc}") from None
+
+
+def _to_array(img: Image.Image, keep_alpha: bool) -> np.ndarray:
+    """RGB/RGBA uint8 array from any Pillow mode (palette, grey, 16-bit, CMYK...)."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        grey = np.asarray(img, dtype=np.float32)
+        peak = 65535.0 if img.mode.startswith("I;16") or grey.max() > 255 else 255.0
+        grey8 = np.clip(grey * (255.0 / peak) + 0.5, 0, 255).astype(np.uint8)
+        rgb = np.repeat(grey8[..., None], 3, axis=2)
+        return np.dstack([rgb, np.full(grey8.shape, 255, np.uint8)]) if keep_alpha else rgb
+    if keep_alpha:  # files without alpha get an opaque one
+        return np.asarray(img.convert("RGBA")).copy()
+    return np.asarray(img.convert("RGB")).copy()
+
+
+def save_png(path: str | Path, image: np.ndarray) -> Path:
+    """Write RGB, RGBA or grey uint8 ``image`` as PNG, atomically (temporary name, then rename)."""
+    return save_image(path, image)
+
+
+def save_image(path: str | Path, image: np.ndarray, quality: int = 95) -> Path:
+    """Write a PNG (alpha kept), JPEG or WebP by the suffix of ``path``, atomically."""
+    p = Path(path)
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8 or arr.ndim not in (2, 3):
+        raise ValueError(f"images are uint8 (H, W[, C]), not {arr.dtype} {arr.shape}")
+    img = Image.fromarray(arr)
+    if p.suffix.lower() in (".jpg", ".jpeg") and img.mode == "RGBA":
+        img = img.convert("RGB")  # JPEG has no alpha
+    tmp = p.with_name(f".{p.stem}.{uuid.uuid4().hex[:8]}.part{p.suffix}")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        img.save(tmp, format=Image.registered_extensions().get(p.suffix.lower()), quality=quality)
+        os.replace(tmp, p)
+    except (OSError, KeyError, ValueError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputNotWritableError(f"cannot write {p}: {exc}") from None
+    logger.debug("wrote %s %s", p.name, arr.shape)
+    return p

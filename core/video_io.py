@@ -1,0 +1,344 @@
+"""Reading videos: probe the facts of a clip, then stream its frames upright as RGB.
+
+Why counted and not read from the header: containers disagree about frame counts (Matroska and
+WebM carry none, a cut-short MP4 announces frames it no longer has), and every later stage
+(masks, mattes, the output's frame count) is indexed by frame. So ``probe`` demuxes the video
+packets once (no decoding: fast) and the reader maps each decoded frame's timestamp to its
+index, which makes seeking exact even with B-frames and variable frame rate.
+
+The writer lives in ``core.video_writer`` and is re-exported here with ``transcode_baseline``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from core.exceptions import (
+    EmptyVideoError,
+    FrameOutOfRangeError,
+    InputPathError,
+    NotMediaError,
+    NoVideoStreamError,
+    TruncatedMediaError,
+)
+from core.video_writer import VideoWriter  # noqa: F401  (re-exported: the pipeline imports it from here)
+
+logger = logging.getLogger(__name__)
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# First bytes of containers we recognise: a file that starts like one but does not open is damaged
+# (TruncatedMediaError), anything else is not media at all (NotMediaError).
+_MAGIC_AT_0 = (b"\x1a\x45\xdf\xa3", b"RIFF", b"OggS", b"FLV", b"\x00\x00\x01\xba", b"GIF8")
+_MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the pipeline needs to know about a clip; sizes are the display size (after rotation)."""
+
+    path: Path
+    width: int
+    height: int
+    frame_count: int
+    fps: Fraction
+    duration_s: float
+    time_base: Fraction
+    rotation: int
+    has_audio: bool
+    pix_fmt: str
+    bit_depth: int
+    codec: str
+    is_vfr: bool
+    #: presentation timestamps of every frame in ``time_base``, sorted: index i <-> frame_pts[i]
+    frame_pts: tuple[int, ...] = field(default=(), repr=False, compare=False)
+    stream_index: int = 0
+    audio_codec: str | None = None
+    #: the last frame's duration in ``time_base`` (what a writer needs to end at the same time)
+    last_duration: int = 0
+
+    def time_of(self, index: int) -> float:
+        """Seconds from the first frame to frame ``index``."""
+        return float((self.frame_pts[index] - self.frame_pts[0]) * self.time_base)
+
+    def index_at(self, seconds: float) -> int:
+        """The first frame shown at or after ``seconds`` from the start (for trimming)."""
+        target = self.frame_pts[0] + seconds / self.time_base
+        for i, pts in enumerate(self.frame_pts):
+            if pts >= target - 1e-9:
+                return i
+        return self.frame_count
+
+
+@dataclass
+class Frame:
+    """One decoded frame: upright RGB, its source timestamp and its time from the first frame."""
+
+    index: int
+    rgb: np.ndarray
+    pts: int | None
+    time_s: float
+
+
+def check_input_path(path: str | Path) -> Path:
+    """A local, existing, regular file, or an ``InputPathError`` saying what is wrong."""
+    text = str(path)
+    if _URL.match(text):
+        raise InputPathError(f"{text!r} is a URL")
+    p = Path(text).expanduser()
+    if not p.exists():
+        raise InputPathError(f"{text!r} does not exist")
+    if p.is_dir():
+        raise InputPathError(f"{text!r} is a folder, not a file")
+    return p
+
+
+def _looks_like_container(path: Path) -> bool:
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    return head.startswith(_MAGIC_AT_0) or head[4:8] in _MP4_BOXES
+
+
+def open_input(path: Path) -> av.container.InputContainer:
+    """``av.open`` with FFmpeg's errors turned into coded input errors."""
+    if path.stat().st_size == 0:
+        raise NotMediaError(f"{path.name} is empty (0 bytes)")
+    try:
+        return av.open(str(path))
+    except (av.FFmpegError, UnicodeDecodeError) as exc:
+        if _looks_like_container(path):
+            raise TruncatedMediaError(f"{path.name} cannot be opened: {exc}") from None
+        raise NotMediaError(f"{path.name} is not a video or a photo") from None
+
+
+def _video_stream(container: av.container.InputContainer, name: str) -> av.video.stream.VideoStream:
+    streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    if not streams:
+        if container.streams.audio:
+            raise NoVideoStreamError(f"{name} has sound but no picture")
+        raise EmptyVideoError(f"{name} has no streams")
+    return streams[0]
+
+
+def _scan_packets(container, stream, path: Path) -> tuple[list[int], list[int]]:
+    """Demux (no decoding) every video packet: its timestamp and duration, and check the bytes exist."""
+    size = path.stat().st_size
+    stamps: list[int] = []
+    durations: list[int] = []
+    demuxed = 0
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            demuxed += 1
+            if packet.is_discard:
+                continue
+            if packet.pos is not None and packet.pos >= 0 and packet.pos + packet.size > size:
+                raise TruncatedMediaError(f"{path.name} ends in the middle of frame {len(stamps)}")
+            ts = packet.pts if packet.pts is not None else packet.dts
+            stamps.append(ts if ts is not None else len(stamps))
+            durations.append(packet.duration or 0)
+    except av.FFmpegError as exc:
+        raise TruncatedMediaError(f"{path.name} is damaged after {len(stamps)} frames: {exc}") from None
+    # MP4/MOV index every frame up front: fewer packets than indexed means the data was cut off
+    if stream.frames and demuxed < stream.frames and "mp4" in container.format.name:
+        raise TruncatedMediaError(f"{path.name} has {demuxed} of the {stream.frames} frames it lists")
+    return stamps, durations
+
+
+def _first_frame(container, stream, path: Path) -> av.VideoFrame:
+    """Decode the first frame (for pixel format and rotation); a failure means a damaged file."""
+    container.seek(0)
+    try:
+        for frame in container.decode(stream):
+            return frame
+    except av.FFmpegError as exc:
+        raise TruncatedMediaError(f"{path.name}: the first frame cannot be decoded ({exc})") from None
+    raise EmptyVideoError(f"{path.name} has a video track without decodable frames")
+
+
+def _rate(stream, stamps: list[int], tb: Fraction) -> tuple[Fraction, bool]:
+    """Exact average frame rate and whether the frame rate varies.
+
+    CFR when every step is within one tick (or 0.5 %) of the median step: millisecond time bases
+    (Matroska) store 29.97 fps as 33/34 ms steps and that is not variable. The exact rate is then
+    the header's rate when it agrees with the timestamps, else the measured one with a small
+    denominator (1001 covers the NTSC rates).
+    """
+    if len(stamps) < 2:
+        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+        return Fraction(rate), False
+    steps = np.diff(np.asarray(stamps, dtype=np.int64))
+    median = float(np.median(steps))
+    tolerance = max(1.0, 0.005 * median)
+    is_vfr = bool(np.any(np.abs(steps - median) > tolerance))
+    measured = Fraction(len(stamps) - 1) / ((stamps[-1] - stamps[0]) * tb)
+    if is_vfr:
+        return measured, True
+    for candidate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if candidate and abs(float(candidate) / float(measured) - 1) < 0.002:
+            return Fraction(candidate), False
+    return measured.limit_denominator(1001), False
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Facts of the video at ``path``; raises a coded ``InputError`` for anything unusable."""
+    p = check_input_path(path)
+    with open_input(p) as container:
+        stream = _video_stream(container, p.name)
+        tb = Fraction(stream.time_base)
+        stamps, durations = _scan_packets(container, stream, p)
+        if not stamps:
+            raise EmptyVideoError(f"{p.name} has a video track with 0 frames")
+        order = sorted(range(len(stamps)), key=stamps.__getitem__)
+        stamps = [stamps[i] for i in order]
+        fps, is_vfr = _rate(stream, stamps, tb)
+        last = durations[order[-1]] or (stamps[-1] - stamps[-2] if len(stamps) > 1 else round(1 / fps / tb))
+        if stream.duration and stream.start_time is not None:
+            # MP4 packet durations follow decode order; the track's own end time is the truth
+            end = stream.start_time + stream.duration
+            last = end - stamps[-1] if end > stamps[-1] else last
+        first = _first_frame(container, stream, p)
+        rotation = round((first.rotation or 0) / 90) * 90 % 360
+        fmt = first.format
+        width, height = (first.height, first.width) if rotation in (90, 270) else (first.width, first.height)
+        audio = container.streams.audio
+        info = VideoInfo(
+            path=p,
+            width=width,
+            height=height,
+            frame_count=len(stamps),
+            fps=fps,
+            duration_s=float((stamps[-1] + last - stamps[0]) * tb),
+            time_base=tb,
+            rotation=rotation,
+            has_audio=bool(audio),
+            pix_fmt=fmt.name,
+            bit_depth=max(c.bits for c in fmt.components),
+            codec=stream.codec_context.codec.canonical_name,
+            is_vfr=is_vfr,
+            frame_pts=tuple(stamps),
+            stream_index=stream.index,
+            audio_codec=audio[0].codec_context.codec.canonical_name if audio else None,
+            last_duration=int(last),
+        )
+    logger.debug("probe %s: %s", p.name, info)
+    return info
+
+
+def to_rgb(frame: av.VideoFrame, rotation: int = 0) -> np.ndarray:
+    """Upright (H, W, 3) uint8 RGB of a decoded frame; 10/12-bit sources are scaled to 8 bits.
+
+    The frame's own colour range and matrix are honoured (``None`` lets swscale read them from the
+    frame, unspecified means BT.601 limited range, FFmpeg's convention).
+    """
+    src_range = frame.color_range if frame.color_range in (1, 2) else None
+    rgb = frame.to_ndarray(format="rgb24", src_color_range=src_range)
+    if rotation:
+        rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
+    return rgb
+
+
+class VideoReader:
+    """Streams frames of one video in presentation order. Use as a context manager.
+
+    Memory stays flat: frames are decoded on demand and only the decoder's own few reference
+    frames are held. Indexes are those of ``probe`` (``0 .. frame_count - 1``).
+    """
+
+    def __init__(self, path: str | Path, info: VideoInfo | None = None) -> None:
+        self.info = info if info is not None else probe(path)
+        self._container = open_input(check_input_path(path))
+        self._stream = self._container.streams[self.info.stream_index]
+        self._stream.thread_type = "AUTO"  # frame+slice threads: decoding must not be the bottleneck
+        self._index_of = {pts: i for i, pts in enumerate(self.info.frame_pts)}
+        self.frames_decoded = 0  # all frames the decoder produced, wanted or not (seek cost)
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[Frame]:
+        """Frames ``start .. stop-1``; seeks to the keyframe before ``start`` and decodes forward."""
+        count = self.info.frame_count
+        stop = count if stop is None else min(stop, count)
+        if not 0 <= start < count:
+            raise FrameOutOfRangeError(f"frame {start} is outside 0..{count - 1}")
+        if start >= stop:
+            return
+        yield from self._decode_from(start, stop, seek=True)
+
+    def _decode_from(self, start: int, stop: int, seek: bool) -> Iterator[Frame]:
+        info = self.info
+        target = info.frame_pts[start]
+        self._container.seek(target if seek else info.frame_pts[0], stream=self._stream, backward=True)
+        expected = start
+        for frame in self._container.decode(self._stream):
+            self.frames_decoded += 1
+            index = self._index_of.get(frame.pts)
+            if index is None:
+                logger.debug("frame with unknown pts %s skipped", frame.pts)
+                continue
+            if index < expected:
+                continue  # decoding forward from the keyframe to the wanted frame
+            if index > expected:
+                if seek and expected == start:
+                    # the demuxer's seek landed after the wanted frame: decode from the start instead
+                    logger.warning("seek to frame %d overshot to %d; decoding from the start", start, index)
+                    yield from self._decode_from(start, stop, seek=False)
+                    return
+                logger.warning("frame %d missing in decode (got %d)", expected, index)
+            yield Frame(index, to_rgb(frame, info.rotation), frame.pts, info.time_of(index))
+            expected = index + 1
+            if expected >= stop:
+                return
+
+    def read_frame(self, index: int) -> np.ndarray:
+        """RGB of one frame (a seek and a short decode)."""
+        for frame in self.frames(index, index + 1):
+            return frame.rgb
+        raise FrameOutOfRangeError(f"frame {index} could not be decoded")
+
+    def sample(self, n: int) -> list[np.ndarray]:
+        """``n`` frames spread evenly from the first to the last (for previews and statistics)."""
+        count = self.info.frame_count
+        n = max(1, min(n, count))
+        indexes = sorted({round(i * (count - 1) / max(1, n - 1)) for i in range(n)})
+        return [self.read_frame(i) for i in indexes]
+
+
+def transcode_baseline(src: str | Path, dst: str | Path, crf: int = 20) -> float:
+    """Decode ``src`` and encode it once to H.264 veryfast with a plain PyAV loop; frames per second.
+
+    This is the yardstick of the speed target: the whole pipeline should reach at least half of it.
+    """
+    started = time.perf_counter()
+    count = 0
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        vin = inp.streams.video[0]
+        vin.thread_type = "AUTO"
+        ctx = vin.codec_context
+        vout = out.add_stream("libx264", rate=vin.average_rate or 25)
+        vout.width, vout.height, vout.pix_fmt = ctx.width & ~1, ctx.height & ~1, "yuv420p"
+        vout.time_base = vout.codec_context.time_base = vin.time_base
+        vout.options = {"preset": "veryfast", "crf": str(crf)}
+        for frame in inp.decode(vin):
+            for packet in vout.encode(frame):  # PyAV converts to the encoder's size/format if needed
+                out.mux(packet)
+            count += 1
+        for packet in vout.encode(None):
+            out.mux(packet)
+    return count / (time.perf_counter() - started)

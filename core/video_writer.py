@@ -1,0 +1,257 @@
+"""Streaming video encoder (PyAV) for every output kind of a job.
+
+Kinds and why:
+
+- ``h264``: libx264 yuv420p in MP4 with ``+faststart``: plays in every browser. Tagged BT.709
+  limited range, and converted with that matrix, so colours survive a decode.
+- ``h264_gray``: the alpha matte as grey video. Full range: luma Y == alpha exactly (0..255),
+  chroma neutral, tagged full range (decoders that honour the tag show the same greys).
+- ``vp9_alpha``: libvpx-vp9 yuva420p in WebM: transparent video for browsers and editors.
+  FFmpeg's own vp9 decoder ignores the alpha side channel; the libvpx-vp9 decoder returns it.
+- ``prores4444``: prores_ks 4444 yuva444p10le in MOV: the editors' transparent format.
+
+Odd sizes: H.264 4:2:0 cannot code an odd width or height (its cropping works in steps of two
+pixels, so x264 refuses ``crop-rect=0,0,1,1``), and 4:4:4 does not play in browsers. So the
+H.264 kinds pad to the next even size by repeating the last column/row; the output is then one
+pixel wider/taller than the input and ``warnings`` says so (the job report shows it). VP9 and
+ProRes code odd sizes natively and keep the exact size.
+
+Timestamps: without ``pts`` frame i gets ``i / fps``. With the source's ``pts`` and
+``time_base`` the output keeps the source's exact timestamps (variable frame rate, 30000/1001)
+and each frame's duration is the gap to the next one, so the output ends when the input ends.
+Timestamps are shifted so the first frame written is at 0 (a trimmed job starts at 0, not at
+the source time of its first frame: ``core.audio_processor.mux_audio`` cuts the sound to match).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from av.video.reformatter import ColorRange, Colorspace
+
+from core.exceptions import FormatError, OutputNotWritableError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Kind:
+    codec: str
+    pix_fmt: str
+    suffixes: tuple[str, ...]
+    even: bool  # the codec needs an even width and height
+    channels: int  # what the encoder is fed: 3 = RGB, 4 = RGBA, 1 = grey
+
+
+KINDS: dict[str, _Kind] = {
+    "h264": _Kind("libx264", "yuv420p", (".mp4", ".mov", ".mkv"), True, 3),
+    "h264_gray": _Kind("libx264", "yuv420p", (".mp4", ".mov", ".mkv"), True, 1),
+    "vp9_alpha": _Kind("libvpx-vp9", "yuva420p", (".webm", ".mkv"), False, 4),
+    "prores4444": _Kind("prores_ks", "yuva444p10le", (".mov",), False, 4),
+}
+_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
+_BT709 = 1  # AVCOL_SPC/PRI/TRC_BT709
+
+
+class VideoWriter:
+    """Encode frames one at a time to ``path`` (written to a temporary name, renamed on close)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        width: int,
+        height: int,
+        fps: Fraction,
+        kind: str,
+        time_base: Fraction | None = None,
+        crf: int = 20,
+        preset: str = "veryfast",
+    ) -> None:
+        if kind not in KINDS:
+            raise FormatError(f"unknown video kind {kind!r}; one of {', '.join(KINDS)}")
+        self.kind = KINDS[kind]
+        self.kind_name = kind
+        self.path = Path(path)
+        if self.path.suffix.lower() not in self.kind.suffixes:
+            raise FormatError(f"{kind} video goes in {'/'.join(self.kind.suffixes)}, not {self.path.name}")
+        if width < 2 or height < 2:
+            raise FormatError(f"video size {width}x{height} is too small")
+        self.width, self.height = width, height
+        self.fps = Fraction(fps)
+        self.time_base = Fraction(time_base) if time_base else 1 / self.fps
+        self.pad_w = width % 2 if self.kind.even else 0
+        self.pad_h = height % 2 if self.kind.even else 0
+        self.warnings: list[str] = []
+        if self.pad_w or self.pad_h:
+            self.warnings.append(
+                f"{self.path.name}: H.264 needs even sizes, {width}x{height} was padded to "
+                f"{width + self.pad_w}x{height + self.pad_h} by repeating the last column/row"
+            )
+        self.frames_written = 0
+        self._last_pts: int | None = None
+        self._last_duration: int | None = None
+        self._prev_step = 0
+        self._origin: int | None = None  # first source pts: the output starts at 0
+        self._delay: int | None = None  # encoder reorder delay (pts - dts of the first packet)
+        self._end = 0
+        self._container = None
+        self._durations: dict[int, int] = {}  # pts -> duration, known once the next frame arrives
+        self._pending: deque[av.Packet] = deque()
+        self._tmp = self.path.with_name(f".{self.path.stem}.{uuid.uuid4().hex[:8]}.part{self.path.suffix}")
+        self._open(crf, preset)
+
+    # --- setup ----------------------------------------------------------------------------
+    def _open(self, crf: int, preset: str) -> None:
+        suffix = self.path.suffix.lower()
+        options = {"movflags": "+faststart"} if suffix in (".mp4", ".mov") else {}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._container = av.open(str(self._tmp), "w", format=_FORMATS[suffix], container_options=options)
+        except (OSError, av.FFmpegError) as exc:
+            raise OutputNotWritableError(f"cannot write {self.path}: {exc}") from None
+        stream = self._container.add_stream(self.kind.codec, rate=self.fps)
+        stream.width, stream.height = self.width + self.pad_w, self.height + self.pad_h
+        stream.pix_fmt = self.kind.pix_fmt
+        stream.time_base = self.time_base
+        ctx = stream.codec_context
+        ctx.time_base = self.time_base
+        ctx.thread_count = 0  # encoder picks its thread count from the cores (x264: auto)
+        full = self.kind_name == "h264_gray"
+        ctx.color_range = ColorRange.JPEG if full else ColorRange.MPEG
+        ctx.colorspace, ctx.color_primaries, ctx.color_trc = _BT709, _BT709, _BT709
+        stream.options = self._codec_options(crf, preset)
+        self._stream = stream
+
+    def _codec_options(self, crf: int, preset: str) -> dict[str, str]:
+        codec = self.kind.codec
+        if codec == "libx264":
+            return {"preset": preset, "crf": str(crf)}
+        if codec == "libvpx-vp9":
+            # realtime + cpu-used 8 + row-mt: VP9 is otherwise many times slower than x264 veryfast
+            return {"crf": str(min(63, crf + 10)), "b": "0", "deadline": "realtime", "cpu-used": "8",
+                    "row-mt": "1", "auto-alt-ref": "0"}
+        return {"profile": "4444", "vendor": "apl0"}  # prores_ks: alpha_bits defaults to 16
+
+    # --- frames ---------------------------------------------------------------------------
+    def _to_frame(self, image: np.ndarray) -> av.VideoFrame:
+        """The encoder's input frame from RGB / RGBA / grey ``image`` (padded if needed)."""
+        img = np.asarray(image)
+        if img.dtype != np.uint8:
+            raise ValueError(f"frames must be uint8, not {img.dtype}")
+        if img.shape[:2] != (self.height, self.width):
+            raise ValueError(f"frame is {img.shape[1]}x{img.shape[0]}, writer is {self.width}x{self.height}")
+        img = _channels(img, self.kind.channels)
+        if self.pad_w or self.pad_h:
+            pad = ((0, self.pad_h), (0, self.pad_w)) + (((0, 0),) if img.ndim == 3 else ())
+            img = np.pad(img, pad, mode="edge")
+        if self.kind.channels == 1:
+            # Y = alpha, neutral chroma: build the yuv420p planes directly (no RGB round trip)
+            h, w = img.shape
+            planes = np.full((h + h // 2, w), 128, np.uint8)
+            planes[:h] = img
+            frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
+            frame.color_range = ColorRange.JPEG
+            return frame
+        fmt = "rgb24" if self.kind.channels == 3 else "rgba"
+        # wrap the caller's array without a copy when its memory layout allows (reformat copies anyway)
+        make = av.VideoFrame.from_numpy_buffer if img.flags.c_contiguous else av.VideoFrame.from_ndarray
+        frame = make(img, format=fmt)
+        return frame.reformat(format=self.kind.pix_fmt, dst_colorspace=Colorspace.ITU709,
+                              dst_color_range=ColorRange.MPEG)
+
+    def write(self, image: np.ndarray, pts: int | None = None, duration: int | None = None) -> None:
+        """Encode one frame. ``pts``/``duration`` are in the writer's ``time_base``.
+
+        ``duration`` only matters for the last frame (the others end where the next begins);
+        without it the last frame lasts as long as the one before it, or ``1 / fps``.
+        """
+        if pts is None:
+            pts = round(self.frames_written / self.fps / self.time_base)
+        elif self._origin is None:
+            self._origin = pts
+        pts -= self._origin or 0
+        if self._last_pts is not None:
+            if pts <= self._last_pts:
+                raise ValueError(f"pts {pts} does not increase (last {self._last_pts})")
+            self._prev_step = pts - self._last_pts
+            self._durations[self._last_pts] = self._prev_step
+        frame = self._to_frame(image)
+        frame.pts, frame.time_base = pts, self.time_base
+        self._last_pts, self._last_duration = pts, duration
+        self.frames_written += 1
+        self._mux(self._stream.encode(frame))
+
+    def _mux(self, packets: list[av.Packet], final: bool = False) -> None:
+        """Mux packets in encoder order, each once its duration is known.
+
+        MP4 stores durations in decode order and ends the track at the last packet's
+        ``dts + duration``; so the very last packet gets the duration that makes the track end
+        where the last frame ends (``end - dts - reorder delay``), also with B-frames and VFR.
+        """
+        self._pending.extend(packets)
+        while self._pending and self._pending[0].pts in self._durations:
+            packet = self._pending.popleft()
+            if self._delay is None and packet.dts is not None:
+                self._delay = packet.pts - packet.dts
+            packet.duration = self._durations.pop(packet.pts)
+            if final and not self._pending and packet.dts is not None:
+                packet.duration = max(1, self._end - packet.dts - (self._delay or 0))
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        """Flush the encoder, finish the file and move it to ``path``."""
+        if self._container is None:
+            return
+        if self._last_pts is not None:
+            step = self._last_duration or self._prev_step or round(1 / self.fps / self.time_base)
+            self._durations[self._last_pts] = max(1, step)
+            self._end = self._last_pts + max(1, step)
+        self._mux(self._stream.encode(None), final=True)
+        for packet in self._pending:  # packets whose pts was never written (should not happen)
+            self._container.mux(packet)
+        self._container.close()
+        self._container = None
+        os.replace(self._tmp, self.path)
+        logger.debug("wrote %s: %d frames (%s)", self.path.name, self.frames_written, self.kind_name)
+
+    def abort(self) -> None:
+        """Drop the partial file (after an error or a cancelled job)."""
+        if self._container is not None:
+            with contextlib.suppress(av.FFmpegError):
+                self._container.close()
+            self._container = None
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _channels(img: np.ndarray, channels: int) -> np.ndarray:
+    """Grey, RGB or RGBA ``img`` as the ``channels`` the kind needs (alpha 255 when missing)."""
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[..., 0]
+    have = 1 if img.ndim == 2 else img.shape[2]
+    if have == channels:
+        return img
+    if channels == 1:
+        return img[..., 3] if have == 4 else img[..., :3].mean(axis=2).astype(np.uint8)
+    if have == 1:
+        img = np.repeat(img[..., None], 3, axis=2)
+    if channels == 3:
+        return img[..., :3]
+    return np.dstack([img, np.full(img.shape[:2], 255, np.uint8)])

@@ -1,0 +1,257 @@
+"""Small synthetic media for the test suite, written with PyAV (no ffmpeg binary, no downloads).
+
+Every picture carries its own frame index as an 8-bit code in a band at the top, so a test can
+check that "frame i" really is frame i after a seek, a rotation or a re-encode
+(:func:`decode_index`). A "flash" frame is white below the band, and the ``click`` audio puts a
+short loud burst at exactly the time of each flash, so audio/video sync can be measured
+(:func:`flash_times` here, ``core.audio_processor.audio_onsets_s`` for the audio side).
+
+These functions are imported by other test modules: keep the signatures stable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+BITS = 8  # frame indexes are coded modulo 256
+DARK = 40  # grey level of the area below the code band on a normal frame
+MARK = (230, 30, 30)  # red square at the top-left of the lower area: shows which way is up
+
+
+# --- pictures -----------------------------------------------------------------------------
+def frame_pattern(index: int, width: int, height: int, flash: bool = False) -> np.ndarray:
+    """The upright RGB picture of frame ``index``.
+
+    Layout: a code band (top quarter) of ``BITS`` cells, most significant bit on the left,
+    white = 1, black = 0; below it dark grey (white when ``flash``) with a red square in its
+    top-left corner. Asymmetric on purpose, so a rotated or mirrored decode is caught.
+    """
+    img = np.empty((height, width, 3), np.uint8)
+    band = max(4, height // 4)
+    img[band:] = 255 if flash else DARK
+    code = index % (1 << BITS)
+    for bit in range(BITS):
+        x0, x1 = bit * width // BITS, (bit + 1) * width // BITS
+        on = (code >> (BITS - 1 - bit)) & 1
+        img[:band, x0:x1] = 255 if on else 0
+    mark_h, mark_w = max(2, (height - band) // 3), max(2, width // 4)
+    img[band : band + mark_h, :mark_w] = MARK
+    return img
+
+
+def decode_index(rgb: np.ndarray) -> int:
+    """Read back the index coded by :func:`frame_pattern` (centre of each cell, threshold 128)."""
+    height, width = rgb.shape[:2]
+    band = max(4, height // 4)
+    y = band // 2
+    code = 0
+    for bit in range(BITS):
+        x = (2 * bit + 1) * width // (2 * BITS)
+        code = (code << 1) | int(rgb[y, x].mean() > 128)
+    return code
+
+
+def is_flash(rgb: np.ndarray) -> bool:
+    """True for a flash frame (the lower area is white, not dark grey)."""
+    height = rgb.shape[0]
+    band = max(4, height // 4)
+    lower = rgb[band + (height - band) // 2 :]
+    return float(lower.mean()) > 150.0
+
+
+def has_upright_mark(rgb: np.ndarray) -> bool:
+    """True when the red orientation square is at the top-left, under the code band."""
+    height, width = rgb.shape[:2]
+    band = max(4, height // 4)
+    mark_h, mark_w = max(2, (height - band) // 3), max(2, width // 4)
+    patch = rgb[band + mark_h // 4 : band + 3 * mark_h // 4, mark_w // 4 : 3 * mark_w // 4].astype(int)
+    r, g, b = patch[..., 0].mean(), patch[..., 1].mean(), patch[..., 2].mean()
+    return r > 150 and g < 100 and b < 100
+
+
+# --- audio --------------------------------------------------------------------------------
+def click_track(duration_s: float, click_times_s: Sequence[float], rate: int = 48000) -> np.ndarray:
+    """Mono float32 samples: a quiet 440 Hz bed with a loud 5 ms 2 kHz burst starting at each time.
+
+    The bed (amplitude 0.05) keeps the encoder busy; a burst (0.8) is what sync tests detect.
+    """
+    n = int(round(duration_s * rate))
+    t = np.arange(n) / rate
+    samples = 0.05 * np.sin(2 * math.pi * 440.0 * t)
+    burst = int(0.005 * rate)
+    for ts in click_times_s:
+        start = int(round(ts * rate))
+        if 0 <= start < n:
+            end = min(n, start + burst)
+            samples[start:end] = 0.8 * np.sin(2 * math.pi * 2000.0 * (t[start:end] - ts) + math.pi / 2)
+    return samples.astype(np.float32)
+
+
+def sine_tone(duration_s: float, freq: float = 440.0, rate: int = 48000) -> np.ndarray:
+    """Mono float32 sine at amplitude 0.3."""
+    t = np.arange(int(round(duration_s * rate))) / rate
+    return (0.3 * np.sin(2 * math.pi * freq * t)).astype(np.float32)
+
+
+def _add_audio(container, codec: str, rate: int):
+    """Add a mono audio stream (before anything is muxed: the header lists every stream)."""
+    return container.add_stream(codec, rate=rate, layout="mono")
+
+
+def _write_audio(container, stream, samples: np.ndarray, start_pts: int = 0) -> None:
+    """Encode mono float samples into ``stream`` of ``container``."""
+    ctx = stream.codec_context
+    rate = ctx.sample_rate
+    fmt = ctx.format.name if ctx.format else "fltp"
+    chunk = ctx.frame_size or 1024
+    pts = start_pts
+    for i in range(0, len(samples), chunk):
+        part = samples[i : i + chunk]
+        if ctx.frame_size and len(part) < chunk:  # fixed-size codecs: pad the last frame
+            part = np.pad(part, (0, chunk - len(part)))
+        frame = _audio_frame(part, fmt, rate)
+        frame.pts = pts
+        pts += len(part)
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode(None):
+        container.mux(packet)
+
+
+def _audio_frame(mono: np.ndarray, fmt: str, rate: int) -> av.AudioFrame:
+    """A mono AudioFrame in the sample format ``fmt`` the encoder wants."""
+    if fmt in ("fltp", "flt"):
+        data = mono.reshape(1, -1).astype(np.float32)
+    elif fmt in ("s16", "s16p"):
+        data = (np.clip(mono, -1, 1) * 32767).astype(np.int16).reshape(1, -1)
+    elif fmt in ("s32", "s32p"):
+        data = (np.clip(mono, -1, 1) * 2147483647).astype(np.int32).reshape(1, -1)
+    else:
+        raise ValueError(f"test media: no sample conversion for {fmt}")
+    frame = av.AudioFrame.from_ndarray(data, format=fmt, layout="mono")
+    frame.sample_rate = rate
+    return frame
+
+
+# --- video --------------------------------------------------------------------------------
+def make_video(
+    path: str | Path,
+    *,
+    width: int = 64,
+    height: int = 48,
+    frames: int = 20,
+    fps: Fraction | int = 25,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    audio: str | None = None,
+    audio_codec: str = "aac",
+    audio_rate: int = 48000,
+    flash_frames: Sequence[int] = (),
+    rotation: int = 0,
+    pts: Sequence[int] | None = None,
+    time_base: Fraction | None = None,
+    gop: int = 10,
+    faststart: bool = True,
+) -> Path:
+    """Write a small test clip and return its path; the container follows the suffix.
+
+    ``width``/``height`` are the DISPLAY size. With ``rotation`` (counter-clockwise degrees, as
+    FFmpeg's display matrix reads back) the picture is stored turned the other way and the
+    display matrix says how to turn it upright, like a phone recording held upright.
+    ``pts`` (in ``time_base``) gives explicit, possibly irregular timestamps: variable frame
+    rate. ``audio`` is None, ``"click"`` (bursts at the flash frames) or ``"sine"``.
+    ``gop`` is the keyframe interval, so seeks have something to do.
+    """
+    path = Path(path)
+    fps = Fraction(fps)
+    tb = time_base or (1 / fps)
+    stamps = list(pts) if pts is not None else [round(i / fps / tb) for i in range(frames)]
+    frames = len(stamps)
+    turns = (rotation // 90) % 4
+    enc_w, enc_h = (height, width) if turns % 2 else (width, height)
+    opts = {"movflags": "+faststart"} if faststart and path.suffix in (".mp4", ".mov", ".m4a") else {}
+    with av.open(str(path), "w", container_options=opts) as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = enc_w, enc_h, pix_fmt
+        stream.time_base = tb
+        stream.codec_context.time_base = tb
+        stream.codec_context.gop_size = gop
+        if codec == "libx264":
+            stream.options = {"crf": "12", "preset": "ultrafast", "bf": "2"}
+        elif codec == "libvpx-vp9":
+            stream.options = {"crf": "20", "b": "0", "deadline": "realtime", "cpu-used": "8"}
+        if turns:
+            stream.set_display_rotation(turns * 90)
+        audio_stream = _add_audio(out, audio_codec, audio_rate) if audio else None
+        flashes = set(flash_frames)
+        for i, p in enumerate(stamps):
+            upright = frame_pattern(i, width, height, flash=i in flashes)
+            stored = np.ascontiguousarray(np.rot90(upright, k=-turns))  # display = rot90(stored, turns)
+            frame = av.VideoFrame.from_ndarray(stored, format="rgb24")
+            frame.pts, frame.time_base = p, tb
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+        if audio:
+            last = stamps[-1] + (stamps[-1] - stamps[-2] if frames > 1 else round(1 / fps / tb))
+            duration = float((last - stamps[0]) * tb)
+            if audio == "click":
+                clicks = [float((stamps[i] - stamps[0]) * tb) for i in flash_frames]
+                samples = click_track(duration, clicks, audio_rate)
+            elif audio == "sine":
+                samples = sine_tone(duration, rate=audio_rate)
+            else:
+                raise ValueError(f"test media: audio must be None, 'click' or 'sine', not {audio!r}")
+            _write_audio(out, audio_stream, samples)
+    return path
+
+
+def flash_times(frame_times_s: Sequence[float], flash_frames: Sequence[int]) -> list[float]:
+    """Times (s) of the flash frames, given every frame's time: what the clicks line up with."""
+    return [frame_times_s[i] for i in flash_frames]
+
+
+# --- bad and odd files --------------------------------------------------------------------
+def make_random_bytes(path: str | Path, size: int = 4096, seed: int = 0) -> Path:
+    """A file of random bytes with a media-looking name: not media at all."""
+    path = Path(path)
+    path.write_bytes(np.random.default_rng(seed).integers(0, 256, size, dtype=np.uint8).tobytes())
+    return path
+
+
+def make_truncated_mp4(path: str | Path, keep: float = 0.5, faststart: bool = False) -> Path:
+    """An MP4 cut short to ``keep`` of its bytes, as from an interrupted download.
+
+    Without faststart the index (moov) was at the end and is lost; with faststart the index
+    survives but points at frame data that is missing.
+    """
+    path = Path(path)
+    make_video(path, frames=30, width=64, height=48, faststart=faststart)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
+def make_zero_frame_video(path: str | Path) -> Path:
+    """A Matroska file with a video track (and a short audio track) but not a single frame."""
+    path = Path(path)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        _write_audio(out, _add_audio(out, "aac", 48000), sine_tone(0.2))
+    return path
+
+
+def make_audio_only(path: str | Path, duration_s: float = 0.5) -> Path:
+    """An M4A (MP4 with one AAC stream, no picture)."""
+    path = Path(path)
+    with av.open(str(path), "w", format="mp4") as out:
+        _write_audio(out, _add_audio(out, "aac", 48000), sine_tone(duration_s))
+    return path

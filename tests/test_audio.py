@@ -1,0 +1,94 @@
+"""Audio back on the encoded video: copy vs AAC transcode, trims, and sync measured with clicks."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import pytest
+
+from core.audio_processor import audio_onsets_s, has_audio, mux_audio
+from core.exceptions import FormatError
+from core.video_io import VideoReader, VideoWriter, probe
+from tests import media
+
+FLASHES = (5, 17, 30)
+
+
+def _silent_copy(src, dst, first=0, stop=None):
+    """Re-encode frames first..stop-1 of ``src`` without sound, as the pipeline does."""
+    info = probe(src)
+    with VideoReader(src, info) as reader, VideoWriter(dst, info.width, info.height, info.fps, "h264",
+                                                       time_base=info.time_base) as writer:
+        for frame in reader.frames(first, stop):
+            writer.write(frame.rgb, pts=frame.pts)
+    return info
+
+
+def _flash_times(path):
+    with VideoReader(path) as reader:
+        return [f.time_s for f in reader.frames() if media.is_flash(f.rgb)]
+
+
+def _audio_codec(path):
+    with av.open(str(path)) as c:
+        return c.streams.audio[0].codec_context.codec.canonical_name
+
+
+@pytest.mark.parametrize(
+    ("suffix", "codec", "rate", "mode"),
+    [
+        (".mp4", "aac", 48000, "copy"),
+        (".mp4", "libmp3lame", 44100, "copy"),
+        (".mp4", "libopus", 48000, "copy"),
+        (".mov", "pcm_s16le", 48000, "transcode"),  # PCM does not go in MP4: re-encoded to AAC
+    ],
+)
+def test_mux_keeps_sync_within_a_frame(tmp_path, suffix, codec, rate, mode):
+    src = media.make_video(tmp_path / f"src{suffix}", frames=40, audio="click", audio_codec=codec,
+                           audio_rate=rate, flash_frames=FLASHES)
+    _silent_copy(src, tmp_path / "silent.mp4")
+    assert not has_audio(tmp_path / "silent.mp4")
+    assert mux_audio(tmp_path / "silent.mp4", src, tmp_path / "out.mp4") == mode
+    out = tmp_path / "out.mp4"
+    assert _audio_codec(out) == ("aac" if mode == "transcode" else _audio_codec(src))
+    flashes, onsets = _flash_times(out), audio_onsets_s(out)
+    assert len(flashes) == len(FLASHES) == len(onsets)
+    assert max(abs(a - v) for a, v in zip(onsets, flashes, strict=True)) < 1 / 25
+    assert probe(out).frame_count == 40
+
+
+def test_trim_cuts_audio_to_the_video_ntsc(tmp_path):
+    fps = Fraction(30000, 1001)
+    src = media.make_video(tmp_path / "src.mp4", frames=45, fps=fps, audio="click", flash_frames=FLASHES)
+    info = _silent_copy(src, tmp_path / "silent.mp4", first=12, stop=36)
+    start_s, end_s = info.time_of(12), info.time_of(36)
+    assert mux_audio(tmp_path / "silent.mp4", src, tmp_path / "out.mp4", start_s=start_s, end_s=end_s) == "transcode"
+    out = tmp_path / "out.mp4"
+    flashes, onsets = _flash_times(out), audio_onsets_s(out)
+    assert len(flashes) == 2 == len(onsets)  # flashes at 17 and 30 are inside [12, 36)
+    assert flashes[0] == pytest.approx((17 - 12) / fps, abs=1e-3)
+    assert max(abs(a - v) for a, v in zip(onsets, flashes, strict=True)) < 1 / 30
+    with av.open(str(out)) as c:
+        audio = c.streams.audio[0]
+        audio_s = float(audio.duration * audio.time_base)
+    assert audio_s == pytest.approx(float(24 / fps), abs=1 / 30)
+    assert probe(out).fps == fps
+
+
+def test_source_without_audio_gives_the_video(tmp_path):
+    src = media.make_video(tmp_path / "src.mp4", frames=10)
+    _silent_copy(src, tmp_path / "silent.mp4")
+    assert mux_audio(tmp_path / "silent.mp4", src, tmp_path / "out.mp4") == "none"
+    assert (tmp_path / "out.mp4").read_bytes() == (tmp_path / "silent.mp4").read_bytes()
+    assert not has_audio(tmp_path / "out.mp4")
+
+
+def test_mux_is_atomic_and_checks_the_container(tmp_path):
+    src = media.make_video(tmp_path / "src.mp4", frames=10, audio="sine")
+    _silent_copy(src, tmp_path / "silent.mp4")
+    with pytest.raises(FormatError):
+        mux_audio(tmp_path / "silent.mp4", src, tmp_path / "out.avi")
+    with pytest.raises(av.FFmpegError):
+        mux_audio(tmp_path / "missing.mp4", src, tmp_path / "out.mp4")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["silent.mp4", "src.mp4"]  # nothing half-written

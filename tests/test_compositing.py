@@ -1,0 +1,97 @@
+"""Compositing: straight alpha, cover fit, subject-free blur, foreground estimation."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from core import compositing as c
+from core.job import EdgeOptions
+
+
+def _soft_disc(h: int = 120, w: int = 160) -> np.ndarray:
+    a = np.zeros((h, w), np.float32)
+    cv2.circle(a, (w // 2, h // 2), 35, 1.0, -1)
+    return cv2.GaussianBlur(a, (0, 0), 3)
+
+
+def test_composite_is_straight_alpha_blend():
+    rng = np.random.default_rng(0)
+    fg = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    bg = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    alpha = rng.random((40, 50), dtype=np.float32)
+    out = c.composite(fg, alpha, bg)
+    expected = alpha[..., None] * fg + (1 - alpha[..., None]) * bg
+    assert out.dtype == np.uint8
+    assert np.abs(out.astype(np.float32) - expected).max() <= 1.0
+    assert np.array_equal(c.composite(fg, np.ones((40, 50), np.float32), bg), fg)
+    assert np.array_equal(c.composite(fg, np.zeros((40, 50), np.float32), bg), bg)
+
+
+def test_fit_cover_keeps_aspect_and_size():
+    img = np.zeros((100, 400, 3), np.uint8)
+    img[:, 180:220] = 255  # a centred white band
+    out = c.fit_cover(img, 200, 200)
+    assert out.shape == (200, 200, 3)
+    # covering a square from a 4:1 image crops the sides: the band, scaled x2, is the middle 80 px
+    assert out[:, 100].min() > 200 and out[:, 50].max() < 50 and out[:, 150].max() < 50
+
+
+def test_background_fill_does_not_bleed_subject_colour():
+    h, w = 120, 160
+    frame = np.full((h, w, 3), (20, 60, 200), np.uint8)  # blue background
+    alpha = _soft_disc(h, w)
+    frame[alpha > 0.5] = (255, 0, 0)  # red subject
+    fill = c.background_fill(frame, alpha, sigma=15)
+    # around and under the subject, the blurred background stays blue: no red smear
+    assert fill[..., 0].max() < 60
+    assert np.abs(fill.astype(int) - (20, 60, 200)).max() < 15
+    naive = cv2.GaussianBlur(frame, (0, 0), 15)
+    assert naive[..., 0].max() > 150  # what a plain blur would have done
+
+
+def test_estimate_foreground_removes_old_background():
+    h, w = 120, 160
+    alpha = _soft_disc(h, w)
+    fg = np.full((h, w, 3), (230, 200, 40), np.float32)
+    old_bg = np.full((h, w, 3), (0, 180, 60), np.float32)
+    frame = (alpha[..., None] * fg + (1 - alpha[..., None]) * old_bg).round().astype(np.uint8)
+    est = c.estimate_foreground(frame, alpha, old_bg.astype(np.uint8))
+    edge = (alpha > 0.25) & (alpha < 0.95)
+    assert edge.sum() > 100
+    assert np.abs(est[edge].astype(float) - fg[edge]).mean() < 4
+    assert np.abs(frame[edge].astype(float) - fg[edge]).mean() > 20  # the raw edge was green-tinted
+
+
+def test_refine_alpha_choke_and_feather():
+    alpha = np.zeros((60, 60), np.float32)
+    alpha[20:40, 20:40] = 1
+    choked = c.refine_alpha(alpha, EdgeOptions(choke_px=3))
+    grown = c.refine_alpha(alpha, EdgeOptions(choke_px=-3))
+    feathered = c.refine_alpha(alpha, EdgeOptions(feather_px=2))
+    assert choked.sum() < alpha.sum() < grown.sum()
+    assert 0 < feathered[19, 30] < 1 and feathered.dtype == np.float32
+    assert c.refine_alpha(alpha, EdgeOptions()) is alpha or np.array_equal(c.refine_alpha(alpha, EdgeOptions()), alpha)
+
+
+def test_light_wrap_changes_only_edges():
+    h, w = 120, 160
+    alpha = _soft_disc(h, w)
+    fg = np.full((h, w, 3), 40, np.uint8)
+    bg = np.full((h, w, 3), 250, np.uint8)
+    plain = c.composite(fg, alpha, bg)
+    wrapped = c.composite(fg, alpha, bg, light_wrap=1.0)
+    centre = (slice(55, 65), slice(75, 85))
+    assert np.array_equal(plain[centre], wrapped[centre])
+    edge = (alpha > 0.6) & (alpha < 0.99)
+    assert wrapped[edge].mean() > plain[edge].mean() + 3
+
+
+def test_rgba_and_colours():
+    rgba = c.to_rgba(np.zeros((2, 2, 3), np.uint8), np.array([[0, 0.5], [1, 1]], np.float32))
+    assert rgba.shape == (2, 2, 4) and rgba[0, 1, 3] == 128 and rgba[1, 1, 3] == 255
+    assert c.parse_color("#1E90FF") == (30, 144, 255)
+    assert c.parse_color("fff") == (255, 255, 255)
+    with pytest.raises(ValueError):
+        c.parse_color("#12345G")

@@ -1,0 +1,137 @@
+"""Units of the core machinery: settings, errors, progress, memory, threads, prompts, staging."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from app_config import load_settings
+from core import exceptions as E
+from core.memory_manager import PeakRSS, chunk_size, snapshot
+from core.outputs import Staging
+from core.pipelining import Prefetcher, Worker
+from core.progress_tracker import ProgressTracker
+from core.prompts import validate_prompts
+from models.backgrounds import make_background
+from models.base import ObjectPrompt
+
+
+def test_settings_validate_env(monkeypatch):
+    monkeypatch.setenv("BGFX_QUALITY", "fast")
+    monkeypatch.setenv("BGFX_MAX_DURATION_S", "12.5")
+    s = load_settings()
+    assert s.quality == "fast" and s.max_duration_s == 12.5 and s.preset.name == "fast"
+    monkeypatch.setenv("BGFX_ENGINE", "magic")
+    with pytest.raises(E.ConfigError, match="BGFX_ENGINE"):
+        load_settings()
+    monkeypatch.setenv("BGFX_ENGINE", "auto")
+    monkeypatch.setenv("BGFX_CHUNK_FRAMES", "zero")
+    with pytest.raises(E.ConfigError, match="BGFX_CHUNK_FRAMES"):
+        load_settings()
+
+
+def test_error_lines_have_codes_and_hints():
+    err = E.PointOutOfFrameError("point (9, 9) is outside")
+    assert err.user_line().startswith("error E201: point (9, 9) is outside — ")
+    codes = [cls.code for cls in vars(E).values() if isinstance(cls, type) and issubclass(cls, E.StudioError)]
+    assert len(codes) == len(set(codes)), "every error class has its own code"
+
+
+def test_progress_tracker_fraction_eta_and_cancel():
+    updates = []
+    cancel = threading.Event()
+    tracker = ProgressTracker({"a": 10, "b": 10}, updates.append, cancel, min_interval_s=0)
+    for _ in range(10):
+        tracker.advance("a")
+    assert updates[-1].fraction == pytest.approx(0.5)
+    assert updates[-1].eta_s is not None and updates[-1].fps > 0
+    assert "50.0%" in updates[-1].line()
+    tracker.check_cancelled()
+    cancel.set()
+    with pytest.raises(E.JobCancelledError):
+        tracker.check_cancelled()
+
+
+def test_memory_helpers():
+    snap = snapshot()
+    assert snap["rss_mb"] > 10 and snap["available_mb"] > 0
+    assert chunk_size(16, pressure=False) == 16
+    assert chunk_size(16, pressure=True) == 4
+    with PeakRSS(interval_s=0.01) as peak:
+        block = np.ones(64 * 2**20, np.uint8)  # 64 MB, touched
+        time.sleep(0.05)
+        del block
+    assert peak.peak_mb >= snap["rss_mb"] + 40
+
+
+def test_prefetcher_and_worker_order_and_errors():
+    pre = Prefetcher(iter(range(100)), depth=4)
+    assert list(pre) == list(range(100))
+    seen = []
+    worker = Worker(seen.append, depth=3)
+    for i in range(50):
+        worker.submit(i)
+    worker.finish()
+    assert seen == list(range(50))
+
+    def boom():
+        yield 1
+        raise RuntimeError("decode failed")
+
+    pre = Prefetcher(boom(), depth=2)
+    with pytest.raises(RuntimeError, match="decode failed"):
+        list(pre)
+    bad = Worker(lambda x: 1 / x, depth=1)
+    bad.submit(0)
+    with pytest.raises(ZeroDivisionError):
+        bad.finish()
+
+
+def test_prompt_validation_codes():
+    ok = {0: [ObjectPrompt(points=[(10, 10)], labels=[1])]}
+    validate_prompts(ok, 64, 48, 0, 10)
+    with pytest.raises(E.PointOutOfFrameError):
+        validate_prompts({0: [ObjectPrompt(points=[(64, 10)], labels=[1])]}, 64, 48, 0, 10)
+    with pytest.raises(E.FrameOutOfRangeError):
+        validate_prompts({10: ok[0]}, 64, 48, 0, 10)
+    with pytest.raises(E.MaskSizeError):
+        validate_prompts({0: [ObjectPrompt(mask=np.ones((10, 10), bool))]}, 64, 48, 0, 10)
+    with pytest.raises(E.EmptyMaskError):
+        validate_prompts({0: [ObjectPrompt(mask=np.zeros((48, 64), bool))]}, 64, 48, 0, 10)
+    with pytest.raises(E.NoPromptError):
+        validate_prompts({}, 64, 48, 0, 10)
+    with pytest.raises(E.PointOutOfFrameError):
+        validate_prompts({0: [ObjectPrompt(box=(30, 10, 20, 40))]}, 64, 48, 0, 10)
+
+
+def test_background_specs():
+    assert make_background("transparent") is None
+    assert make_background("color:#00ff00").color == (0, 255, 0)
+    assert make_background("blur:10").radius == 10
+    with pytest.raises(E.BackgroundSpecError):
+        make_background("plasma:3")
+    with pytest.raises(E.BackgroundSpecError):
+        make_background("color:#zzzzzz")
+    with pytest.raises(E.BackgroundSpecError):
+        make_background("blur:-4")
+    with pytest.raises(E.BackgroundSpecError):
+        make_background("image")
+
+
+def test_staging_commits_atomically_and_discards_cleanly(tmp_path):
+    out = tmp_path / "out"
+    st = Staging(out)
+    st.file("a.txt").write_text("x")
+    assert [p.name for p in out.iterdir()] == [st.path.name]  # only the hidden staging folder
+    moved = st.commit()
+    assert moved["a.txt"].read_text() == "x" and sorted(p.name for p in out.iterdir()) == ["a.txt"]
+    st2 = Staging(tmp_path / "fresh")
+    st2.file("b.txt").write_text("y")
+    st2.discard()
+    assert not (tmp_path / "fresh").exists()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(E.OutputNotWritableError):
+        Staging(tmp_path / "file")

@@ -1,0 +1,80 @@
+"""Photos: EXIF orientation, alpha, 16-bit, coded errors for bad files, atomic PNG writes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.exceptions import InputPathError, LimitExceededError, NotMediaError, TruncatedMediaError
+from core.image_io import is_image_path, read_image, save_image, save_png
+from tests import media
+
+
+def _upright(w=64, h=48):
+    return media.frame_pattern(5, w, h)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp"])
+def test_read_common_formats(tmp_path, suffix):
+    path = tmp_path / f"photo{suffix}"
+    Image.fromarray(_upright()).save(path, quality=95)
+    rgb = read_image(path)
+    assert rgb.shape == (48, 64, 3) and rgb.dtype == np.uint8
+    assert media.decode_index(rgb) == 5 and media.has_upright_mark(rgb)
+
+
+@pytest.mark.parametrize(("orientation", "turn"), [(6, -1), (8, 1), (3, 2)])
+def test_exif_orientation_is_applied(tmp_path, orientation, turn):
+    """Stored sideways + EXIF tag (as phones do) reads back upright."""
+    upright = _upright()
+    stored = np.ascontiguousarray(np.rot90(upright, k=-turn))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "phone.jpg"
+    Image.fromarray(stored).save(path, exif=exif, quality=95)
+    rgb = read_image(path)
+    assert rgb.shape == upright.shape
+    assert media.decode_index(rgb) == 5 and media.has_upright_mark(rgb)
+
+
+def test_alpha_dropped_or_kept_and_png_round_trip(tmp_path):
+    rgba = np.dstack([_upright(), np.tile(np.arange(64, dtype=np.uint8) * 4, (48, 1))])
+    path = save_png(tmp_path / "cut.png", rgba)
+    assert read_image(path).shape == (48, 64, 3)
+    back = read_image(path, keep_alpha=True)
+    assert np.array_equal(back, rgba)
+    opaque = read_image(save_image(tmp_path / "c.jpg", rgba), keep_alpha=True)
+    assert opaque.shape == (48, 64, 4) and (opaque[..., 3] == 255).all()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp files left
+
+
+def test_sixteen_bit_grey_is_scaled(tmp_path):
+    grey = (np.arange(64, dtype=np.uint16) * 1000)[None].repeat(8, axis=0)
+    path = tmp_path / "deep.png"
+    Image.fromarray(grey).save(path)
+    rgb = read_image(path)
+    assert rgb.shape == (8, 64, 3) and rgb[0, 63, 0] == round(63000 * 255 / 65535)
+
+
+def test_is_image_path(tmp_path):
+    png = tmp_path / "noext"
+    Image.fromarray(_upright()).save(png, format="PNG")
+    assert is_image_path("x.JPG") and is_image_path("x.webp") and is_image_path(png)
+    assert not is_image_path("clip.mp4") and not is_image_path(tmp_path / "missing")
+
+
+def test_bad_images_give_coded_errors(tmp_path):
+    with pytest.raises(NotMediaError):
+        read_image(media.make_random_bytes(tmp_path / "noise.png"))
+    good = tmp_path / "good.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8)).save(good)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(good.read_bytes()[:2000])
+    with pytest.raises(TruncatedMediaError):
+        read_image(cut)
+    with pytest.raises(LimitExceededError) as caught:
+        read_image(good, max_side_px=100)
+    assert caught.value.code == "E105" and caught.value.hint
+    with pytest.raises(InputPathError):
+        read_image(tmp_path)

@@ -1,0 +1,292 @@
+"""Probe, reader and writer on small synthetic clips (tests/media.py): facts, seeks, timestamps."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from core.exceptions import (
+    EmptyVideoError,
+    FormatError,
+    FrameOutOfRangeError,
+    InputPathError,
+    NotMediaError,
+    NoVideoStreamError,
+    TruncatedMediaError,
+)
+from core.video_io import VideoReader, VideoWriter, probe, transcode_baseline
+from tests import media
+
+NTSC = Fraction(30000, 1001)
+VFR_PTS = [0, 33, 66, 120, 130, 200, 260, 300, 333, 400, 420, 480]  # ms: irregular steps
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    d = tmp_path_factory.mktemp("video_io")
+    return {
+        "plain": media.make_video(d / "plain.mp4", frames=40, gop=8, audio="sine"),
+        "ntsc": media.make_video(d / "ntsc.mp4", frames=30, fps=NTSC),
+        "vfr": media.make_video(d / "vfr.mp4", pts=VFR_PTS, time_base=Fraction(1, 1000)),
+        "odd": media.make_video(d / "odd.mkv", width=321, height=241, frames=6, codec="ffv1"),
+        "rot90": media.make_video(d / "rot90.mp4", width=48, height=64, frames=12, rotation=90),
+        "rot270": media.make_video(d / "rot270.mp4", width=48, height=64, frames=12, rotation=270),
+        "rot180": media.make_video(d / "rot180.mp4", width=64, height=48, frames=12, rotation=180),
+        "ten_bit": media.make_video(d / "ten.mp4", frames=12, pix_fmt="yuv420p10le"),
+        "webm": media.make_video(d / "clip.webm", frames=15, codec="libvpx-vp9"),
+    }
+
+
+def _indexes(frames) -> list[int]:
+    return [media.decode_index(f.rgb) for f in frames]
+
+
+# --- probe -----------------------------------------------------------------------------------
+def test_probe_facts_of_a_plain_clip(clips):
+    info = probe(clips["plain"])
+    assert (info.width, info.height, info.frame_count) == (64, 48, 40)
+    assert info.fps == 25 and isinstance(info.fps, Fraction)
+    assert info.duration_s == pytest.approx(1.6)
+    assert info.has_audio and info.audio_codec == "aac"
+    assert (info.codec, info.pix_fmt, info.bit_depth, info.rotation, info.is_vfr) == ("h264", "yuv420p", 8, 0, False)
+    assert len(info.frame_pts) == 40 and list(info.frame_pts) == sorted(info.frame_pts)
+
+
+def test_probe_keeps_ntsc_rate_exact(clips):
+    info = probe(clips["ntsc"])
+    assert info.fps == NTSC
+    assert info.duration_s == pytest.approx(30 * 1001 / 30000)
+    assert not info.is_vfr
+
+
+def test_probe_counts_frames_when_the_container_has_no_count(clips):
+    with av.open(str(clips["webm"])) as c:
+        assert c.streams.video[0].frames == 0  # WebM headers carry no frame count
+    info = probe(clips["webm"])
+    assert info.frame_count == 15 and info.fps == 25
+
+
+def test_probe_detects_variable_frame_rate(clips):
+    info = probe(clips["vfr"])
+    assert info.is_vfr and info.frame_count == len(VFR_PTS)
+    assert [info.time_of(i) for i in range(len(VFR_PTS))] == pytest.approx([p / 1000 for p in VFR_PTS])
+
+
+def test_probe_rotation_gives_display_size(clips):
+    for name, rotation in (("rot90", 90), ("rot270", 270)):
+        info = probe(clips[name])
+        assert (info.rotation, info.width, info.height) == (rotation, 48, 64)
+    assert probe(clips["rot180"]).rotation == 180
+
+
+def test_probe_ten_bit(clips):
+    info = probe(clips["ten_bit"])
+    assert info.pix_fmt == "yuv420p10le" and info.bit_depth == 10
+
+
+@pytest.mark.parametrize(
+    ("maker", "error"),
+    [
+        (lambda d: media.make_random_bytes(d / "noise.mp4"), NotMediaError),
+        (lambda d: media.make_truncated_mp4(d / "cut.mp4"), TruncatedMediaError),
+        (lambda d: media.make_truncated_mp4(d / "cutfs.mp4", faststart=True), TruncatedMediaError),
+        (lambda d: media.make_zero_frame_video(d / "zero.mkv"), EmptyVideoError),
+        (lambda d: media.make_audio_only(d / "sound.m4a"), NoVideoStreamError),
+        (lambda d: d / "missing.mp4", InputPathError),
+        (lambda d: d, InputPathError),
+        (lambda d: "https://example.com/clip.mp4", InputPathError),
+        (lambda d: (d / "empty.mp4").write_bytes(b"") or d / "empty.mp4", NotMediaError),
+    ],
+)
+def test_bad_inputs_give_coded_errors(tmp_path, maker, error):
+    with pytest.raises(error) as caught:
+        probe(maker(tmp_path))
+    assert caught.value.code.startswith("E1") and caught.value.hint
+
+
+# --- reader ----------------------------------------------------------------------------------
+def test_reader_gives_every_frame_in_order(clips):
+    with VideoReader(clips["plain"]) as reader:
+        frames = list(reader.frames())
+    assert [f.index for f in frames] == list(range(40))
+    assert _indexes(frames) == list(range(40))
+    assert frames[10].time_s == pytest.approx(0.4)
+    assert frames[0].rgb.shape == (48, 64, 3) and frames[0].rgb.dtype == np.uint8
+
+
+@pytest.mark.parametrize(("start", "stop"), [(0, 3), (13, 17), (16, 17), (37, None), (9, 9)])
+def test_reader_range_after_seek_is_exact(clips, start, stop):
+    with VideoReader(clips["plain"]) as reader:
+        list(reader.frames(30, 32))  # leave the decoder somewhere else first
+        frames = list(reader.frames(start, stop))
+    expected = list(range(start, 40 if stop is None else stop))
+    assert [f.index for f in frames] == expected
+    assert _indexes(frames) == expected
+
+
+def test_reader_seek_does_not_decode_from_the_start(clips):
+    """A late range decodes at most one GOP (8 frames) before it, not the whole clip."""
+    with VideoReader(clips["plain"]) as reader:
+        assert _indexes(reader.frames(35, 37)) == [35, 36]
+    assert 2 <= reader.frames_decoded <= 2 + 8
+
+
+def test_read_frame_sample_and_range_errors(clips):
+    with VideoReader(clips["plain"]) as reader:
+        assert media.decode_index(reader.read_frame(21)) == 21
+        samples = reader.sample(5)
+        assert [media.decode_index(s) for s in samples] == [0, 10, 20, 29, 39]
+        with pytest.raises(FrameOutOfRangeError):
+            reader.read_frame(40)
+
+
+def test_reader_turns_rotated_video_upright(clips):
+    for name in ("rot90", "rot270", "rot180"):
+        with VideoReader(clips[name]) as reader:
+            frames = list(reader.frames(0, 3))
+        assert all(media.has_upright_mark(f.rgb) for f in frames), name
+        assert _indexes(frames) == [0, 1, 2], name
+    assert frames[0].rgb.shape == (48, 64, 3)
+
+
+def test_reader_ten_bit_and_odd_size(clips):
+    with VideoReader(clips["ten_bit"]) as reader:
+        frames = list(reader.frames())
+    assert frames[0].rgb.dtype == np.uint8 and _indexes(frames) == list(range(12))
+    with VideoReader(clips["odd"]) as reader:
+        rgb = reader.read_frame(4)
+    assert rgb.shape == (241, 321, 3) and media.decode_index(rgb) == 4
+
+
+# --- writer ----------------------------------------------------------------------------------
+def _copy(src, dst, kind="h264", **kwargs):
+    info = probe(src)
+    with VideoReader(src, info) as reader, VideoWriter(dst, info.width, info.height, info.fps, kind,
+                                                       time_base=info.time_base, **kwargs) as writer:
+        for frame in reader.frames():
+            last = frame.index == info.frame_count - 1
+            writer.write(frame.rgb, pts=frame.pts, duration=info.last_duration if last else None)
+    return info, writer
+
+
+def test_writer_keeps_ntsc_rate_and_duration(clips, tmp_path):
+    src_info, _ = _copy(clips["ntsc"], tmp_path / "out.mp4")
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        stream = c.streams.video[0]
+        assert stream.average_rate == NTSC
+    out = probe(tmp_path / "out.mp4")
+    assert out.frame_count == src_info.frame_count and out.fps == NTSC
+    assert abs(out.duration_s - src_info.duration_s) < 1 / 30
+
+
+def test_writer_keeps_variable_timestamps(clips, tmp_path):
+    src_info, _ = _copy(clips["vfr"], tmp_path / "vfr.mp4")
+    out = probe(tmp_path / "vfr.mp4")
+    assert out.is_vfr and out.frame_count == src_info.frame_count
+    assert [out.time_of(i) for i in range(out.frame_count)] == pytest.approx(
+        [src_info.time_of(i) for i in range(src_info.frame_count)], abs=1e-4)
+    assert out.duration_s == pytest.approx(src_info.duration_s, abs=1e-3)
+
+
+def test_writer_trimmed_copy_starts_at_zero(clips, tmp_path):
+    info = probe(clips["plain"])
+    with VideoReader(clips["plain"], info) as reader, VideoWriter(tmp_path / "t.mp4", 64, 48, info.fps, "h264",
+                                                                  time_base=info.time_base) as writer:
+        for frame in reader.frames(10, 20):
+            writer.write(frame.rgb, pts=frame.pts)
+    out = probe(tmp_path / "t.mp4")
+    assert out.frame_count == 10 and out.duration_s == pytest.approx(0.4)
+    with VideoReader(tmp_path / "t.mp4", out) as reader:
+        assert _indexes(reader.frames()) == list(range(10, 20))
+        assert next(reader.frames()).time_s == 0.0
+
+
+def test_writer_h264_is_browser_friendly_and_pads_odd_sizes(tmp_path):
+    path = tmp_path / "odd.mp4"
+    with VideoWriter(path, 321, 241, Fraction(25), "h264") as writer:
+        for i in range(5):
+            writer.write(media.frame_pattern(i, 321, 241))
+    assert writer.warnings and "322x242" in writer.warnings[0]
+    info = probe(path)
+    assert (info.width, info.height, info.pix_fmt, info.codec) == (322, 242, "yuv420p", "h264")
+    data = path.read_bytes()
+    assert data.find(b"moov") < data.find(b"mdat")  # faststart: plays while downloading
+    with VideoReader(path) as reader:
+        rgb = reader.read_frame(3)
+    assert media.decode_index(rgb[:241, :321]) == 3
+    assert np.abs(rgb[:, 321].astype(int) - rgb[:, 320]).mean() < 4  # padding repeats the edge
+
+
+def test_writer_gray_matte_is_full_range_luma(tmp_path):
+    alpha = np.zeros((48, 64), np.uint8)
+    alpha[:, 32:] = 255
+    alpha[24:, :16] = 100
+    path = tmp_path / "alpha.mp4"
+    with VideoWriter(path, 64, 48, Fraction(25), "h264_gray", crf=0) as writer:
+        for _ in range(3):
+            writer.write(alpha)
+    with av.open(str(path)) as c:
+        frame = next(c.decode(video=0))
+        luma = frame.to_ndarray(format="gray")
+    assert frame.color_range == 2  # full range, tagged
+    assert np.abs(luma.astype(int) - alpha).max() <= 2
+    with VideoReader(path) as reader:
+        rgb = reader.read_frame(0)
+    assert np.abs(rgb[..., 0].astype(int) - alpha).max() <= 3
+
+
+def _alpha_pattern(w, h):
+    alpha = np.zeros((h, w), np.uint8)
+    alpha[:, : w // 2] = 255
+    alpha[h // 2 :, w // 2 :] = 128
+    return alpha
+
+
+def test_writer_vp9_alpha_survives_decode(tmp_path):
+    path = tmp_path / "fg.webm"
+    w, h = 65, 49
+    with VideoWriter(path, w, h, Fraction(25), "vp9_alpha") as writer:
+        for i in range(6):
+            writer.write(np.dstack([media.frame_pattern(i, w, h), _alpha_pattern(w, h)]))
+    assert not writer.warnings  # VP9 keeps odd sizes
+    info = probe(path)
+    assert (info.width, info.height, info.frame_count) == (w, h, 6)
+    decoder = av.CodecContext.create("libvpx-vp9", "r")  # FFmpeg's own vp9 decoder drops alpha
+    with av.open(str(path)) as c:
+        rgba = [f.to_ndarray(format="rgba") for p in c.demux(video=0) for f in decoder.decode(p)]
+    assert len(rgba) == 6
+    alpha = rgba[2][..., 3].astype(int)
+    assert alpha[5, 5] > 245 and alpha[5, w - 5] < 10 and abs(alpha[h - 5, w - 5] - 128) < 10
+    assert media.decode_index(rgba[2][..., :3]) == 2
+
+
+def test_writer_prores4444_keeps_alpha(tmp_path):
+    path = tmp_path / "fg.mov"
+    with VideoWriter(path, 64, 48, NTSC, "prores4444") as writer:
+        for i in range(4):
+            writer.write(np.dstack([media.frame_pattern(i, 64, 48), _alpha_pattern(64, 48)]))
+    info = probe(path)
+    assert info.codec == "prores" and info.pix_fmt.startswith("yuva444p") and info.fps == NTSC
+    with av.open(str(path)) as c:
+        rgba = [f.to_ndarray(format="rgba") for f in c.decode(video=0)]
+    assert len(rgba) == 4 and media.decode_index(rgba[3][..., :3]) == 3
+    assert rgba[0][5, 5, 3] == 255 and rgba[0][5, 60, 3] == 0 and abs(int(rgba[0][40, 60, 3]) - 128) <= 2
+
+
+def test_writer_refuses_bad_kind_and_suffix_and_cleans_up(tmp_path):
+    with pytest.raises(FormatError):
+        VideoWriter(tmp_path / "x.mp4", 64, 48, Fraction(25), "gif")
+    with pytest.raises(FormatError):
+        VideoWriter(tmp_path / "x.mp4", 64, 48, Fraction(25), "vp9_alpha")
+    with pytest.raises(RuntimeError), VideoWriter(tmp_path / "y.mp4", 64, 48, Fraction(25), "h264") as writer:
+        writer.write(media.frame_pattern(0, 64, 48))
+        raise RuntimeError("job failed")
+    assert list(tmp_path.iterdir()) == []  # no partial file left behind
+
+
+def test_transcode_baseline_reports_fps(clips, tmp_path):
+    fps = transcode_baseline(clips["plain"], tmp_path / "base.mp4")
+    assert fps > 0 and probe(tmp_path / "base.mp4").frame_count == 40
