@@ -125,7 +125,7 @@ class FrameSink:
                 self.matte_dir = staging.file("alpha")
                 self.matte_dir.mkdir()
         except BaseException:
-            self.close()
+            self.abort()
             raise
 
     @property
@@ -177,6 +177,11 @@ class FrameSink:
     def warnings(self) -> list[str]:
         """What the encoders had to change (e.g. an odd size padded for H.264), once each."""
         return list(dict.fromkeys(w for writer in self.writers.values() for w in writer.warnings))
+
+    def abort(self) -> None:
+        """Drop every partial file (the staging folder is removed by the caller)."""
+        for writer in self.writers.values():
+            writer.abort()
 
     def close(self) -> None:
         errors = []

@@ -101,6 +101,17 @@ class Worker:
             raise self._error
         self._queue.put(args)
 
+    def abort(self) -> None:
+        """Stop without doing the queued work (after an error or a cancel elsewhere)."""
+        self._error = self._error or RuntimeError("aborted")
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._queue.put(_DONE)
+        self._thread.join()
+
     def finish(self) -> None:
         """Wait for every queued item; raise the first error."""
         self._queue.put(_DONE)

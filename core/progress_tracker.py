@@ -64,6 +64,7 @@ class ProgressTracker:
         self.units_done = 0
         self._stage_done: dict[str, int] = {name: 0 for name in stages}
         self._last_emit = 0.0
+        self._last_stage: str | None = None
 
     def check_cancelled(self) -> None:
         """Raise ``JobCancelledError`` when the front end asked to stop."""
@@ -84,9 +85,11 @@ class ProgressTracker:
             return
         now = time.perf_counter()
         done = self.units_done >= self.total_units
-        if not force and not done and now - self._last_emit < self.min_interval_s:
+        new_stage = stage != self._last_stage  # a stage's start is always shown
+        if not (force or done or new_stage) and now - self._last_emit < self.min_interval_s:
             return
         self._last_emit = now
+        self._last_stage = stage
         elapsed = max(now - self.started, 1e-6)
         rate = self.units_done / elapsed if self.units_done else None
         eta = (self.total_units - self.units_done) / rate if rate else None

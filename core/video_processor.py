@@ -260,6 +260,7 @@ class VideoJob:
         refine = edges.feather_px > 0 or edges.choke_px != 0
         first_pts = info.frame_pts[self.first] if info.frame_pts else None
         last = self.stop - 1
+        done = False
         try:
             matter.prepare(samples)
             for n, frame in enumerate(frames):
@@ -288,6 +289,7 @@ class VideoJob:
                 self.tracker.advance("process", 1)
             for encoder in encoders:
                 encoder.finish()
+            done = True
         finally:
             frames.close()
             matter.close()
@@ -295,8 +297,13 @@ class VideoJob:
                 self.background.close()
             self.timings["decode"] += frames.busy_s
             self.timings["encode"] += sum(encoder.busy_s for encoder in encoders)
-            sink.close()
-            self.warnings.extend(sink.warnings)
+            if done:
+                sink.close()
+                self.warnings.extend(sink.warnings)
+            else:  # stop the encoders before dropping their files
+                for encoder in encoders:
+                    encoder.abort()
+                sink.abort()
 
     def _duration(self, index: int) -> int | None:
         """How long frame ``index`` lasts (source time base): the output ends when the input does."""

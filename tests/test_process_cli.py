@@ -1,0 +1,193 @@
+"""End to end: `python app.py process` on small generated clips, checking the files a user gets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+import app
+import media
+from app_config import get_settings
+from core.audio_processor import audio_onsets_s
+from core.exceptions import JobCancelledError
+from core.job import JobRequest
+from core.video_io import probe
+from core.video_processor import run_job
+from models.base import ObjectPrompt
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings():
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def lower_left_mask(path: Path, width: int, height: int) -> Path:
+    """A mask over the lower-left area of the test pattern (where the 'up' mark is)."""
+    mask = np.zeros((height, width), np.uint8)
+    mask[height // 3 :, : width // 2] = 255
+    cv2.imwrite(str(path), mask)
+    return path
+
+
+def run_cli(*args: str) -> int:
+    return app.main(["process", *map(str, args), "--quiet"])
+
+
+def frame_times(path: Path) -> list[float]:
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        return sorted(float(f.pts * s.time_base) for f in c.decode(s))
+
+
+def decoded_frames(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+def test_clip_with_audio_keeps_frames_rate_duration_and_sync(tmp_path):
+    flashes = [6, 25, 41]
+    clip = media.make_video(tmp_path / "in.mp4", width=96, height=64, frames=50, fps=25, audio="click",
+                            flash_frames=flashes)
+    out = tmp_path / "out"
+    assert run_cli(clip, "--out", out, "--point", "20,50", "--frame", "12", "--matte-frames") == 0
+    src, comp = probe(clip), probe(out / "composite.mp4")
+    assert comp.frame_count == src.frame_count == 50
+    assert comp.fps == src.fps and abs(comp.duration_s - src.duration_s) < 1 / 25
+    assert comp.has_audio and comp.audio_codec == "aac"
+    # sync: each click in the output's sound starts at the frame where the picture flashes
+    times = frame_times(out / "composite.mp4")
+    frames = decoded_frames(out / "composite.mp4")
+    flash_out = [times[i] for i, rgb in enumerate(frames) if media.is_flash(rgb)]
+    assert len(flash_out) == len(flashes)
+    onsets = audio_onsets_s(out / "composite.mp4")
+    assert len(onsets) == len(flashes)
+    assert max(abs(a - v) for a, v in zip(onsets, flash_out, strict=True)) < 1 / 25
+    # the matte: one 8-bit grey PNG per frame, the input's size, values spanning the range
+    pngs = sorted((out / "alpha").glob("*.png"))
+    assert [p.name for p in pngs[:2]] == ["000000.png", "000001.png"] and len(pngs) == 50
+    alpha = cv2.imread(str(pngs[12]), cv2.IMREAD_UNCHANGED)
+    assert alpha.dtype == np.uint8 and alpha.shape == (64, 96)
+    assert alpha.min() == 0 and alpha.max() == 255
+    report = json.loads((out / "report.json").read_text())
+    assert report["engine"] == "embedded" and "embedded" in report["engine_reason"]
+    assert report["frames"] == 50 and report["prompt_frame"] == 12
+    for stage in ("decode", "segment", "matte", "compose", "encode", "audio"):
+        assert stage in report["seconds"]
+    assert report["processing_fps"] > 0 and report["peak_rss_mb"] > 0
+    assert probe(out / "alpha.mp4").frame_count == 50
+    webm = probe(out / "foreground.webm")
+    assert webm.frame_count == 50 and webm.codec == "vp9"
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["composite.mp4", "alpha.mp4", "foreground.webm", "report.json", "alpha"])
+
+
+def test_no_audio_odd_size_ntsc_rate_and_transparent_formats(tmp_path):
+    clip = media.make_video(tmp_path / "odd.mp4", width=81, height=61, frames=24, fps=Fraction(30000, 1001),
+                            pix_fmt="yuv444p")  # 4:4:4 H.264 can hold an odd size
+    mask = lower_left_mask(tmp_path / "m.png", 81, 61)
+    out = tmp_path / "out"
+    formats = "composite.mp4,alpha.mp4,foreground.webm,foreground.mov,greenscreen.mp4"
+    assert run_cli(clip, "--out", out, "--mask", mask, "--formats", formats, "--background", "color:#203040") == 0
+    comp = probe(out / "composite.mp4")
+    assert comp.fps == Fraction(30000, 1001) and comp.frame_count == 24 and not comp.has_audio
+    assert abs(comp.duration_s - probe(clip).duration_s) < 1001 / 30000
+    mov, webm = probe(out / "foreground.mov"), probe(out / "foreground.webm")
+    assert (mov.width, mov.height) == (81, 61) == (webm.width, webm.height)  # exact odd size kept
+    with av.open(str(out / "foreground.mov")) as c:
+        rgba = next(c.decode(video=0)).to_ndarray(format="rgba")
+    assert rgba[..., 3].max() > 250 and rgba[..., 3].min() < 5  # real transparency
+    report = json.loads((out / "report.json").read_text())
+    assert any("pad" in w.lower() for w in report["warnings"])  # H.264's even size is reported
+    assert report["audio"] == "none"
+
+
+def test_rotated_clip_is_processed_upright(tmp_path):
+    clip = media.make_video(tmp_path / "rot.mp4", width=64, height=96, frames=12, rotation=90)
+    mask = lower_left_mask(tmp_path / "m.png", 64, 96)
+    out = tmp_path / "out"
+    assert run_cli(clip, "--out", out, "--mask", mask, "--background", "color:#000000") == 0
+    comp = probe(out / "composite.mp4")
+    assert (comp.width, comp.height) == (64, 96) and comp.rotation == 0
+    first = decoded_frames(out / "composite.mp4")[0]
+    assert media.has_upright_mark(first)
+
+
+def test_variable_frame_rate_timestamps_kept(tmp_path):
+    pts = [0, 40, 80, 200, 240, 400, 440, 480]
+    clip = media.make_video(tmp_path / "vfr.mp4", frames=len(pts), pts=pts, time_base=Fraction(1, 1000), fps=25)
+    out = tmp_path / "out"
+    assert run_cli(clip, "--out", out, "--point", "30,30", "--formats", "composite.mp4") == 0
+    assert frame_times(out / "composite.mp4") == pytest.approx(frame_times(clip), abs=1e-3)
+
+
+def test_trim_corrections_and_two_subjects(tmp_path):
+    clip = media.make_video(tmp_path / "in.mp4", width=96, height=64, frames=40, fps=20, audio="sine")
+    out = tmp_path / "out"
+    code = run_cli(clip, "--out", out, "--point", "20,50", "--point", "70,50@2", "--negative", "50,20",
+                   "--frame", "15", "--correct", "30:25,45", "--trim-start", "0.5", "--trim-end", "1.75",
+                   "--formats", "composite.mp4")
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["trim"] == [10, 35] and report["correction_frames"] == [30]
+    comp = probe(out / "composite.mp4")
+    assert comp.frame_count == 25 and comp.has_audio
+    assert abs(comp.duration_s - 25 / 20) < 1 / 20
+
+
+def test_photo_gives_cutout_and_composite(tmp_path):
+    img = np.full((60, 80, 3), 30, np.uint8)
+    cv2.circle(img, (40, 30), 18, (250, 200, 40), -1)
+    photo = tmp_path / "p.jpg"
+    cv2.imwrite(str(photo), img)
+    out = tmp_path / "out"
+    assert run_cli(photo, "--out", out, "--point", "40,30", "--background", "color:#0000ff") == 0
+    cut = cv2.imread(str(out / "cutout.png"), cv2.IMREAD_UNCHANGED)
+    comp = cv2.imread(str(out / "composite.png"))
+    assert cut.shape == (60, 80, 4) and comp.shape == (60, 80, 3)
+    assert cut[30, 40, 3] > 200 and cut[3, 3, 3] < 30
+    assert comp[3, 3, 0] > 200 and comp[3, 3, 2] < 30  # BGR: blue background in the corner
+
+
+def test_cancel_stops_between_chunks_and_leaves_nothing(tmp_path):
+    clip = media.make_video(tmp_path / "in.mp4", width=64, height=48, frames=60)
+    out = tmp_path / "out"
+    cancel = threading.Event()
+    seen = []
+
+    def progress(update):
+        seen.append(update)
+        if update.stage == "process":
+            cancel.set()  # first progress of the forward pass: stop within one chunk
+
+    request = JobRequest(input_path=clip, out_dir=out, prompts={0: [ObjectPrompt(points=[(30, 30)], labels=[1])]})
+    with pytest.raises(JobCancelledError):
+        run_job(request, progress=progress, cancel=cancel)
+    assert seen and not out.exists()
+    assert max(u.frame for u in seen if u.stage == "process") < 60
+
+
+def test_subprocess_contract_exit_codes_and_one_line_errors(tmp_path):
+    clip = media.make_video(tmp_path / "in.mp4", frames=8)
+    ok = subprocess.run([sys.executable, "app.py", "process", str(clip), "--out", str(tmp_path / "o"),
+                         "--point", "10,10", "--quiet"], cwd=ROOT, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["outputs"]["composite.mp4"].endswith("composite.mp4")
+    bad = subprocess.run([sys.executable, "app.py", "process", str(clip), "--out", str(tmp_path / "b"),
+                          "--point", "999,10"], cwd=ROOT, capture_output=True, text=True)
+    lines = [line for line in bad.stderr.strip().splitlines() if line.strip()]
+    assert bad.returncode == 2 and len(lines) == 1
+    assert lines[0].startswith("error E201: ") and " — " in lines[0] and "Traceback" not in bad.stderr
+    assert not (tmp_path / "b").exists()
