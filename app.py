@@ -92,9 +92,16 @@ def build_prompts(args: argparse.Namespace) -> dict[int, list[ObjectPrompt]]:
     return prompts
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as a coded one-line error like every other."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ArgumentError(message, f"see `python {self.prog} --help`")
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="app.py", description="BackgroundFX Studio")
-    sub = parser.add_subparsers(dest="command")
+    parser = _Parser(prog="app.py", description="BackgroundFX Studio")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     studio = sub.add_parser("studio", help="serve the studio (the default with no arguments)")
     studio.add_argument("--port", type=int, default=None)
     studio.add_argument("--share", action="store_true")
@@ -168,7 +175,11 @@ def run_process(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = parse_args(argv or ["studio"])
+    try:
+        args = parse_args(argv or ["studio"])
+    except StudioError as exc:
+        print(exc.user_line(), file=sys.stderr)
+        return EXIT_USER_ERROR
     logging.basicConfig(level=logging.DEBUG if getattr(args, "debug", False) else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -164,7 +164,8 @@ def render(style: str, width: int, height: int, palette: tuple[RGB, RGB], seed: 
     if style == "bokeh":
         return render_bokeh(width, height, palette, seed)
     raise BackgroundSpecError(
-        f"unknown procedural style {style!r}", f"use procedural:{'|'.join(STYLES)} (optionally :#RRGGBB,#RRGGBB)"
+        f"unknown procedural style {style!r}",
+        f"use procedural:{'|'.join(STYLES)} (optionally :#RRGGBB,#RRGGBB)",
     )
 
 
@@ -174,7 +175,8 @@ def parse_argument(argument: str) -> tuple[str, tuple[RGB, RGB] | None]:
     style = style.strip().lower() or "gradient"
     if style not in STYLES:
         raise BackgroundSpecError(
-            f"unknown procedural style {style!r}", f"use procedural:{'|'.join(STYLES)} (optionally :#RRGGBB,#RRGGBB)"
+            f"unknown procedural style {style!r}",
+            f"use procedural:{'|'.join(STYLES)} (optionally :#RRGGBB,#RRGGBB)",
         )
     if not colours.strip():
         return style, None
@@ -182,7 +184,9 @@ def parse_argument(argument: str) -> tuple[str, tuple[RGB, RGB] | None]:
     for part in colours.split(","):
         match = _HEX.match(part.strip())
         if match is None:
-            raise BackgroundSpecError(f"{part.strip()!r} is not a colour", "write colours as #RRGGBB, e.g. #1e3a5f")
+            raise BackgroundSpecError(
+                f"{part.strip()!r} is not a colour", "write colours as #RRGGBB, e.g. #1e3a5f"
+            )
         value = int(match.group(1), 16)
         parsed.append(((value >> 16) & 255, (value >> 8) & 255, value & 255))
     if len(parsed) > 2:
@@ -214,7 +218,7 @@ class ProceduralBackground(BackgroundSource):
         super().__init__(argument)
         self.style, spec_palette = parse_argument(argument)
         self.palette = spec_palette or palette or DEFAULT_PALETTES[self.style]
-        self.seed = 0 if seed is None else int(seed)
+        self.seed = seed  # make_background may set it after construction; read in open
         self.animate = animate and self.style == "bokeh"
         self._still: np.ndarray | None = None
         self._canvas: np.ndarray | None = None
@@ -223,15 +227,16 @@ class ProceduralBackground(BackgroundSource):
     def open(self, geometry: OutputGeometry, progress: ProgressFn | None = None) -> None:
         """Draw the picture once (with a margin to drift in, for animated bokeh)."""
         super().open(geometry, progress)
+        seed = 0 if self.seed is None else int(self.seed)
         if geometry.width <= 0 or geometry.height <= 0:
             raise BackgroundSpecError(f"bad output size {geometry.width}x{geometry.height}")
         if self.animate:
             self._margin = max(int(self.drift_fraction * min(geometry.width, geometry.height)), 1)
             size = (geometry.width + 2 * self._margin, geometry.height + 2 * self._margin)
-            self._canvas = render(self.style, size[0], size[1], self.palette, self.seed)
+            self._canvas = render(self.style, size[0], size[1], self.palette, seed)
             self._still = None
         else:
-            self._still = render(self.style, geometry.width, geometry.height, self.palette, self.seed)
+            self._still = render(self.style, geometry.width, geometry.height, self.palette, seed)
             self._still.flags.writeable = False  # shared by every frame: nobody may draw on it
         if progress is not None:
             progress(1.0, f"procedural {self.style} background ready")

@@ -1,0 +1,129 @@
+"""Every kind of bad input gets its coded error with a hint, the process keeps going, and nothing
+half-written is left in --out."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+import app
+import media
+from app_config import get_settings
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return media.make_video(tmp_path_factory.mktemp("clip") / "ok.mp4", width=64, height=48, frames=10, fps=10)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings():
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def fails_with(code: str, capsys, *args) -> str:
+    """Run `process` in this same process: it must return 2 with one coded line on stderr."""
+    status = app.main(["process", *map(str, args), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert status == 2, err
+    assert err.startswith(f"error {code}: ") and " — " in err and "\n" not in err, err
+    return err
+
+
+def assert_nothing_written(out):
+    assert not out.exists() or sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+@pytest.mark.parametrize(
+    "maker, code",
+    [
+        (lambda d: media.make_random_bytes(d / "noise.mp4"), "E101"),
+        (lambda d: media.make_truncated_mp4(d / "cut.mp4"), "E102"),
+        (lambda d: media.make_zero_frame_video(d / "empty.mkv"), "E104"),
+        (lambda d: media.make_audio_only(d / "sound.m4a"), "E103"),
+        (lambda d: d, "E106"),  # a folder
+        (lambda d: "https://example.com/video.mp4", "E106"),  # a URL
+        (lambda d: d / "missing.mp4", "E106"),
+    ],
+    ids=["not-media", "truncated", "zero-frames", "audio-only", "folder", "url", "missing"],
+)
+def test_bad_input_files(tmp_path, capsys, maker, code):
+    src = maker(tmp_path)
+    out = tmp_path / "out"
+    fails_with(code, capsys, src, "--out", out, "--point", "5,5")
+    assert_nothing_written(out)
+
+
+def test_bad_prompts(tmp_path, capsys, clip):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("the user's own file")
+    fails_with("E201", capsys, clip, "--out", out, "--point", "64,10")
+    fails_with("E201", capsys, clip, "--out", out, "--point=-1,10")
+    fails_with("E207", capsys, clip, "--out", out, "--point", "-1,10")  # argparse: looks like an option
+    fails_with("E201", capsys, clip, "--out", out, "--box", "10,10,80,20")
+    fails_with("E204", capsys, clip, "--out", out, "--point", "5,5", "--frame", "10")
+    fails_with("E205", capsys, clip, "--out", out)
+    fails_with("E207", capsys, clip, "--out", out, "--point", "5;5")
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), np.full((10, 10), 255, np.uint8))
+    fails_with("E202", capsys, clip, "--out", out, "--mask", small)
+    empty = tmp_path / "empty.png"
+    cv2.imwrite(str(empty), np.zeros((48, 64), np.uint8))
+    fails_with("E203", capsys, clip, "--out", out, "--mask", empty)
+    fails_with("E206", capsys, clip, "--out", out, "--mask", tmp_path / "nope.png")
+    assert_nothing_written(out)
+    assert (out / "keep.txt").read_text() == "the user's own file"
+
+
+def test_bad_backgrounds_and_formats(tmp_path, capsys, clip):
+    out = tmp_path / "out"
+    junk = media.make_random_bytes(tmp_path / "bg.png")
+    fails_with("E302", capsys, clip, "--out", out, "--point", "5,5", "--background", f"image:{junk}")
+    fails_with("E302", capsys, clip, "--out", out, "--point", "5,5", "--background", f"video:{junk}")
+    fails_with("E302", capsys, clip, "--out", out, "--point", "5,5", "--background", "image:/no/such.png")
+    fails_with("E301", capsys, clip, "--out", out, "--point", "5,5", "--background", "sparkles")
+    fails_with("E402", capsys, clip, "--out", out, "--point", "5,5", "--formats", "movie.avi")
+    assert_nothing_written(out)
+
+
+def test_limits(tmp_path, capsys, clip, monkeypatch):
+    out = tmp_path / "out"
+    monkeypatch.setenv("BGFX_MAX_DURATION_S", "0.5")
+    err = fails_with("E105", capsys, clip, "--out", out, "--point", "5,5")
+    assert "limit" in err
+    get_settings.cache_clear()
+    monkeypatch.delenv("BGFX_MAX_DURATION_S")
+    monkeypatch.setenv("BGFX_MAX_SIDE_PX", "32")
+    fails_with("E105", capsys, clip, "--out", out, "--point", "5,5")
+    get_settings.cache_clear()
+    monkeypatch.delenv("BGFX_MAX_SIDE_PX")
+    monkeypatch.setenv("BGFX_MAX_UPLOAD_MB", "1")
+    big = tmp_path / "big.mp4"
+    big.write_bytes(clip.read_bytes() + b"\0" * (2 * 2**20))
+    fails_with("E105", capsys, big, "--out", out, "--point", "5,5")
+    assert_nothing_written(out)
+
+
+def test_unwritable_out(tmp_path, capsys, clip):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    fails_with("E401", capsys, clip, "--out", blocker, "--point", "5,5")
+    fails_with("E401", capsys, clip, "--out", blocker / "sub", "--point", "5,5")
+    assert blocker.read_text() == ""
+
+
+def test_bad_setting_is_reported_not_raised(capsys, clip, tmp_path, monkeypatch):
+    monkeypatch.setenv("BGFX_QUALITY", "ultra")
+    fails_with("E701", capsys, clip, "--out", tmp_path / "o", "--point", "5,5")
+
+
+def test_still_works_after_errors(tmp_path, capsys, clip):
+    """The same process runs a good job right after a series of failures."""
+    for _ in range(3):
+        fails_with("E201", capsys, clip, "--out", tmp_path / "bad", "--point", "500,5")
+    assert app.main(["process", str(clip), "--out", str(tmp_path / "good"), "--point", "5,5", "--quiet"]) == 0
+    assert (tmp_path / "good" / "composite.mp4").exists()
