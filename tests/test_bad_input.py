@@ -4,11 +4,11 @@ half-written is left in --out."""
 from __future__ import annotations
 
 import cv2
+import media
 import numpy as np
 import pytest
 
 import app
-import media
 from app_config import get_settings
 
 

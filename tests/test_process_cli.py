@@ -11,11 +11,11 @@ from pathlib import Path
 
 import av
 import cv2
+import media
 import numpy as np
 import pytest
 
 import app
-import media
 from app_config import get_settings
 from core.audio_processor import audio_onsets_s
 from core.exceptions import JobCancelledError

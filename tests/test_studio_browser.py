@@ -1,0 +1,108 @@
+"""The studio in a real browser: Debian's chromium driven by Playwright, headless.
+
+It loads the studio, uploads a clip, clicks on the subject and sees the mask overlay appear on
+the frame, runs the job and gets a composite video the browser can play. Screenshots of the main
+screens go to ``BGFX_SCREENSHOT_DIR`` when set (docs/screenshots/ is made that way, with
+``BGFX_STUDIO_CLIP=assets/examples/juggle.mp4``), else to the test's temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from studio_fixtures import studio, subject_center, subject_clip  # noqa: F401 - pytest fixtures
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM),
+                                reason="needs Debian's chromium: apt-get install -y chromium")
+
+
+def _png(data: bytes) -> np.ndarray:
+    return cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def _image_rect(page, selector: str) -> dict:
+    """Where the picture really is inside an <img> shown with object-fit: contain."""
+    return page.eval_on_selector(selector, """img => {
+        const r = img.getBoundingClientRect();
+        const s = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight);
+        const w = img.naturalWidth * s, h = img.naturalHeight * s;
+        return {x: r.x + (r.width - w) / 2, y: r.y + (r.height - h) / 2, w: w, h: h,
+                nw: img.naturalWidth, nh: img.naturalHeight};
+    }""")
+
+
+def test_browser_upload_click_mask_process_play(studio, subject_clip: Path, tmp_path: Path) -> None:  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    clip = Path(os.environ.get("BGFX_STUDIO_CLIP") or subject_clip)
+    clicks = [tuple(float(v) for v in xy.split(",")) for xy in os.environ["BGFX_STUDIO_CLICK"].split(";")] \
+        if os.environ.get("BGFX_STUDIO_CLICK") else [subject_center(0)]
+    shots = Path(os.environ.get("BGFX_SCREENSHOT_DIR") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(studio.url)
+            expect(page.locator("#process")).to_be_visible()
+            page.screenshot(path=str(shots / "01-start.png"))
+
+            # ① upload: the first frame appears, large
+            page.locator("#media-input input[type=file]").set_input_files(str(clip))
+            frame_img = page.locator("#frame img").first
+            expect(frame_img).to_be_visible()
+            expect(page.locator("#status")).to_contain_text("frames")
+            page.wait_for_function("() => document.querySelector('#frame img')?.naturalWidth > 0")
+            before = _png(frame_img.screenshot())
+
+            # ② click on the subject: the overlay (tint, outline, point) appears at once
+            rect = _image_rect(page, "#frame img")
+            sx, sy = rect["w"] / rect["nw"], rect["h"] / rect["nh"]
+            scale = rect["nw"] / _source_width(page, clip)
+            for n, (x, y) in enumerate(clicks, start=1):
+                page.mouse.click(rect["x"] + x * scale * sx, rect["y"] + y * scale * sy)
+                expect(page.locator("#status")).to_contain_text(f"{n} prompt")
+            page.wait_for_function(
+                "() => document.querySelector('#bg-preview img')?.naturalWidth > 0", timeout=60_000)
+            after = _png(frame_img.screenshot())
+            assert after.shape == before.shape
+            changed = np.abs(after.astype(int) - before.astype(int)).max(axis=2) > 30
+            assert changed.mean() > 0.01, "the mask overlay did not appear"
+            page.wait_for_timeout(1000)  # let the background preview settle for the screenshot
+            page.screenshot(path=str(shots / "02-mask.png"))
+
+            # ③ process: progress, then a composite the browser can play
+            if os.environ.get("BGFX_STUDIO_CLIP"):
+                page.locator("#options").click()
+                page.get_by_label("Trim end (s, 0 = to the end)").fill("2")
+            page.locator("#process").click()
+            if os.environ.get("BGFX_SCREENSHOT_DIR"):
+                page.wait_for_timeout(1500)
+                page.screenshot(path=str(shots / "03-processing.png"))
+            page.wait_for_selector("#result-video video[src]", timeout=240_000)
+            expect(page.locator("#job-status")).to_contain_text("Done")
+            playable = page.wait_for_function("""() => {
+                const v = document.querySelector('#result-video video');
+                return v && v.readyState >= 2 && v.videoWidth > 0 && v.duration > 0 && !v.error
+                    ? {w: v.videoWidth, d: v.duration} : false;
+            }""", timeout=60_000).json_value()
+            assert playable["w"] > 0 and playable["d"] > 0
+            page.locator("#result-video").scroll_into_view_if_needed()
+            page.screenshot(path=str(shots / "04-result.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def _source_width(page, clip: Path) -> float:
+    from core.preview import media_info
+
+    return float(media_info(clip).width)
