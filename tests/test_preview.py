@@ -1,0 +1,59 @@
+"""Interactive previews: mask overlay per subject and the composited prompt frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import media
+from core.device_manager import describe
+from core.exceptions import PointOutOfFrameError
+from core.job import EdgeOptions
+from core.preview import MaskSession, checkerboard, media_info, read_frame
+from models.base import ObjectPrompt
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return media.make_video(tmp_path_factory.mktemp("p") / "c.mp4", width=96, height=64, frames=12, fps=12)
+
+
+def test_media_info_and_frames(clip):
+    info = media_info(clip)
+    assert (info.kind, info.width, info.height, info.frame_count) == ("video", 96, 64, 12)
+    assert media.decode_index(read_frame(clip, 7)) == 7
+
+
+def test_preview_two_subjects_each_in_its_colour(clip):
+    session = MaskSession(engine="embedded")
+    mask_a = np.zeros((64, 96), bool)
+    mask_a[30:60, 5:40] = True
+    mask_b = np.zeros((64, 96), bool)
+    mask_b[30:60, 55:90] = True
+    objs = [ObjectPrompt(object_id=1, mask=mask_a), ObjectPrompt(object_id=2, mask=mask_b)]
+    result = session.preview(clip, 3, objs)
+    assert set(result.masks) == {1, 2} and result.engine == "embedded"
+    frame = read_frame(clip, 3)
+    changed = np.abs(result.overlay.astype(int) - frame).sum(axis=2) > 0
+    assert changed[45, 20] and changed[45, 70] and not changed[5, 48]
+    # the two subjects are tinted differently
+    assert not np.array_equal(result.overlay[45, 20], result.overlay[45, 70])
+    assert result.alpha.dtype == np.float32 and result.alpha[45, 20] > 0.5 and result.alpha[10, 48] < 0.5
+
+
+def test_preview_click_then_compose(clip):
+    session = MaskSession(engine="embedded")
+    obj = ObjectPrompt(points=[(20.0, 45.0)], labels=[1])
+    result = session.preview(clip, 0, [obj])
+    assert result.overlay.shape == (64, 96, 3)
+    with pytest.raises(PointOutOfFrameError):
+        session.preview(clip, 0, [ObjectPrompt(points=[(200.0, 5.0)], labels=[1])])
+    composed = session.compose(clip, 0, result.alpha, "color:#ff0000", EdgeOptions())
+    assert composed.shape == (64, 96, 3)
+    transparent = session.compose(clip, 0, np.zeros((64, 96), np.float32), "transparent")
+    assert np.array_equal(transparent, checkerboard(96, 64))
+
+
+def test_device_description():
+    info = describe("cpu")
+    assert info["device"] == "cpu" and info["dtype"] == "float32"
