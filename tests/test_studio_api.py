@@ -88,6 +88,21 @@ def test_specs_parse_prompts_and_refuse_server_paths(tmp_path: Path) -> None:
         specs.ui_background("image", "#000000", 25, None, None, None, None)
 
 
+def test_upload_over_the_limits_is_refused_at_once() -> None:
+    from dataclasses import replace
+
+    from app_config import load_settings
+    from core.exceptions import LimitExceededError
+    from ui.handlers import Handlers
+
+    handlers = Handlers(replace(load_settings(), max_side_px=640, max_duration_s=5))
+    handlers._check_limits({"kind": "video", "width": 640, "height": 360, "duration_s": 4.0})
+    with pytest.raises(LimitExceededError, match="1280 px"):
+        handlers._check_limits({"kind": "video", "width": 1280, "height": 720, "duration_s": 4.0})
+    with pytest.raises(LimitExceededError, match="lasts 9 s"):
+        handlers._check_limits({"kind": "video", "width": 320, "height": 240, "duration_s": 9.0})
+
+
 def test_zerogpu_decorator_is_identity_off_spaces(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
 

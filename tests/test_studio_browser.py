@@ -15,13 +15,24 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from studio_fixtures import studio, subject_center, subject_clip  # noqa: F401 - pytest fixtures
+from studio_fixtures import (  # noqa: F401 - pytest fixtures
+    CLIP_H,
+    studio,
+    subject_center,
+    subject_clip,
+    subject_photo,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
-pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM),
-                                reason="needs Debian's chromium: apt-get install -y chromium")
+
+
+@pytest.fixture(autouse=True)
+def _chromium() -> None:
+    """Fail (not skip) without the browser: these tests are the only check of the real UI."""
+    if not shutil.which(CHROMIUM):
+        pytest.fail("Debian's chromium is missing: apt-get install -y chromium (see .ci/run)")
 
 
 def _png(data: bytes) -> np.ndarray:
@@ -77,7 +88,12 @@ def test_browser_upload_click_mask_process_play(studio, subject_clip: Path, tmp_
             assert after.shape == before.shape
             changed = np.abs(after.astype(int) - before.astype(int)).max(axis=2) > 30
             assert changed.mean() > 0.01, "the mask overlay did not appear"
-            page.wait_for_timeout(1000)  # let the background preview settle for the screenshot
+            # background: the Image tab, then an example picture; the preview follows
+            preview_src = page.eval_on_selector("#bg-preview img", "i => i.src")
+            page.get_by_role("tab", name="Image").click()
+            page.locator("img[src*='sunset']").first.click()
+            page.wait_for_function("s => document.querySelector('#bg-preview img')?.src !== s", arg=preview_src)
+            page.wait_for_timeout(1000)  # let the preview image paint for the screenshot
             page.screenshot(path=str(shots / "02-mask.png"))
 
             # ③ process: progress, then a composite the browser can play
@@ -98,6 +114,52 @@ def test_browser_upload_click_mask_process_play(studio, subject_clip: Path, tmp_
             assert playable["w"] > 0 and playable["d"] > 0
             page.locator("#result-video").scroll_into_view_if_needed()
             page.screenshot(path=str(shots / "04-result.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_browser_photo_box_undo_and_second_subject(studio, subject_photo: Path) -> None:  # noqa: F811
+    """A photo: box mode (two clicks), undo, a second subject, then the cut-out result image."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(studio.url)
+            page.locator("#media-input input[type=file]").set_input_files(str(subject_photo))
+            expect(page.locator("#status")).to_contain_text("photo")
+            expect(page.locator("#frame-slider")).to_be_hidden()  # a photo has no frames to choose
+            page.wait_for_function("() => document.querySelector('#frame img')?.naturalWidth > 0")
+            rect = _image_rect(page, "#frame img")
+            k = rect["w"] / _source_width(page, subject_photo)
+
+            def click(x: float, y: float) -> None:
+                page.mouse.click(rect["x"] + x * k, rect["y"] + y * k)
+
+            cx, cy = subject_center(0)
+            r = CLIP_H // 4 + 5
+            page.get_by_label("Box (2 clicks)").check()
+            click(cx - r, cy - r)
+            expect(page.locator("#status")).to_contain_text("opposite corner")
+            click(cx + r, cy + r)
+            expect(page.locator("#status")).to_contain_text("1 prompt")
+            page.get_by_role("button", name="+ subject").click()
+            expect(page.get_by_label("Subject 2")).to_be_checked()
+            page.get_by_label("Subject (+)").check()
+            click(5, 5)
+            expect(page.locator("#status")).to_contain_text("2 prompts")
+            page.get_by_role("button", name="Undo click").click()
+            expect(page.locator("#status")).to_contain_text("1 prompt")
+            page.get_by_role("tab", name="Colour").click()
+            page.locator("#process").click()
+            expect(page.locator("#job-status")).to_contain_text("Done")
+            page.wait_for_function("() => document.querySelector('#result-photo img')?.naturalWidth > 0")
+            result = _png(page.locator("#result-photo img").first.screenshot())
+            h, w = result.shape[:2]
+            assert result[h // 2, int(w * cx / (CLIP_H * 4 / 3))][0] > 180  # the orange subject stays
+            expect(page.locator("#downloads")).to_contain_text("cutout")
         finally:
             browser.close()
 
