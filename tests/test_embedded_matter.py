@@ -53,14 +53,39 @@ def _inside(alpha: np.ndarray) -> tuple[int, int]:
 @pytest.mark.parametrize("prompt", ["mask", "point"])
 def test_quality_floor(kind, seed, prompt):
     s = _run(kind, seed, prompt)
-    assert s["iou"] >= 0.9, s
-    assert s["mad"] <= 25, s
-    assert s["dtssd"] <= 12, s
+    # Measured: IoU 0.95-0.96, MAD 7.0-7.4, dtSSD 4.6-5.0 (24 frames, 8 plate samples, 480x270).
+    assert s["iou"] >= 0.93, s
+    assert s["mad"] <= 10, s
+    assert s["dtssd"] <= 6.5, s
 
 
 def test_backwards_and_fast_preset():
     s = _run("static", 21, "mask", backwards=True, preset="fast")
-    assert s["iou"] >= 0.9 and s["mad"] <= 25, s
+    # "fast" skips the full-resolution edge solve: measured IoU 0.92, MAD 11.3.
+    assert s["iou"] >= 0.9 and s["mad"] <= 15, s
+
+
+def test_step_cpu_time_at_720p():
+    """One core's CPU time per 720p frame (target ~20 ms, measured ~25 ms; loose for shared CI)."""
+    import time
+
+    import cv2
+
+    clip = make_clip("pan", 1280, 720, frames=6, seed=7)
+    frames = [clip.frame(i)[0] for i in range(6)]
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        matter = EmbeddedMatter(PRESETS["balanced"])
+        matter.start(frames[0], clip.first_mask)
+        spent = []
+        for frame in frames[1:]:
+            t = time.thread_time()
+            matter.step(frame)
+            spent.append(time.thread_time() - t)
+    finally:
+        cv2.setNumThreads(threads)
+    assert 1e3 * float(np.median(spent)) < 60
 
 
 def test_errors_and_misuse():

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import media
 import numpy as np
 import pytest
 
-import media
 from core.device_manager import describe
 from core.exceptions import PointOutOfFrameError
 from core.job import EdgeOptions

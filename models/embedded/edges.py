@@ -1,0 +1,77 @@
+"""Full-resolution alpha on the subject's edge: the compositing equation solved with a known background.
+
+Why: a frame is ``I = a F + (1 - a) B``. Where the background ``B`` is known (the clean plate) and
+the subject's colour ``F`` can be guessed from nearby sure-subject pixels, the alpha of a pixel is
+the projection of ``I - B`` on ``F - B``. That recovers thin, partly transparent strands that no
+low-resolution mask can hold. It is only done on the pixels of the unknown band (a few percent of
+the frame), as flat arrays, so its cost follows the length of the subject's edge, not the frame size.
+Where ``F`` and ``B`` are too alike (the equation is ill-posed) or the plate is unknown, the
+caller's fallback alpha (a guided filter of the tracking mask) is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+MIN_CONTRAST = 18.0  # |F - B| (grey levels) below which the solve is not trusted at all
+FULL_CONTRAST = 45.0  # ... and above which it is trusted fully
+_ROW = 4096
+
+
+def spread_colours(image: np.ndarray, weight: np.ndarray, levels: int = 5) -> np.ndarray:
+    """Fill every pixel with the colour of the nearest weighted pixels (push-pull pyramid).
+
+    ``image`` float32 HxWx3, ``weight`` float32 HxW in [0, 1] (1 = a pixel whose colour is known).
+    A pixel keeps its own colour where its weight is 1 and takes the smoothly spread colour of its
+    neighbourhood elsewhere, however far the nearest known pixel is.
+    """
+    cw, ww = [image * weight[..., None]], [weight]
+    for _ in range(levels):
+        if min(ww[-1].shape[:2]) < 4:
+            break
+        cw.append(cv2.pyrDown(cw[-1]))
+        ww.append(cv2.pyrDown(ww[-1]))
+    out = cw[-1] / np.maximum(ww[-1], 1e-6)[..., None]
+    for k in range(len(ww) - 2, -1, -1):
+        h, w = ww[k].shape[:2]
+        up = cv2.pyrUp(out, dstsize=(w, h))
+        own = cw[k] / np.maximum(ww[k], 1e-6)[..., None]
+        t = np.clip(ww[k] * 4.0, 0.0, 1.0)[..., None]  # enough support here: own estimate wins
+        out = own * t + up * (1.0 - t)
+    return out.astype(np.float32, copy=False)
+
+
+def gather(image: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Bilinear samples of ``image`` at float pixel coordinates (flat arrays) -> (N,) or (N, C)."""
+    n = xs.size
+    rows = -(-n // _ROW)  # remap's maps must stay under 32767 on a side: fold the list into rows
+    mx = np.zeros(rows * _ROW, np.float32)
+    my = np.zeros(rows * _ROW, np.float32)
+    mx[:n], my[:n] = xs, ys
+    out = cv2.remap(image, mx.reshape(rows, _ROW), my.reshape(rows, _ROW), cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(rows * _ROW, -1)[:n] if out.ndim == 3 else out.reshape(-1)[:n]
+
+
+def solve_alpha(pixel: np.ndarray, fg: np.ndarray, bg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel alpha from ``I = a F + (1 - a) B`` (all (N, 3) float32) and a trust weight in [0, 1].
+
+    Trust grows with the contrast |F - B| and falls when the pixel is far from the line between
+    B and F (it is then explained by neither: a colour of the subject that ``F`` did not predict).
+    """
+    d = fg - bg
+    e = pixel - bg
+    dd = np.einsum("ij,ij->i", d, d)
+    a = np.einsum("ij,ij->i", e, d) / np.maximum(dd, 1.0)
+    a = np.clip(a, 0.0, 1.0)
+    contrast = np.sqrt(dd)
+    trust = np.clip((contrast - MIN_CONTRAST) / (FULL_CONTRAST - MIN_CONTRAST), 0.0, 1.0)
+    resid = pixel - bg - a[:, None] * d
+    off_line = np.sqrt(np.einsum("ij,ij->i", resid, resid))
+    trust *= np.clip(1.5 - off_line / np.maximum(0.35 * contrast, 12.0), 0.0, 1.0)
+    return a.astype(np.float32), trust.astype(np.float32)

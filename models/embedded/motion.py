@@ -1,0 +1,72 @@
+"""Motion between consecutive low-resolution frames: dense optical flow and the camera's motion.
+
+Why both: the dense flow (DIS, fast enough at a few hundred pixels wide) carries the previous
+matte onto the new frame, including the subject's own motion, rotation and scaling; the camera's
+motion (a similarity transform fitted robustly to the flow of background pixels) moves the
+background plate, so a panning shot can still be compared against its background.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+STILL_PX = 0.05  # below this the camera counts as still: no plate warp (it would only blur)
+
+
+class FlowTracker:
+    """Backward dense flow: for each pixel of the current frame, where it was in the previous one."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        self._dis.setUseSpatialPropagation(True)
+        xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+        self.grid = np.dstack([xs, ys])
+
+    def backward(self, gray: np.ndarray, prev_gray: np.ndarray) -> np.ndarray:
+        """Flow (HxWx2) so that ``gray(x) ~ prev_gray(x + flow(x))``."""
+        return self._dis.calc(gray, prev_gray, None)
+
+    def warp(self, image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+        """Bring ``image`` (previous frame's geometry) onto the current frame along ``flow``."""
+        maps = self.grid + flow
+        return cv2.remap(image, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def camera_motion(flow: np.ndarray, background: np.ndarray, samples: int = 600,
+                  rng: np.random.Generator | None = None) -> np.ndarray | None:
+    """2x3 similarity mapping current -> previous coordinates, fitted to background flow.
+
+    ``background`` (bool HxW) marks pixels believed to be background. Returns None when there are
+    too few of them to trust a fit (the subject fills the frame).
+    """
+    ys, xs = np.nonzero(background)
+    if xs.size < 50:
+        return None
+    rng = rng or np.random.default_rng(0)
+    pick = rng.choice(xs.size, size=min(samples, xs.size), replace=False)
+    x, y = xs[pick].astype(np.float32), ys[pick].astype(np.float32)
+    f = flow[ys[pick], xs[pick]]
+    src = np.stack([x, y], axis=1)
+    dst = src + f
+    med = np.median(f, axis=0)
+    if np.all(np.abs(f - med) < 0.15) and np.all(np.abs(med) < STILL_PX):
+        return np.float32([[1, 0, 0], [0, 1, 0]])  # a still camera: skip the robust fit
+    m, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.0,
+                                             maxIters=200, confidence=0.98)
+    if m is None or inliers is None or inliers.sum() < 0.3 * len(src):
+        return None
+    return m.astype(np.float32)
+
+
+def is_still(m: np.ndarray | None, tolerance_px: float = STILL_PX) -> bool:
+    """True when the camera transform is (almost) the identity: no point moves ``tolerance_px`` or more."""
+    if m is None:
+        return False
+    corners = np.float32([[0, 0, 1], [500, 300, 1]])
+    moved = corners @ m.T - corners[:, :2]
+    return bool(np.abs(moved).max() < tolerance_px)

@@ -1,0 +1,114 @@
+"""A background plate: what the scene looks like without the subject.
+
+Why: comparing a frame against its clean background finds the subject wherever it differs,
+whatever its colours, stops the carried matte from drifting, and gives the ``B`` of the
+compositing equation that the edge solve needs (models/embedded/edges.py).
+- Still camera: the temporal median of frames sampled over the whole clip is the exact
+  background wherever the subject moved; it is kept at full resolution too (for the edge solve).
+- Moving camera: the tracking-resolution plate is moved along with the camera each frame and
+  refreshed with the pixels that are confidently background.
+Exposure changes (auto exposure, flicker) are followed by one gain per frame, fitted on the
+background, so the plate does not have to be relearnt when the light changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+STILL_TOLERANCE = 12.0  # grey levels: a sample agrees with the median within this
+STILL_AGREEMENT = 0.6  # a still camera: in most samples, most pixels agree with the median
+
+
+def median_plate(samples: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(temporal median, fraction of samples agreeing with it per pixel) when the camera looks still.
+
+    Still = in at least 80 % of the samples, at least 60 % of the pixels are within
+    ``STILL_TOLERANCE`` of the median (a moving subject covers less than that; a pan moves all).
+    Returns None for a moving camera.
+    """
+    if len(samples) < 5:
+        return None
+    stack = np.stack(samples)
+    med = np.median(stack, axis=0).astype(np.float32)
+    close = np.stack([cv2.absdiff(s.astype(np.float32), med).max(axis=-1) < STILL_TOLERANCE for s in stack])
+    agree = close.reshape(len(stack), -1).mean(axis=1)
+    logger.debug("plate: agreement per sample %s", np.round(agree, 2))
+    if np.mean(agree >= STILL_AGREEMENT) < 0.8:
+        return None
+    return med, close.mean(axis=0).astype(np.float32)
+
+
+def full_median(samples: Sequence[np.ndarray]) -> np.ndarray:
+    """Full-resolution temporal median (float32 RGB), computed in horizontal strips to bound memory."""
+    h = samples[0].shape[0]
+    out = np.empty(samples[0].shape, np.float32)
+    step = max(8, h // 8)
+    for y in range(0, h, step):
+        out[y:y + step] = np.median(np.stack([s[y:y + step] for s in samples]), axis=0)
+    return out
+
+
+class BackgroundPlate:
+    """Plate image (float32 RGB, tracking resolution) plus where it is known (``valid``)."""
+
+    def __init__(self, image: np.ndarray, valid: np.ndarray, full: np.ndarray | None = None) -> None:
+        self.image = image.astype(np.float32)
+        self.valid = valid.astype(np.float32)
+        self.full = full  # full-resolution plate (still camera only), float32 RGB
+        self.gain = 1.0
+        self._tolerance: np.ndarray | None = None
+
+    @property
+    def tolerance(self) -> np.ndarray:
+        """Per-pixel tolerance: sensor noise plus what a sub-pixel misalignment does on an edge.
+
+        Computed when first needed after the plate changed (a frame changes it at most once).
+        """
+        if self._tolerance is None:
+            gray = cv2.cvtColor(self.image, cv2.COLOR_RGB2GRAY)
+            grad = cv2.magnitude(cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3),
+                                 cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3))
+            self._tolerance = 12.0 + 0.35 * cv2.GaussianBlur(grad, (5, 5), 0) / 4.0
+        return self._tolerance
+
+    def move(self, m: np.ndarray) -> None:
+        """Follow the camera: ``m`` maps current -> previous coordinates. The full plate is dropped."""
+        h, w = self.valid.shape
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        self.image = cv2.warpAffine(self.image, m, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        self.valid = cv2.warpAffine(self.valid, m, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        self.full = None
+        self._tolerance = None
+
+    def fit_gain(self, small: np.ndarray, background: np.ndarray) -> None:
+        """Exposure of this frame relative to the plate, from pixels believed to be background."""
+        sel = (background & (self.valid > 0.9)).view(np.uint8)
+        if cv2.countNonZero(sel) < 200:
+            return
+        num = sum(cv2.mean(small, sel)[:3])
+        den = sum(cv2.mean(self.image, sel)[:3])
+        if den > 0:
+            self.gain = float(np.clip(num / den, 0.7, 1.4))
+
+    def evidence(self, small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(P(subject) from the difference, how much to trust it) per pixel, float32."""
+        d = cv2.split(cv2.absdiff(small.astype(np.float32), self.image * np.float32(self.gain)))
+        diff = cv2.max(cv2.max(d[0], d[1]), d[2])
+        ratio = diff / self.tolerance
+        p = np.clip((ratio - 0.8) / 1.4, 0.0, 1.0)  # <0.8x tolerance: background; >2.2x: subject
+        return 0.04 + 0.92 * p, np.clip(self.valid * 2.0 - 1.0, 0.0, 1.0)
+
+    def update(self, small: np.ndarray, background: np.ndarray, rate: float = 0.3) -> None:
+        """Blend confidently-background pixels into the plate; unknown pixels take them whole."""
+        bg = background.astype(np.float32)
+        weight = (bg * np.maximum(rate, 1.0 - self.valid))[..., None]
+        seen = small.astype(np.float32) * np.float32(1.0 / self.gain)
+        self.image = self.image * (1.0 - weight) + seen * weight
+        self.valid = np.maximum(self.valid, bg)
+        self._tolerance = None
