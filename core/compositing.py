@@ -21,6 +21,8 @@ from core.job import EdgeOptions
 logger = logging.getLogger(__name__)
 
 GREEN = (0, 177, 64)  # chroma-key green, a common broadcast value
+#: background weight of a pixel by its alpha (0..255): 1 - 1.5 a, so 0 from a = 2/3 up
+_FILL_WEIGHT = np.clip(255.0 - 1.5 * np.arange(256), 0, 255).astype(np.uint8)
 
 
 def fit_cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -68,7 +70,7 @@ def background_fill(frame: np.ndarray, alpha: np.ndarray, sigma: float) -> np.nd
     size = (max(1, w // factor), max(1, h // factor))
     # Weight 0 from alpha 2/3 up: edge pixels still carry some subject colour. The product is
     # taken at full resolution (in uint8, fast) before shrinking, so nothing mixes across the edge.
-    w8 = np.clip(255.0 - 382.5 * alpha, 0, 255).astype(np.uint8)
+    w8 = cv2.LUT(alpha_to_u8(alpha), _FILL_WEIGHT)
     premult = cv2.multiply(frame, cv2.merge([w8, w8, w8]), scale=1 / 255)
     num = cv2.resize(premult, size, interpolation=cv2.INTER_AREA).astype(np.float32)
     weight = cv2.resize(w8, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
@@ -107,6 +109,15 @@ def despill(frame: np.ndarray, alpha: np.ndarray, strength: float, sigma: float 
     return cv2.addWeighted(fg, strength, frame, 1.0 - strength, 0) if strength < 1 else fg
 
 
+def subject_box(alpha: np.ndarray, margin: int = 0) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) around every pixel with alpha > 0 (plus ``margin``); empty -> zero size."""
+    x, y, w, h = cv2.boundingRect(alpha_to_u8(alpha))
+    if w == 0 or h == 0:
+        return 0, 0, 0, 0
+    height, width = alpha.shape[:2]
+    return max(0, x - margin), max(0, y - margin), min(width, x + w + margin), min(height, y + h + margin)
+
+
 def composite(
     foreground: np.ndarray,
     alpha: np.ndarray,
@@ -114,12 +125,24 @@ def composite(
     light_wrap: float = 0.0,
 ) -> np.ndarray:
     """out = a*F + (1-a)*B, with optional light wrap (the new background's light spilling onto
-    the subject's edge, so it sits in the scene instead of looking cut out)."""
+    the subject's edge, so it sits in the scene instead of looking cut out).
+
+    Only the subject's bounding box is blended; elsewhere the output is the background as is,
+    which makes compositing cost follow the subject's size, not the frame's."""
+    margin = 24 if light_wrap > 0 else 0
+    x0, y0, x1, y1 = subject_box(alpha, margin)
+    out = background.copy()
+    if x1 <= x0:
+        return out
+    box = (slice(y0, y1), slice(x0, x1))
+    a, fg, bg = alpha[box], foreground[box], background[box]
     if light_wrap > 0:
-        edge = _smooth(1.0 - alpha, 6.0, 2) * alpha * (2.0 * light_wrap)
-        glow = _smooth(background, 8.0, 4)
-        foreground = cv2.blendLinear(glow, foreground, np.clip(edge, 0, 1), np.clip(1 - edge, 0, 1))
-    return cv2.blendLinear(foreground, background, alpha, 1.0 - alpha)
+        edge = _smooth(1.0 - a, 6.0, 2) * a * (2.0 * light_wrap)
+        glow = _smooth(np.ascontiguousarray(bg), 8.0, 4)
+        fg = cv2.blendLinear(glow, np.ascontiguousarray(fg), np.clip(edge, 0, 1), np.clip(1 - edge, 0, 1))
+    out[box] = cv2.blendLinear(np.ascontiguousarray(fg), np.ascontiguousarray(bg), np.ascontiguousarray(a),
+                               1.0 - a)
+    return out
 
 
 def solid(color: tuple[int, int, int], width: int, height: int) -> np.ndarray:
@@ -128,12 +151,12 @@ def solid(color: tuple[int, int, int], width: int, height: int) -> np.ndarray:
 
 def to_rgba(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Straight-alpha RGBA uint8 (for PNG, VP9 alpha and ProRes 4444)."""
-    a8 = np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return np.dstack([foreground, a8])
+    return np.dstack([foreground, alpha_to_u8(alpha)])
 
 
 def alpha_to_u8(alpha: np.ndarray) -> np.ndarray:
-    return np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    """float alpha in [0, 1] -> uint8, rounded and saturated (OpenCV: fast, one pass)."""
+    return cv2.convertScaleAbs(alpha, alpha=255.0)
 
 
 def parse_color(text: str) -> tuple[int, int, int]:

@@ -64,6 +64,8 @@ class VideoInfo:
     audio_codec: str | None = None
     #: the last frame's duration in ``time_base`` (what a writer needs to end at the same time)
     last_duration: int = 0
+    #: indexes of keyframes (cheap to seek to: nothing else needs decoding first)
+    keyframes: tuple[int, ...] = field(default=(), repr=False, compare=False)
 
     def time_of(self, index: int) -> float:
         """Seconds from the first frame to frame ``index``."""
@@ -128,11 +130,13 @@ def _video_stream(container: av.container.InputContainer, name: str) -> av.video
     return streams[0]
 
 
-def _scan_packets(container, stream, path: Path) -> tuple[list[int], list[int]]:
-    """Demux (no decoding) every video packet: its timestamp and duration, and check the bytes exist."""
+def _scan_packets(container, stream, path: Path) -> tuple[list[int], list[int], set[int]]:
+    """Demux (no decoding) every video packet: its timestamp and duration, and check the bytes exist.
+    Also returns the timestamps of keyframes (where a seek lands without decoding others first)."""
     size = path.stat().st_size
     stamps: list[int] = []
     durations: list[int] = []
+    keys: set[int] = set()
     demuxed = 0
     try:
         for packet in container.demux(stream):
@@ -146,12 +150,14 @@ def _scan_packets(container, stream, path: Path) -> tuple[list[int], list[int]]:
             ts = packet.pts if packet.pts is not None else packet.dts
             stamps.append(ts if ts is not None else len(stamps))
             durations.append(packet.duration or 0)
+            if packet.is_keyframe:
+                keys.add(stamps[-1])
     except av.FFmpegError as exc:
         raise TruncatedMediaError(f"{path.name} is damaged after {len(stamps)} frames: {exc}") from None
     # MP4/MOV index every frame up front: fewer packets than indexed means the data was cut off
     if stream.frames and demuxed < stream.frames and "mp4" in container.format.name:
         raise TruncatedMediaError(f"{path.name} has {demuxed} of the {stream.frames} frames it lists")
-    return stamps, durations
+    return stamps, durations, keys
 
 
 def _first_frame(container, stream, path: Path) -> av.VideoFrame:
@@ -195,7 +201,7 @@ def probe(path: str | Path) -> VideoInfo:
     with open_input(p) as container:
         stream = _video_stream(container, p.name)
         tb = Fraction(stream.time_base)
-        stamps, durations = _scan_packets(container, stream, p)
+        stamps, durations, key_stamps = _scan_packets(container, stream, p)
         if not stamps:
             raise EmptyVideoError(f"{p.name} has a video track with 0 frames")
         order = sorted(range(len(stamps)), key=stamps.__getitem__)
@@ -229,6 +235,7 @@ def probe(path: str | Path) -> VideoInfo:
             stream_index=stream.index,
             audio_codec=audio[0].codec_context.codec.canonical_name if audio else None,
             last_duration=int(last),
+            keyframes=tuple(i for i, ts in enumerate(stamps) if ts in key_stamps),
         )
     logger.debug("probe %s: %s", p.name, info)
     return info
@@ -313,11 +320,31 @@ class VideoReader:
         raise FrameOutOfRangeError(f"frame {index} could not be decoded")
 
     def sample(self, n: int) -> list[np.ndarray]:
-        """``n`` frames spread evenly from the first to the last (for previews and statistics)."""
+        """About ``n`` frames spread over the clip (for background plates and statistics).
+
+        Exact spacing does not matter here, speed does: a target with a keyframe within half a
+        spacing is replaced by that keyframe (one frame decoded); the rest are picked up in one
+        forward pass each, never by decoding a group of pictures again for every sample."""
         count = self.info.frame_count
         n = max(1, min(n, count))
-        indexes = sorted({round(i * (count - 1) / max(1, n - 1)) for i in range(n)})
-        return [self.read_frame(i) for i in indexes]
+        spacing = (count - 1) / max(1, n - 1)
+        targets = sorted({round(i * spacing) for i in range(n)})
+        keys = np.asarray(self.info.keyframes or (0,))
+        chosen: set[int] = set()
+        exact: list[int] = []
+        for t in targets:
+            nearest = int(keys[np.abs(keys - t).argmin()])
+            if abs(nearest - t) <= spacing / 2 and nearest not in chosen:
+                chosen.add(nearest)
+            else:
+                exact.append(t)
+        picked = {i: self.read_frame(i) for i in sorted(chosen)}
+        if exact:
+            wanted = set(exact)
+            for frame in self.frames(min(exact), max(exact) + 1):
+                if frame.index in wanted:
+                    picked[frame.index] = frame.rgb
+        return [picked[i] for i in sorted(picked)]
 
 
 def transcode_baseline(src: str | Path, dst: str | Path, crf: int = 20) -> float:
