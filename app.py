@@ -186,8 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = get_settings()
         if args.command == "process":
             return run_process(args)
+        from models.space_setup import ensure_matanyone_code
         from ui.studio import launch
 
+        ensure_matanyone_code()  # a Gradio-SDK Space installs MatAnyone's code here (no-op elsewhere)
         launch(settings, port=args.port, share=args.share)
         return 0
     except StudioError as exc:

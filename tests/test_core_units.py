@@ -135,3 +135,18 @@ def test_staging_commits_atomically_and_discards_cleanly(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(E.OutputNotWritableError):
         Staging(tmp_path / "file")
+
+
+def test_space_setup_is_a_noop_off_spaces(monkeypatch):
+    import subprocess
+
+    from models import space_setup
+
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(space_setup.importlib.util, "find_spec", lambda name: None)
+    assert space_setup.ensure_matanyone_code() is False and calls == []
+    monkeypatch.setenv("SPACE_ID", "user/space")
+    assert space_setup.ensure_matanyone_code() is False  # pip "ran" but the package is still missing
+    assert calls and "--no-deps" in calls[0][0]
