@@ -6,9 +6,12 @@ instead of letting the machine swap or the process be killed.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import sys
 import threading
+from functools import lru_cache
 from typing import Any
 
 import psutil
@@ -17,6 +20,27 @@ logger = logging.getLogger(__name__)
 
 #: below this much available system memory (MB) chunks shrink
 LOW_MEMORY_MB = 1024
+
+
+M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+
+
+@lru_cache(maxsize=1)
+def configure_allocator(mmap_threshold: int = 128 * 1024) -> bool:
+    """Keep the C allocator from growing the heap with every frame-sized array.
+
+    glibc raises its mmap threshold after a large block is freed, so later frame-sized arrays
+    come from the heap, which fragments when arrays of varying sizes come and go on several
+    threads; the process then grows with the clip's length though nothing is kept. A fixed
+    threshold sends every large array to mmap and back to the system when freed. No-op where
+    glibc is not the allocator."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, int(mmap_threshold)))
+    except (OSError, AttributeError):
+        return False
 
 
 def rss_mb() -> float:

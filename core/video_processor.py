@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import threading
 import time
 from dataclasses import replace
@@ -35,12 +34,15 @@ from core.outputs import WITH_AUDIO, FrameSink, Staging, write_json
 from core.pipelining import Prefetcher, Worker
 from core.progress_tracker import ProgressCallback, ProgressTracker
 from core.prompts import segment_objects, union_mask, validate_prompts
+from core.spill import AlphaSpill, RawSpill
 from models.backgrounds import OutputGeometry, make_background
 from models.engines import EngineChoice, resolve_engine
 
 logger = logging.getLogger(__name__)
 
 TRANSPARENT_DEFAULT = ("foreground.webm", "alpha.mp4")
+#: most decoded frames (MB) the backward pass parks on disk at once (one segment)
+BACKWARD_SPILL_MB = 2048
 
 
 def check_input_file(path: Path | str, settings: Settings) -> Path:
@@ -85,6 +87,7 @@ def run_job(
 ) -> JobResult:
     """Run one job to completion, or raise a ``StudioError`` leaving nothing in ``request.out_dir``."""
     settings = settings or get_settings()
+    memory_manager.configure_allocator()
     if request.quality not in QUALITIES:
         raise FormatError(f"unknown quality {request.quality!r}", f"use one of {', '.join(QUALITIES)}")
     settings = replace(settings, quality=request.quality)
@@ -201,19 +204,29 @@ class VideoJob:
         self.timings["decode"] += time.perf_counter() - started
         return samples
 
-    def _chunk(self) -> int:
-        """Frames per chunk for the backward pass: bounded by memory, smaller under pressure."""
+    def _backward_segment_start(self, end: int) -> int:
+        """Where the backward segment ending at ``end`` starts: at the earliest keyframe that keeps
+        the segment within BACKWARD_SPILL_MB of decoded frames, so each frame is decoded once. Only
+        a group of pictures longer than that is cut, its frames before the cut decoded twice."""
         frame_mb = self.info.width * self.info.height * 3 / 2**20
-        budget = int(np.clip(384 / max(frame_mb, 1e-3), 8, 128))
-        return memory_manager.chunk_size(max(budget, self.settings.chunk_frames))
+        frames = max(self.settings.chunk_frames, int(BACKWARD_SPILL_MB / max(frame_mb, 1e-3)))
+        start = max(self.first, end - frames)
+        keys = [k for k in self.info.keyframes if start <= k < end]
+        return keys[0] if keys else start
 
     def _matte_backwards(self, reader, mask: np.ndarray, samples: list[np.ndarray]) -> AlphaSpill | None:
-        """Alphas of frames [first, prompt_frame), computed backwards from the prompt frame."""
+        """Alphas of frames [first, prompt_frame), computed backwards from the prompt frame.
+
+        A video decodes forwards only, so each segment (a group of pictures, say) is decoded
+        forwards into a scratch file on disk and then fed to the matter in reverse, one frame in
+        memory at a time."""
         p, first = self.prompt_frame, self.first
         if p == first:
             return None
-        spill = AlphaSpill(self.settings.work_dir, p - first, self.info.height, self.info.width)
+        shape = (self.info.height, self.info.width)
+        spill = AlphaSpill(self.settings.work_dir, *shape)
         matter = self.engine.matter_factory()
+        frames = None
         try:
             matter.prepare(samples)
             started = time.perf_counter()
@@ -222,21 +235,28 @@ class VideoJob:
             end = p
             while end > first:
                 self.tracker.check_cancelled()
-                start = max(first, end - self._chunk())
+                start = self._backward_segment_start(end)
+                if frames is None:
+                    frames = RawSpill(self.settings.work_dir, (*shape, 3), prefix="frames-spill-")
                 t0 = time.perf_counter()
-                chunk = list(reader.frames(start, end))
+                for frame in reader.frames(start, end):
+                    frames.write(frame.index - start, frame.rgb)
                 self.timings["decode"] += time.perf_counter() - t0
-                for frame in reversed(chunk):
+                for i in range(end - 1, start - 1, -1):
+                    if (end - i) % self.settings.chunk_frames == 0:
+                        self.tracker.check_cancelled()
                     t0 = time.perf_counter()
-                    spill.write(frame.index - first, matter.step(frame.rgb))
+                    spill.write(i - first, matter.step(np.array(frames.read(i - start))))
                     self.timings["matte"] += time.perf_counter() - t0
-                self.tracker.advance("matte backwards", len(chunk))
+                    self.tracker.advance("matte backwards", 1)
                 end = start
         except BaseException:
             spill.close()
             raise
         finally:
             matter.close()
+            if frames is not None:
+                frames.close()
         return spill
 
     def _forward(self, reader, masks, samples, spill: AlphaSpill | None, staging: Staging) -> None:
@@ -372,31 +392,6 @@ class VideoJob:
             "peak_rss_mb": round(peak_mb, 1),
             "warnings": self.warnings,
         }
-
-
-class AlphaSpill:
-    """Alphas of the backward pass on disk, 1 byte a pixel, read back in forward order.
-
-    Plain file reads and writes (not a memory map), so the pages do not count as this process's
-    resident memory, which stays flat however long the clip."""
-
-    def __init__(self, work_dir: Path, frames: int, height: int, width: int) -> None:
-        work_dir.mkdir(parents=True, exist_ok=True)
-        self.shape = (height, width)
-        self.frame_bytes = height * width
-        self._file = tempfile.TemporaryFile(dir=work_dir, prefix="alpha-spill-")  # noqa: SIM115 - closed by close()
-        self._file.truncate(frames * self.frame_bytes)
-
-    def write(self, index: int, alpha: np.ndarray) -> None:
-        data = np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        os.pwrite(self._file.fileno(), data.tobytes(), index * self.frame_bytes)
-
-    def read(self, index: int) -> np.ndarray:
-        data = os.pread(self._file.fileno(), self.frame_bytes, index * self.frame_bytes)
-        return np.frombuffer(data, dtype=np.uint8).reshape(self.shape).astype(np.float32) / 255.0
-
-    def close(self) -> None:
-        self._file.close()
 
 
 __all__ = ["StudioError", "run_job", "check_input_file", "VideoJob"]

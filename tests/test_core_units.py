@@ -150,3 +150,21 @@ def test_space_setup_is_a_noop_off_spaces(monkeypatch):
     monkeypatch.setenv("SPACE_ID", "user/space")
     assert space_setup.ensure_matanyone_code() is False  # pip "ran" but the package is still missing
     assert calls and "--no-deps" in calls[0][0]
+
+
+def test_spills_round_trip_in_any_order(tmp_path):
+    from core.spill import AlphaSpill, RawSpill
+
+    frames = RawSpill(tmp_path, (4, 5, 3))
+    data = [np.full((4, 5, 3), i * 10, np.uint8) for i in range(6)]
+    for i in (5, 0, 3, 1, 4, 2):
+        frames.write(i, data[i])
+    assert all(np.array_equal(frames.read(i), data[i]) for i in range(6))
+    frames.close()
+    alphas = AlphaSpill(tmp_path, 4, 5)
+    a = np.linspace(0, 1, 20, dtype=np.float32).reshape(4, 5)
+    alphas.write(2, a)
+    back = alphas.read(2)
+    assert back.dtype == np.float32 and np.abs(back - a).max() <= 0.5 / 255 + 1e-6
+    alphas.close()
+    assert list(tmp_path.iterdir()) == []  # anonymous files: nothing left behind
