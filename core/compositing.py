@@ -26,14 +26,14 @@ _CROSS3 = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 _FILL_WEIGHT = np.clip(255.0 - 1.5 * np.arange(256), 0, 255).astype(np.uint8)
 
 
-def fit_cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
+def fit_cover(image: np.ndarray, width: int, height: int, upscale: int = cv2.INTER_LINEAR) -> np.ndarray:
     """Scale ``image`` to cover width x height without stretching, then centre-crop."""
     h, w = image.shape[:2]
     if (w, h) == (width, height):
         return image
     scale = max(width / w, height / h)
     new_w, new_h = max(width, round(w * scale)), max(height, round(h * scale))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    interp = cv2.INTER_AREA if scale < 1 else upscale
     resized = cv2.resize(image, (new_w, new_h), interpolation=interp)
     x0, y0 = (new_w - width) // 2, (new_h - height) // 2
     return np.ascontiguousarray(resized[y0 : y0 + height, x0 : x0 + width])

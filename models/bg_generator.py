@@ -15,10 +15,7 @@ re-run job neither loads nor runs the model. A loaded pipeline is kept once per 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import math
 import os
 import threading
 import time
@@ -31,8 +28,12 @@ import cv2
 import numpy as np
 
 from app_config import Settings, get_settings
+from core.compositing import fit_cover
+from core.device_manager import pick_device
 from core.exceptions import BackgroundSpecError, WeightsUnavailableError
 from models.backgrounds import procedural
+from models.bg_cache import cache_path, read_cache, write_cache
+from models.bg_sizing import SizePlan, plan_size
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +42,7 @@ ProgressFn = Callable[[float, str], None]
 #: Seed used when none is given, so the same prompt gives the same picture (and hits the cache).
 DEFAULT_SEED = 0
 #: Wider (or taller) than this, the model draws at this aspect and the rest is outpainted.
-MAX_MODEL_ASPECT = 2.0
 #: Bump when the way pictures are made changes, so old cache entries are not reused.
-CACHE_VERSION = 1
 #: After a failed load, jobs use the fallback without retrying for this long.
 FAILURE_RETRY_S = 300.0
 MAX_PROMPT_CHARS = 1000
@@ -122,67 +121,7 @@ def resolve_bg_model(name: str) -> BgModel:
 
 
 # --- sizes: never stretch ---------------------------------------------------------------
-@dataclass(frozen=True)
-class SizePlan:
-    """What the model draws (``base``) and the canvas it is extended to (``canvas``), in pixels."""
-
-    base_w: int
-    base_h: int
-    canvas_w: int
-    canvas_h: int
-
-    @property
-    def outpaint(self) -> bool:
-        return (self.base_w, self.base_h) != (self.canvas_w, self.canvas_h)
-
-
-def _round_to(value: float, multiple: int) -> int:
-    return max(multiple, int(round(value / multiple)) * multiple)
-
-
-def plan_size(width: int, height: int, native_px: int, multiple: int = 64) -> SizePlan:
-    """Sides near ``native_px``² in area at the aspect of ``width``x``height``, multiples of ``multiple``.
-
-    Beyond ``MAX_MODEL_ASPECT`` the base keeps the largest aspect the model handles well and the
-    canvas is widened (or heightened) to the full aspect, to be outpainted.
-    """
-    aspect = width / height
-    base_aspect = min(max(aspect, 1.0 / MAX_MODEL_ASPECT), MAX_MODEL_ASPECT)
-    base_w = _round_to(native_px * math.sqrt(base_aspect), multiple)
-    base_h = _round_to(native_px / math.sqrt(base_aspect), multiple)
-    canvas_w, canvas_h = base_w, base_h
-    if aspect > MAX_MODEL_ASPECT:
-        canvas_w = _round_to(base_h * aspect, multiple)
-    elif aspect < 1.0 / MAX_MODEL_ASPECT:
-        canvas_h = _round_to(base_w / aspect, multiple)
-    return SizePlan(base_w, base_h, canvas_w, canvas_h)
-
-
-def scale_to_cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Scale uniformly so the picture covers ``width``x``height``, then crop the centre."""
-    h, w = image.shape[:2]
-    scale = max(width / w, height / h)
-    new_w, new_h = max(width, round(w * scale)), max(height, round(h * scale))
-    interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC
-    resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
-    left, top = (new_w - width) // 2, (new_h - height) // 2
-    return np.ascontiguousarray(resized[top : top + height, left : left + width])
-
-
 # --- device and loading -----------------------------------------------------------------
-def pick_device(settings: Settings) -> str:
-    """``settings.device``, with ``auto`` meaning CUDA, else Apple MPS, else CPU."""
-    import torch
-
-    if settings.device != "auto":
-        return settings.device
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
 def runtime_plan(device: str) -> tuple[Any, bool]:
     """(dtype, model CPU offload) for a device: fp16 + offload on CUDA, fp16 on MPS, fp32 on CPU.
 
@@ -317,7 +256,7 @@ class BackgroundGenerator:
             picture = _to_uint8(images[0])
             if plan.outpaint:
                 picture = self._outpaint(picture, plan, common, generator)
-        return scale_to_cover(picture, width, height), plan
+        return fit_cover(picture, width, height, upscale=cv2.INTER_CUBIC), plan
 
     def _outpaint(self, base: np.ndarray, plan: SizePlan, common: dict, generator: Any) -> np.ndarray:
         """Extend ``base`` to the plan's canvas with an inpainting pipeline sharing the same weights.
@@ -370,7 +309,7 @@ def get_generator(settings: Settings) -> BackgroundGenerator:
     load is remembered for ``FAILURE_RETRY_S`` so every job does not wait on the hub again.
     """
     model = resolve_bg_model(settings.bg_model)
-    device = pick_device(settings)
+    device = pick_device(settings.device).type
     key = (model.key, device)
     with _GENERATORS_LOCK:
         if key in _GENERATORS:
@@ -394,38 +333,6 @@ def clear_generator_cache() -> None:
     with _GENERATORS_LOCK:
         _GENERATORS.clear()
         _FAILURES.clear()
-
-
-# --- the disk cache ---------------------------------------------------------------------
-def cache_path(settings: Settings, prompt: str, seed: int, width: int, height: int, model_key: str) -> Path:
-    """``work_dir/bg-cache/<hash>.png`` for (prompt, seed, size, model); a JSON of info sits beside it."""
-    key = json.dumps([CACHE_VERSION, prompt, seed, width, height, model_key], ensure_ascii=False)
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-    return settings.work_dir / "bg-cache" / f"{digest}.png"
-
-
-def _read_cache(path: Path, width: int, height: int) -> tuple[np.ndarray, dict] | None:
-    if not (path.is_file() and path.with_suffix(".json").is_file()):
-        return None
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None or bgr.shape[:2] != (height, width):
-        logger.warning("ignoring unreadable background cache entry %s", path)
-        return None
-    info = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), info
-
-
-def _write_cache(path: Path, image: np.ndarray, info: dict) -> None:
-    """Write atomically (temporary name, then rename) so a crash never leaves half a PNG."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.png")
-        if not cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-            raise OSError(f"cannot write {tmp}")
-        path.with_suffix(".json").write_text(json.dumps(info), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:  # a full or read-only disk costs a regeneration next time, not the job
-        logger.warning("background cache not written: %s", exc)
 
 
 # --- the one entry point ----------------------------------------------------------------
@@ -466,7 +373,7 @@ def generate_background_image(
     text, seed_value = _validate(prompt, seed, width, height, settings)
     model = resolve_bg_model(settings.bg_model)
     path = cache_path(settings, text, seed_value, width, height, model.key)
-    hit = _read_cache(path, width, height)
+    hit = read_cache(path, width, height)
     if hit is not None:
         if progress is not None:
             progress(1.0, "background from cache")
@@ -497,7 +404,7 @@ def generate_background_image(
         "device": generator.device,
         "seconds": round(time.perf_counter() - started, 3),
     }
-    _write_cache(path, image, info)
+    write_cache(path, image, info)
     return image, info
 
 

@@ -18,11 +18,13 @@ import pytest
 import torch
 
 from app_config import Settings, load_settings
+from core.compositing import fit_cover as scale_to_cover
 from core.exceptions import BackgroundSpecError, JobCancelledError
 from models import bg_generator
 from models.backgrounds.base import OutputGeometry
 from models.backgrounds.generated import GeneratedBackground
-from models.bg_generator import BgModel, generate_background_image, plan_size, scale_to_cover
+from models.bg_generator import BgModel, generate_background_image
+from models.bg_sizing import plan_size
 from tests.tiny_diffusers import build_tiny_pipeline, save_tiny_checkpoint
 
 
