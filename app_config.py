@@ -20,6 +20,9 @@ ENGINES = ("auto", "embedded", "sam2")
 QUALITIES = ("fast", "balanced", "best")
 WEIGHT_MODES = ("hub", "random")
 OUTPUT_FORMATS = ("composite.mp4", "alpha.mp4", "foreground.webm", "foreground.mov", "greenscreen.mp4")
+#: Keys of models/model_loader.py's registry that BGFX_SAM2_MODEL / BGFX_MATANYONE_MODEL accept.
+SAM2_MODELS = ("sam2.1-tiny", "sam2.1-small", "sam2.1-base-plus", "sam2.1-large")
+MATANYONE_MODELS = ("matanyone", "matanyone2")
 DEFAULT_FORMATS = ("composite.mp4", "alpha.mp4", "foreground.webm")
 
 
@@ -45,7 +48,7 @@ class QualityPreset:
 
 PRESETS: dict[str, QualityPreset] = {
     "fast": QualityPreset("fast", 384, False, "sam2.1-tiny", "matanyone", 480, 5, 23, "veryfast"),
-    "balanced": QualityPreset("balanced", 512, True, "sam2.1-small", "matanyone", 720, 10, 20, "veryfast"),
+    "balanced": QualityPreset("balanced", 384, True, "sam2.1-small", "matanyone", 720, 10, 20, "veryfast"),
     "best": QualityPreset("best", 768, True, "sam2.1-large", "matanyone2", -1, 10, 17, "medium"),
 }
 
@@ -69,6 +72,8 @@ class Settings:
     queue_size: int = 16
     gpu_concurrency: int = 1
     hub_timeout_s: float = 10.0
+    sam2_model: str | None = None  # overrides the preset's SAM2 checkpoint (BGFX_SAM2_MODEL)
+    matanyone_model: str | None = None  # overrides the preset's MatAnyone (BGFX_MATANYONE_MODEL)
 
     @property
     def preset(self) -> QualityPreset:
@@ -117,6 +122,8 @@ def load_settings() -> Settings:
         queue_size=int(_env_number("BGFX_QUEUE_SIZE", 16, int, 1)),
         gpu_concurrency=int(_env_number("BGFX_GPU_CONCURRENCY", 1, int, 1)),
         hub_timeout_s=_env_number("BGFX_HUB_TIMEOUT_S", 10.0, float, 0.5),
+        sam2_model=_env_choice("BGFX_SAM2_MODEL", "", ("",) + SAM2_MODELS) or None,
+        matanyone_model=_env_choice("BGFX_MATANYONE_MODEL", "", ("",) + MATANYONE_MODELS) or None,
     )
     if work:
         settings = replace(settings, work_dir=Path(work).expanduser())

@@ -14,8 +14,12 @@ Per frame, at tracking resolution (``preset.embedded_scale_px`` on the long side
    of hair strands) is solved pixel by pixel with I = a F + (1 - a) B, B from the plate (the
    full-resolution median for a still camera), F spread from the subject's interior
    (models/embedded/edges.py); where that is ill-posed, a fast guided filter of the mask is used.
-Only the band's pixels are touched at full resolution, as flat arrays: the cost follows the
-subject's edge, not the frame (about 25 ms of one core per 720p frame for ``balanced``).
+Where the cost goes: steps 3-5 run only inside the ROI, the subject's box grown by how far the
+subject and its edge zone can reach this frame (everything outside it is background, alpha 0);
+only flow, camera motion and the plate's warp see the whole tracking frame, and the plate is
+refreshed outside the ROI every few frames only. At full resolution only the band's pixels are
+touched, as flat arrays sampled with one set of remap maps: the cost follows the subject's edge,
+not the frame (about 11-13 ms of one core per 720p frame for ``balanced``, bench/matter_speed.py).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from app_config import PRESETS, QualityPreset
 from core.exceptions import EmptyMaskError, MaskSizeError, PromptError
 from models.base import Matter
 from models.embedded.colour import ColourModel
-from models.embedded.edges import gather, solve_alpha, spread_colours
+from models.embedded.edges import Sampler, solve_alpha, spread_colours
 from models.embedded.guided import gray_coefficients
 from models.embedded.motion import STILL_PX, FlowTracker, camera_motion, is_still
 from models.embedded.plate import BackgroundPlate, full_median, median_plate
@@ -41,6 +45,9 @@ _EPS = 1e-3
 STILL_CAMERA_PX = 0.75  # a clip whose samples looked still: smaller fitted motions are flow noise
 _DEEP = 0.6  # subject colours come from pixels deeper than this x band_px (swept 0.3-1.0: 0.6 best)
 _GUIDED_R = 2  # tracking-res px of the guided filter that gives the fallback alpha
+_PLATE_EVERY = 4  # frames between updates of the whole plate (the ROI's part: every frame)
+_ROI_ALIGN = 16
+_ROI_MARGIN = 8  # tracking-res px beyond the reach of the edge zone: the filters' support
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -61,9 +68,11 @@ class EmbeddedMatter(Matter):
         self._full_size: tuple[int, int] | None = None
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
         self._kernel3 = np.ones((3, 3), np.uint8)
-        self._band_kernel = self._disc(2)
+        # The ring around the mask's edge whose pixels get their own alpha at full resolution. With the
+        # edge solve a 1-pixel ring is enough (it adds the partly transparent pixels it finds; r = 2 costs
+        # 40 % more pixels for no gain); the guided filter alone needs the wider ring.
+        self._band_kernel = self._disc(1 if self.refine else 2)
         self._full_plate: np.ndarray | None = None
-        self._lowmap: tuple[np.ndarray, np.ndarray] | None = None
         self.plate: BackgroundPlate | None = None
         self.frames_seen = 0
 
@@ -82,9 +91,11 @@ class EmbeddedMatter(Matter):
     def _downscale(self, frame: np.ndarray) -> np.ndarray:
         h, w = frame.shape[:2]
         size = self._small_size(w, h)
-        k = int(min(w / size[0], h / size[1]))
-        if k >= 2:  # INTER_AREA is fast for whole factors only (8 ms vs 0.5 ms at 720p)
-            frame = cv2.resize(frame, (w // k, h // k), interpolation=cv2.INTER_AREA)
+        # INTER_AREA is fast for halving only (0.3 ms at 720p; 3 ms for a factor of 3): halve while
+        # the result stays at least the tracking size, then one bilinear step.
+        while w >= 2 * size[0] and h >= 2 * size[1]:
+            w, h = w // 2, h // 2
+            frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
         return cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)
 
     # --- the Matter role ------------------------------------------------------------------
@@ -123,7 +134,7 @@ class EmbeddedMatter(Matter):
         self.prev_gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         self.prev_alpha = fg.astype(np.float32)
         self.frames_seen = 1
-        return self._finish(frame, small, fg.astype(np.float32), hard=mask.astype(np.float32) >= 0.5)
+        return self._finish(frame, small, fg, self._roi(fg), hard=mask.astype(np.float32) >= 0.5)
 
     def step(self, frame: np.ndarray) -> np.ndarray:
         if self.frames_seen == 0:
@@ -134,11 +145,14 @@ class EmbeddedMatter(Matter):
         carried = self.flow.warp(self.prev_alpha, flow)
         self._follow_camera(flow, carried)
         self.plate.fit_gain(small, carried < 0.02)
-        fg = self._decide(small, carried)
-        self._learn(small, fg)
+        roi = self._roi(carried > 0.3)
+        fg = np.zeros(small.shape[:2], bool)
+        if roi is not None:
+            fg[roi] = self._decide(small[roi], carried[roi], roi)
+        self._learn(small, fg, roi)
         self.prev_gray = gray
         self.frames_seen += 1
-        return self._finish(frame, small, fg.astype(np.float32))
+        return self._finish(frame, small, fg, roi)
 
     def close(self) -> None:
         self.plate = None
@@ -183,12 +197,29 @@ class EmbeddedMatter(Matter):
         elif not is_still(m, STILL_CAMERA_PX if self.plate.full is not None else STILL_PX):
             self.plate.move(m)
 
-    def _decide(self, small: np.ndarray, carried: np.ndarray) -> np.ndarray:
-        """Fuse the evidence into this frame's subject mask (bool, tracking resolution)."""
+    def _roi(self, subject: np.ndarray) -> tuple[slice, slice] | None:
+        """The part of the tracking frame where anything about the subject can change this frame.
+
+        The subject can only grow ``band_px`` beyond the carried core (``_decide``), and the edge
+        zone reaches ``band_px`` beyond that (``_band``): with a few pixels more for the filters,
+        everything outside the box is background, so the per-pixel work stays inside it.
+        """
+        x, y, w, h = cv2.boundingRect(subject.view(np.uint8))
+        if w == 0 or h == 0:
+            return None
+        pad = 2 * self.band_px + _ROI_MARGIN
+        sh, sw = subject.shape
+        # The box starts on a multiple of _ROI_ALIGN so the colour pyramid (models/embedded/edges.py)
+        # sees the same pixel grid as it would on the whole frame.
+        y0, x0 = max(0, y - pad) // _ROI_ALIGN * _ROI_ALIGN, max(0, x - pad) // _ROI_ALIGN * _ROI_ALIGN
+        return slice(y0, min(sh, y + h + pad)), slice(x0, min(sw, x + w + pad))
+
+    def _decide(self, small: np.ndarray, carried: np.ndarray, roi: tuple[slice, slice]) -> np.ndarray:
+        """Fuse the evidence into this frame's subject mask (bool, the ROI of the tracking frame)."""
         sep = self.colours.separability()
         logit = 1.6 * _logit(carried)
         logit += (0.4 + 1.0 * sep) * _logit(self.colours.posterior(small))
-        p_plate, trust = self.plate.evidence(small)
+        p_plate, trust = self.plate.evidence(small, roi)
         logit += 2.2 * trust * _logit(p_plate)
         prob = 1.0 / (1.0 + np.exp(-logit))
         guide = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
@@ -211,75 +242,94 @@ class EmbeddedMatter(Matter):
         # wandered into the track (a passer-by) would otherwise be carried forever.
         keep = np.flatnonzero((overlap > 0) & (area >= 0.15 * area.max()))
         keep = keep[keep != 0]
-        return np.isin(labels, keep) if keep.size else fg
+        if not keep.size:
+            return fg
+        wanted = np.zeros(n, bool)
+        wanted[keep] = True
+        return wanted[labels]
 
-    def _learn(self, small: np.ndarray, fg: np.ndarray) -> None:
+    def _learn(self, small: np.ndarray, fg: np.ndarray, roi: tuple[slice, slice] | None) -> None:
         """Re-anchor: colours and plate learn from pixels that are clearly subject or background."""
-        fg8 = fg.astype(np.uint8)
-        far = ~self._within(fg, self.band_px)
-        self.plate.update(small, far)
+        far = np.ones(fg.shape, bool)
+        if roi is not None:  # the ROI reaches 2 band_px beyond the subject: the distance is exact in it
+            far[roi] = ~self._within(fg[roi], self.band_px)
+        # The plate matters where the subject is (evidence, edge solve): updated there every frame,
+        # everywhere every few frames (new background, light changes).
+        everywhere = roi is None or self.frames_seen % _PLATE_EVERY == 0
+        self.plate.update(small, far, region=None if everywhere else roi)
         if self.frames_seen % 5 == 0:
-            inner = cv2.erode(fg8, self._kernel) > 0
+            inner = cv2.erode(fg.view(np.uint8), self._kernel) > 0
             self.colours.update(small, inner, far, rate=0.1)
 
-    def _finish(self, frame: np.ndarray, small: np.ndarray, fg: np.ndarray, hard: np.ndarray | None = None) -> np.ndarray:
-        """Full-resolution alpha: the tracking mask upscaled, and the edge band solved at full resolution."""
-        fgb = fg > 0.5
-        guide_small = small.astype(np.float32) * np.float32(1.0 / 255.0)
-        gray = cv2.cvtColor(guide_small, cv2.COLOR_RGB2GRAY)
-        a, b = gray_coefficients(gray, fgb.astype(np.float32), _GUIDED_R, _EPS)
-        soft = a * gray + b
-        soft = np.clip(soft, 0.0, 1.0)
-        band, colours = self._band(small, fgb, soft)
-        self.prev_alpha = soft
+    def _finish(self, frame: np.ndarray, small: np.ndarray, fg: np.ndarray, roi: tuple[slice, slice] | None,
+                hard: np.ndarray | None = None) -> np.ndarray:
+        """Full-resolution alpha: the tracking mask upscaled, and the edge band solved at full resolution.
+
+        Only the ROI is looked at: outside it the subject is absent, so the alpha is 0.
+        """
         h, w = frame.shape[:2]
         sh, sw = small.shape[:2]
-        alpha = cv2.resize(fgb.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-        idx = self._full_indices(band, w, h)
-        if idx.size:
-            ys, xs = np.divmod(idx, w)
-            lx = (xs.astype(np.float32) + 0.5) * np.float32(sw / w) - 0.5
-            ly = (ys.astype(np.float32) + 0.5) * np.float32(sh / h) - 0.5
-            pix = frame.reshape(-1, 3)[idx].astype(np.float32)
-            gray_pix = pix @ np.float32([0.299, 0.587, 0.114])
-            fallback = gather(a, lx, ly) * gray_pix * np.float32(1.0 / 255.0) + gather(b, lx, ly)
-            value = np.clip(fallback, 0.0, 1.0)
+        alpha = np.zeros((h, w), np.float32)
+        self.prev_alpha = np.zeros((sh, sw), np.float32)
+        if roi is None:
+            return alpha
+        fgb = fg[roi]
+        crop = small[roi]
+        gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32) * np.float32(1.0 / 255.0)
+        a, b = gray_coefficients(gray, fgb.astype(np.float32), _GUIDED_R, _EPS)
+        soft = np.clip(a * gray + b, 0.0, 1.0)
+        band, colours = self._band(crop, fgb, soft, roi)
+        self.prev_alpha[roi] = soft
+        (x0, y0, x1, y1), m = self._full_box(roi, (w, h), (sw, sh))
+        # One nearest-neighbour upscale of the ROI's labels (1 subject, 2 band): a full-resolution
+        # pixel takes the tracking pixel holding its centre. Off the band the mask is flat (0 or 1),
+        # so nearest is what bilinear would give there; every band pixel gets its own value below.
+        labels = cv2.bitwise_or(fgb.view(np.uint8), band.view(np.uint8) << 1)
+        box = cv2.warpAffine(labels, m, (x1 - x0, y1 - y0), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+        alpha[y0:y1, x0:x1] = box == 1
+        pts = cv2.findNonZero(cv2.compare(box, 2, cv2.CMP_GE))
+        if pts is not None:
+            u, v = pts.reshape(-1, 2).T
+            idx = (v.astype(np.intp) + y0) * w + (u.astype(np.intp) + x0)
+            # The same points in ROI coordinates: the pixel-centre mapping of the upscale above.
+            at = Sampler(u * np.float32(m[0, 0]) + m[0, 2], v * np.float32(m[1, 1]) + m[1, 2])
+            pix = np.take(frame.reshape(-1, 3), idx, axis=0).astype(np.float32)
+            gray_pix = pix @ np.float32([0.299 / 255.0, 0.587 / 255.0, 0.114 / 255.0])
+            coef = at(cv2.merge([a, b, self.plate.valid[roi]]))
+            value = np.clip(coef[:, 0] * gray_pix + coef[:, 1], 0.0, 1.0)
             if colours is not None:
-                fgc = gather(colours, lx, ly)
+                fgc = at(colours)
                 if self.plate.full is not None:
-                    bgc = self.plate.full.reshape(-1, 3)[idx]
+                    bgc = np.take(self.plate.full.reshape(-1, 3), idx, axis=0)
                 else:
-                    bgc = gather(self.plate.image, lx, ly)
+                    bgc = at(self.plate.image[roi])
                 solved, trust = solve_alpha(pix, fgc, bgc * np.float32(self.plate.gain))
-                trust *= np.clip(gather(self.plate.valid, lx, ly) * 2.0 - 1.0, 0.0, 1.0)
-                value = trust * solved + (1.0 - trust) * value
+                trust *= np.clip(coef[:, 2] * 2.0 - 1.0, 0.0, 1.0)
+                value += trust * (solved - value)
             alpha.reshape(-1)[idx] = value
-        alpha = np.clip(alpha, 0.0, 1.0, out=alpha)
         if hard is not None:  # the prompt frame: the person's own mask wins away from its edge
             alpha = self._respect_mask(alpha, hard)
-        return alpha.astype(np.float32, copy=False)
+        return alpha
 
-    def _full_indices(self, band: np.ndarray, w: int, h: int) -> np.ndarray:
-        """Flat full-resolution indices of the pixels whose tracking pixel is in ``band``.
+    @staticmethod
+    def _full_box(roi: tuple[slice, slice], full: tuple[int, int],
+                  small: tuple[int, int]) -> tuple[tuple[int, int, int, int], np.ndarray]:
+        """The ROI's box at full resolution (x0, y0, x1, y1) and the 2x3 map box pixel -> ROI pixel.
 
-        Only the band's bounding box is looked at, so the cost follows the subject, not the frame.
+        The map is the pixel-centre mapping of a whole-frame ``cv2.resize``
+        (x_roi = (u + x0 + 0.5) * sw / w - 0.5 - roi.x), so results do not depend on the box.
         """
-        sh, sw = band.shape
-        if self._lowmap is None or self._lowmap[0].size != w or self._lowmap[1].size != h:
-            self._lowmap = (np.minimum((np.arange(w) + 0.5) * (sw / w), sw - 1).astype(np.intp),
-                            np.minimum((np.arange(h) + 0.5) * (sh / h), sh - 1).astype(np.intp))
-        x, y, bw, bh = cv2.boundingRect(band.view(np.uint8))
-        if bw == 0 or bh == 0:
-            return np.zeros(0, np.intp)
-        lowx, lowy = self._lowmap
-        x0, x1 = np.searchsorted(lowx, x), np.searchsorted(lowx, x + bw)
-        y0, y1 = np.searchsorted(lowy, y), np.searchsorted(lowy, y + bh)
-        crop = band[lowy[y0:y1, None], lowx[None, x0:x1]]
-        cy, cx = np.divmod(np.flatnonzero(crop), x1 - x0)
-        return (cy + y0) * w + (cx + x0)
+        (w, h), (sw, sh) = full, small
+        ys, xs = roi
+        fx, fy = sw / w, sh / h
+        x0, x1 = int(xs.start / fx), min(w, int(np.ceil(xs.stop / fx)))
+        y0, y1 = int(ys.start / fy), min(h, int(np.ceil(ys.stop / fy)))
+        m = np.float32([[fx, 0, (x0 + 0.5) * fx - 0.5 - xs.start], [0, fy, (y0 + 0.5) * fy - 0.5 - ys.start]])
+        return (x0, y0, x1, y1), m
 
-    def _band(self, small: np.ndarray, fg: np.ndarray, soft: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Tracking-resolution pixels whose alpha is solved at full resolution, and the subject's colours.
+    def _band(self, small: np.ndarray, fg: np.ndarray, soft: np.ndarray,
+              roi: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Pixels of the ROI whose alpha is solved at full resolution, and the subject's colours there.
 
         The band is the mask's edge, plus every pixel near it that the same compositing solve,
         done at tracking resolution, finds partly transparent: a cloud of thin strands is subject
@@ -299,9 +349,9 @@ class EmbeddedMatter(Matter):
         colours = cv2.resize(half, (fg.shape[1], fg.shape[0]), interpolation=cv2.INTER_LINEAR)
         zone = np.flatnonzero((d_out <= self.band_px) & (d_in <= self.band_px))
         pix = small.reshape(-1, 3)[zone].astype(np.float32)
-        bgc = self.plate.image.reshape(-1, 3)[zone] * np.float32(self.plate.gain)
-        solved, trust = solve_alpha(pix, colours.reshape(-1, 3)[zone], bgc)
-        trust *= np.clip(self.plate.valid.reshape(-1)[zone] * 2.0 - 1.0, 0.0, 1.0)
+        plate = self.plate.image[roi].reshape(-1, 3)[zone] * np.float32(self.plate.gain)
+        solved, trust = solve_alpha(pix, colours.reshape(-1, 3)[zone], plate)
+        trust *= np.clip(self.plate.valid[roi].reshape(-1)[zone] * 2.0 - 1.0, 0.0, 1.0)
         mixed = np.zeros(fg.size, np.uint8)
         mixed[zone] = (trust > 0.3) & (solved > 0.02) & (solved < 0.97)
         band |= cv2.dilate(mixed.reshape(fg.shape), self._kernel3) > 0

@@ -1,12 +1,16 @@
 """Embedded segmenter: clicks and/or a box -> subject mask, with no model weights.
 
-How: a graph cut (cv2.grabCut) on a downscaled copy of the image. The cut is seeded from the
-prompt: a box makes everything outside it background; clicks pin small discs; with clicks only,
-the first guess of the subject is the region around the click whose colours look more like the
-click's neighbourhood than like the frame border. The mask keeps only the parts connected to a
-positive click, and is brought back to full resolution with a fast guided filter, so its edge
-follows the real image edge instead of a blocky upscale. A further click restarts the cut from
-the previous mask (``previous``), which is quicker and keeps what was already right.
+How, for clicks: a click does not say how big the subject is, so graph cuts (cv2.grabCut) are
+tried inside boxes of several sizes and shapes around it, each on a small crop, and scored on
+how cleanly the result stands apart from its surroundings (models/embedded/seg_candidates.py),
+the way SAM proposes several masks and keeps the best. The winner is then refined by one more
+cut at a higher resolution on a crop around it (so a small subject gets as many pixels as a large
+one), only the parts connected to a positive click are kept, and the mask is brought to full
+resolution with a fast guided filter so that its edge follows the real image edge.
+
+A box prompt is a classical GrabCut rectangle. Negative clicks are sure background. A further
+click (``previous``) refines the last mask instead of starting again; a positive click outside
+it adds the best candidate for that click, so that every positive click ends up in the mask.
 """
 
 from __future__ import annotations
@@ -20,11 +24,27 @@ from core.exceptions import EmptyMaskError, MaskSizeError, NoPromptError, PointO
 from models.base import POSITIVE, ObjectPrompt, Segmenter, SegmentResult
 from models.embedded.colour import ColourModel
 from models.embedded.guided import gray_coefficients, upsample_apply
+from models.embedded.seg_candidates import best_candidate
+from models.embedded.seg_cut import (
+    Crop,
+    Rect,
+    clamp_rect,
+    flood_region,
+    grow_rect,
+    keep_connected,
+    run_grabcut,
+)
 
 logger = logging.getLogger(__name__)
 
-WORK_SIDE = 320  # long side of the graph cut: grabCut's cost grows fast with size (0.26 s here at 320)
-GC_ITERATIONS = 3
+Point = tuple[float, float]
+WORK_SIDE = 320  # long side of the refining cut's crop: grabCut's cost grows fast with size
+GC_ITERATIONS = 2
+REFINE_MARGIN = 0.12  # surroundings around the first guess that the refining cut sees
+REFINE_BAND = 0.03  # how far (fraction of the crop's long side) the refining cut may move the outline
+CLICK_REACH_BANDS = 3  # a further positive click may add what lies within this many bands of it
+CLICK_REACH = 0.08  # ... and same-coloured pixels this far (fraction of the short side) from the mask
+FLOOD_TOLERANCE = 28  # colour difference (0..255 per channel) that still counts as "the same thing"
 
 
 def clean_mask(mask: np.ndarray, min_fraction: float = 0.002) -> np.ndarray:
@@ -41,31 +61,33 @@ def clean_mask(mask: np.ndarray, min_fraction: float = 0.002) -> np.ndarray:
     return m.astype(bool)
 
 
+def keep_clicked(cleaned: np.ndarray, raw: np.ndarray, seeds: list[tuple[int, int]]) -> np.ndarray:
+    """``cleaned`` plus the parts of ``raw`` under a positive click: a click is never dropped as a speck."""
+    missing = [(x, y) for x, y in seeds if raw[y, x] and not cleaned[y, x]]
+    if not missing:
+        return cleaned
+    _, labels = cv2.connectedComponents(raw.astype(np.uint8), connectivity=8)
+    return cleaned | np.isin(labels, [int(labels[y, x]) for x, y in missing])
+
+
 class EmbeddedSegmenter(Segmenter):
-    """Graph-cut segmenter seeded by clicks/box; ``set_image`` precomputes the small image."""
+    """Graph-cut segmenter: candidate regions around the clicks, the best one refined."""
 
     name = "embedded"
 
     def __init__(self, work_side: int = WORK_SIDE) -> None:
         self.work_side = work_side
         self._image: np.ndarray | None = None
-        self._small: np.ndarray | None = None
-        self._scale = 1.0
 
     def set_image(self, image: np.ndarray) -> None:
+        """Keep the frame: every cut works on its own crop of it, so there is nothing to precompute."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise PromptError(f"expected an RGB uint8 image, got {image.dtype} {image.shape}",
                               "decode the frame as RGB 8-bit before segmenting")
-        h, w = image.shape[:2]
-        self._scale = min(1.0, self.work_side / max(h, w))
-        size = (max(8, round(w * self._scale)), max(8, round(h * self._scale)))
-        self._image = image
-        self._small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        sh, sw = self._small.shape[:2]
-        self._sx, self._sy = sw / w, sh / h
+        self._image = np.ascontiguousarray(image)
 
     def close(self) -> None:
-        self._image = self._small = None
+        self._image = None
 
     # --- prompt handling ----------------------------------------------------------------
     def _check(self, prompt: ObjectPrompt) -> None:
@@ -98,90 +120,145 @@ class EmbeddedSegmenter(Segmenter):
         if prompt.mask is not None:
             mask = clean_mask(prompt.mask.astype(bool))
             return SegmentResult(mask=mask, score=1.0, logits=None)
-        small = self._small
-        assert small is not None
-        sh, sw = small.shape[:2]
-        pts = [(int(min(sw - 1, x * self._sx)), int(min(sh - 1, y * self._sy))) for x, y in prompt.points]
-        pos = [p for p, lab in zip(pts, prompt.labels, strict=True) if lab == POSITIVE]
-        neg = [p for p, lab in zip(pts, prompt.labels, strict=True) if lab != POSITIVE]
-        radius = max(2, round(0.015 * max(sh, sw)))
-        gc = self._initial_labels(prompt, previous, pos, radius)
-        for p in pos:
-            cv2.circle(gc, p, radius, cv2.GC_FGD, -1)
-        for p in neg:
-            cv2.circle(gc, p, radius, cv2.GC_BGD, -1)
-        if np.any((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)) and np.any((gc == cv2.GC_BGD) | (gc == cv2.GC_PR_BGD)):
-            bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-            cv2.grabCut(small, gc, None, bgd, fgd, GC_ITERATIONS, cv2.GC_INIT_WITH_MASK)
-        fg = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
-        fg = self._keep_prompted(fg, pos, prompt)
-        fg = clean_mask(fg)
-        soft = self._to_full(fg)
-        mask = soft >= 0.5
-        if not mask.any() and pos:  # never return nothing for a click on the subject
-            mask = self._to_full(np.ones_like(fg)) >= 0.5
-        return SegmentResult(mask=mask, score=self._score(fg), logits=fg.astype(np.float32))
-
-    def _initial_labels(self, prompt: ObjectPrompt, previous: SegmentResult | None,
-                        pos: list[tuple[int, int]], radius: int) -> np.ndarray:
-        small = self._small
-        assert small is not None
-        sh, sw = small.shape[:2]
-        if previous is not None and previous.mask.shape[:2] == self._image.shape[:2]:
-            prev = cv2.resize(previous.mask.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST)
-            return np.where(prev > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
-        gc = np.full((sh, sw), cv2.GC_PR_BGD, np.uint8)
+        image = self._image
+        assert image is not None
+        h, w = image.shape[:2]
+        pos = [p for p, lab in zip(prompt.points, prompt.labels, strict=True) if lab == POSITIVE]
+        neg = [p for p, lab in zip(prompt.points, prompt.labels, strict=True) if lab != POSITIVE]
         if prompt.box is not None:
-            x0, y0, x1, y1 = prompt.box
-            gc[:] = cv2.GC_BGD
-            gc[int(y0 * self._sy):int(np.ceil(y1 * self._sy)), int(x0 * self._sx):int(np.ceil(x1 * self._sx))] = cv2.GC_PR_FGD
-            return gc
-        # Clicks only: colours near the clicks vs colours along the frame border.
-        near = np.zeros((sh, sw), np.uint8)
-        for p in pos:
-            cv2.circle(near, p, 4 * radius, 1, -1)
-        border = np.zeros((sh, sw), np.uint8)
-        b = max(2, round(0.04 * max(sh, sw)))
-        # Top, left and right bands: a subject (a person) is often cut by the bottom edge, rarely elsewhere.
-        border[:b], border[:, :b], border[:, -b:] = 1, 1, 1
-        border &= 1 - near
-        # A subject is rarely one colour (skin, clothes, hair): anything unlike the border is a
-        # candidate, so the click's colours are mixed with a flat "any colour" model.
-        model = ColourModel(small, near, border, fg_uniform=0.8)
-        likely = (model.posterior(small) > 0.5).astype(np.uint8)
-        likely = cv2.morphologyEx(likely, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-        likely |= near
-        n, labels = cv2.connectedComponents(likely, connectivity=8)
-        keep = {int(labels[y, x]) for x, y in pos if likely[y, x]}
-        region = np.isin(labels, list(keep)) if keep else near.astype(bool)
-        gc[region] = cv2.GC_PR_FGD
+            seed = np.zeros((h, w), bool)
+            x0, y0, x1, y1 = clamp_rect(prompt.box, w, h)
+            seed[y0:y1, x0:x1] = True
+            region, hard_outside, forbid = (x0, y0, x1, y1), True, None
+        else:
+            seed, forbid = self._seed_from(previous, pos, neg)
+            region, hard_outside = self._region(seed, pos), False
+        crop, fg = self._refine(seed, region, hard_outside, pos, neg, forbid)
+        if not fg.any() and pos:  # never return nothing for a click on the subject
+            fg = crop.mask_from_frame(seed)
+        mask = self._to_full(crop, fg)
+        return SegmentResult(mask=mask, score=self._score(crop.image, fg), logits=None)
+
+    # --- stages -------------------------------------------------------------------------
+    def _seed_from(self, previous: SegmentResult | None, pos: list[Point],
+                   neg: list[Point]) -> tuple[np.ndarray, np.ndarray | None]:
+        """First guess of the subject (frame-sized bool) and what is surely not it (or None).
+
+        With no previous mask: the best candidate region for the clicks. A further click refines
+        the previous mask instead: a negative click inside it removes the plainly same-coloured
+        region around the click (a held ball), a positive click outside it adds such a region
+        near the mask (missed hair). A fresh candidate search would often answer those clicks
+        with something much bigger (the person holding the ball, the hedge behind the hair).
+        """
+        image = self._image
+        assert image is not None
+        h, w = image.shape[:2]
+        if previous is None or previous.mask.shape != (h, w) or not previous.mask.any():
+            return self._candidate_mask(pos, neg), None
+        seed = previous.mask.astype(bool).copy()
+        removed = np.zeros((h, w), bool)
+        for x, y in neg:
+            if seed[int(y), int(x)]:
+                removed |= flood_region(image, (int(x), int(y)), seed, FLOOD_TOLERANCE)
+        seed &= ~removed
+        reach = round(CLICK_REACH * min(h, w))
+        near = cv2.dilate(seed.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
+        for x, y in pos:
+            if not seed[int(y), int(x)]:
+                seed |= flood_region(image, (int(x), int(y)), (near > 0) & ~removed, FLOOD_TOLERANCE)
+        return seed, (removed if removed.any() else None)
+
+    def _candidate_mask(self, pos: list[Point], neg: list[Point]) -> np.ndarray:
+        """The best-scoring candidate for these clicks, as a frame-sized bool mask."""
+        image = self._image
+        assert image is not None
+        best, _ = best_candidate(image, pos, neg)
+        x0, y0, x1, y1 = best.crop.rect
+        out = np.zeros(image.shape[:2], bool)
+        out[y0:y1, x0:x1] = cv2.resize(best.mask.astype(np.uint8), (x1 - x0, y1 - y0),
+                                       interpolation=cv2.INTER_NEAREST) > 0
+        return out
+
+    def _region(self, seed: np.ndarray, pos: list[Point]) -> Rect:
+        """The crop the refining cut looks at: the seed's bounding box and the clicks, plus a margin."""
+        image = self._image
+        assert image is not None
+        h, w = image.shape[:2]
+        ys, xs = np.nonzero(seed)
+        px = [p[0] for p in pos] + ([int(xs.min()), int(xs.max())] if xs.size else [])
+        py = [p[1] for p in pos] + ([int(ys.min()), int(ys.max())] if ys.size else [])
+        if not px:
+            return 0, 0, w, h
+        rect = clamp_rect((min(px), min(py), max(px) + 1, max(py) + 1), w, h)
+        return grow_rect(rect, REFINE_MARGIN, w, h, minimum=16)
+
+    def _refine(self, seed: np.ndarray, region: Rect, hard_outside: bool, pos: list[Point],
+                neg: list[Point], forbid: np.ndarray | None = None) -> tuple[Crop, np.ndarray]:
+        """GrabCut at ``work_side`` on ``region``, started from ``seed`` (``forbid``: sure background).
+
+        Returns the crop and the subject on it."""
+        image = self._image
+        assert image is not None
+        h, w = image.shape[:2]
+        if hard_outside:  # a box prompt: outside the box is background, with some of it in view
+            region = grow_rect(region, REFINE_MARGIN, w, h, minimum=8)
+        crop = Crop.of(image, region, self.work_side)
+        inside = crop.mask_from_frame(seed)
+        radius = max(2, round(0.015 * max(crop.shape)))
+        if hard_outside:
+            gc = np.where(inside, cv2.GC_PR_FGD, cv2.GC_BGD).astype(np.uint8)
+        else:
+            gc = self._band_labels(crop, inside, pos)
+        if forbid is not None:
+            gc[crop.mask_from_frame(forbid)] = cv2.GC_BGD
+        for x, y in neg:
+            cv2.circle(gc, crop.to_crop(x, y), radius, cv2.GC_BGD, -1)
+        for x, y in pos:
+            cv2.circle(gc, crop.to_crop(x, y), radius, cv2.GC_FGD, -1)
+        fg = run_grabcut(crop.image, gc, GC_ITERATIONS)
+        seeds = [crop.to_crop(x, y) for x, y in pos]
+        fg = keep_connected(fg, seeds)
+        return crop, keep_clicked(clean_mask(fg), fg, seeds)
+
+    def _band_labels(self, crop: Crop, inside: np.ndarray, pos: list[Point]) -> np.ndarray:
+        """Labels that let the refining cut move the seed's outline only within a band around it.
+
+        The seed is already the right object; the refining cut is there for its outline. Left free
+        over the whole crop, it would also claim look-alike background (a pavement the colour of
+        a shirt). New positive clicks get a band of their own, so that a click on missed hair can
+        add the hair but not the hedge behind it.
+        """
+        band = max(2, round(REFINE_BAND * max(crop.shape)))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
+        reach = inside.astype(np.uint8)
+        for x, y in pos:
+            cv2.circle(reach, crop.to_crop(x, y), CLICK_REACH_BANDS * band, 1, -1)
+        reach = cv2.dilate(reach, kernel) > 0
+        gc = np.full(crop.shape, cv2.GC_BGD, np.uint8)
+        gc[reach] = cv2.GC_PR_BGD
+        gc[inside] = cv2.GC_PR_FGD
         return gc
 
-    def _keep_prompted(self, fg: np.ndarray, pos: list[tuple[int, int]], prompt: ObjectPrompt) -> np.ndarray:
-        """Only the parts of the cut that a positive click (or, box-only, the biggest part) belongs to."""
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(fg.astype(np.uint8), connectivity=8)
-        if n <= 2:
-            return fg
-        keep = {int(labels[y, x]) for x, y in pos if fg[y, x]}
-        if not keep:
-            keep = {1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))}
-        return np.isin(labels, list(keep))
-
-    def _to_full(self, fg: np.ndarray) -> np.ndarray:
-        """Low-res mask -> full-res soft mask whose edges snap to the full image (fast guided filter)."""
-        image, small = self._image, self._small
-        assert image is not None and small is not None
-        guide_small = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    def _to_full(self, crop: Crop, fg: np.ndarray) -> np.ndarray:
+        """Crop-resolution mask -> full-frame bool mask whose edges snap to the image (fast guided filter)."""
+        image = self._image
+        assert image is not None
+        x0, y0, x1, y1 = crop.rect
+        guide_small = cv2.cvtColor(crop.image, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
         a, b = gray_coefficients(guide_small, fg.astype(np.float32), 2, 1e-3)
-        guide_full = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-        return upsample_apply(a, b, guide_full)
+        guide_full = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
+        soft = upsample_apply(a, b, guide_full, 1.0 / 255.0)
+        mask = np.zeros(image.shape[:2], bool)
+        mask[y0:y1, x0:x1] = soft >= 0.5
+        if fg.any() and not mask.any():  # a subject too thin for the filter: plain upscale
+            mask[y0:y1, x0:x1] = cv2.resize(fg.astype(np.uint8), (x1 - x0, y1 - y0),
+                                            interpolation=cv2.INTER_NEAREST) > 0
+        return mask
 
-    def _score(self, fg: np.ndarray) -> float:
+    def _score(self, small: np.ndarray, fg: np.ndarray) -> float:
         """Confidence: how well the subject's colours separate from the background's (0..1)."""
         if not fg.any() or fg.all():
             return 0.0
-        small = self._small
-        assert small is not None
         model = ColourModel(small, fg, ~fg)
         post = model.posterior(small)
         agree = np.where(fg, post, 1.0 - post)

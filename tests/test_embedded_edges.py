@@ -1,10 +1,12 @@
-"""The embedded engine's full-resolution edge solve, colour spreading, sparse sampling and plate."""
+"""The embedded engine's full-resolution edge solve, colour spreading, sparse sampling, plate and camera motion."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
-from models.embedded.edges import gather, solve_alpha, spread_colours
+from models.embedded.edges import Sampler, gather, solve_alpha, spread_colours
+from models.embedded.motion import camera_motion, is_still
 from models.embedded.plate import BackgroundPlate, full_median, median_plate
 
 
@@ -64,3 +66,57 @@ def test_median_plate_still_vs_moving_and_gain():
     plate = BackgroundPlate(bg.astype(np.float32) + 1, np.ones((40, 60), bool))
     plate.fit_gain(np.clip(bg.astype(np.float32) * 1.1 + 1.1, 0, 255).astype(np.uint8), np.ones((40, 60), bool))
     assert 1.05 < plate.gain < 1.12
+
+
+def test_sampler_matches_gather_for_several_images():
+    rng = np.random.default_rng(2)
+    img = rng.uniform(0, 255, (30, 40, 3)).astype(np.float32)
+    coef = rng.uniform(0, 1, (30, 40)).astype(np.float32)
+    xs = rng.uniform(0, 39, 40000).astype(np.float32)  # over remap's 32767 limit on a side
+    ys = rng.uniform(0, 29, 40000).astype(np.float32)
+    at = Sampler(xs, ys)
+    assert np.allclose(at(img), gather(img, xs, ys)) and np.allclose(at(coef), gather(coef, xs, ys))
+    # Bilinear to OpenCV's fixed-point precision (1/32 px): compare with an exact float interpolation.
+    x0, y0 = np.floor(xs).astype(int), np.floor(ys).astype(int)
+    fx, fy = xs - x0, ys - y0
+    exact = (coef[y0, x0] * (1 - fx) * (1 - fy) + coef[y0, x0 + 1] * fx * (1 - fy)
+             + coef[y0 + 1, x0] * (1 - fx) * fy + coef[y0 + 1, x0 + 1] * fx * fy)
+    assert np.abs(at(coef) - exact).max() < 0.04
+
+
+def test_plate_works_on_a_box_exactly():
+    rng = np.random.default_rng(3)
+    image = cv2.GaussianBlur(rng.uniform(0, 255, (60, 80, 3)).astype(np.float32), (0, 0), 2)
+    valid = np.ones((60, 80), np.float32)
+    valid[:, :10] = 0.0
+    plate = BackgroundPlate(image, valid)
+    frame = np.clip(image + rng.normal(0, 20, image.shape), 0, 255).astype(np.uint8)
+    roi = (slice(5, 40), slice(20, 70))
+    # The box's tolerance and evidence are the whole frame's, cropped (the filters see the same pixels).
+    whole_p, whole_t = plate.evidence(frame)
+    p, t = plate.evidence(frame[roi], roi)
+    assert np.allclose(p, whole_p[roi]) and np.allclose(t, whole_t[roi])
+    assert np.allclose(plate.tolerance(roi), plate.tolerance()[roi])
+    # A boxed update changes the plate in the box only; unknown pixels take the new colour whole.
+    before = plate.image.copy()
+    background = np.ones((60, 80), bool)
+    plate.update(frame, background, region=(slice(0, 60), slice(0, 40)))
+    assert np.array_equal(plate.image[:, 40:], before[:, 40:])
+    assert np.allclose(plate.image[:, :10], frame[:, :10], atol=1e-3) and plate.valid[:, :10].min() == 1.0
+    changed = np.abs(plate.image[:, 10:40] - before[:, 10:40])
+    assert np.allclose(changed, 0.3 * np.abs(frame[:, 10:40] - before[:, 10:40]), atol=1e-3)
+
+
+def test_camera_motion_follows_the_background_not_the_subject():
+    h, w = 120, 200
+    flow = np.zeros((h, w, 2), np.float32)
+    flow[..., 0], flow[..., 1] = 3.0, -1.5  # the camera: every background pixel moved the same way
+    flow[30:90, 60:140] = (-6.0, 4.0)  # the subject moves on its own
+    background = np.ones((h, w), bool)
+    background[25:95, 55:145] = False
+    m = camera_motion(flow, background)
+    assert m is not None and np.allclose(m, [[1, 0, 3.0], [0, 1, -1.5]], atol=0.05)
+    assert not is_still(m)
+    still = camera_motion(np.zeros((h, w, 2), np.float32), background)
+    assert is_still(still)
+    assert camera_motion(flow, np.zeros((h, w), bool)) is None  # nothing to fit to

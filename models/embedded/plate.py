@@ -62,20 +62,21 @@ class BackgroundPlate:
         self.valid = valid.astype(np.float32)
         self.full = full  # full-resolution plate (still camera only), float32 RGB
         self.gain = 1.0
-        self._tolerance: np.ndarray | None = None
 
-    @property
-    def tolerance(self) -> np.ndarray:
-        """Per-pixel tolerance: sensor noise plus what a sub-pixel misalignment does on an edge.
+    def tolerance(self, roi: tuple[slice, slice] | None = None) -> np.ndarray:
+        """Per-pixel tolerance (of the ROI): sensor noise plus what a sub-pixel misalignment does on an edge.
 
-        Computed when first needed after the plate changed (a frame changes it at most once).
+        Computed on the ROI plus a 3-pixel margin (the filters' reach), so a crop gives exactly
+        the whole frame's values there at a fraction of the cost.
         """
-        if self._tolerance is None:
-            gray = cv2.cvtColor(self.image, cv2.COLOR_RGB2GRAY)
-            grad = cv2.magnitude(cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3),
-                                 cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3))
-            self._tolerance = 12.0 + 0.35 * cv2.GaussianBlur(grad, (5, 5), 0) / 4.0
-        return self._tolerance
+        h, w = self.valid.shape
+        ys, xs = roi if roi is not None else (slice(0, h), slice(0, w))
+        y0, x0 = max(0, ys.start - 3), max(0, xs.start - 3)
+        gray = cv2.cvtColor(self.image[y0:min(h, ys.stop + 3), x0:min(w, xs.stop + 3)], cv2.COLOR_RGB2GRAY)
+        grad = cv2.magnitude(cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3),
+                             cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3))
+        tol = 12.0 + (0.35 / 4.0) * cv2.GaussianBlur(grad, (5, 5), 0)
+        return tol[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0]
 
     def move(self, m: np.ndarray) -> None:
         """Follow the camera: ``m`` maps current -> previous coordinates. The full plate is dropped."""
@@ -84,7 +85,6 @@ class BackgroundPlate:
         self.image = cv2.warpAffine(self.image, m, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
         self.valid = cv2.warpAffine(self.valid, m, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         self.full = None
-        self._tolerance = None
 
     def fit_gain(self, small: np.ndarray, background: np.ndarray) -> None:
         """Exposure of this frame relative to the plate, from pixels believed to be background."""
@@ -96,19 +96,29 @@ class BackgroundPlate:
         if den > 0:
             self.gain = float(np.clip(num / den, 0.7, 1.4))
 
-    def evidence(self, small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(P(subject) from the difference, how much to trust it) per pixel, float32."""
-        d = cv2.split(cv2.absdiff(small.astype(np.float32), self.image * np.float32(self.gain)))
-        diff = cv2.max(cv2.max(d[0], d[1]), d[2])
-        ratio = diff / self.tolerance
-        p = np.clip((ratio - 0.8) / 1.4, 0.0, 1.0)  # <0.8x tolerance: background; >2.2x: subject
-        return 0.04 + 0.92 * p, np.clip(self.valid * 2.0 - 1.0, 0.0, 1.0)
+    def evidence(self, small: np.ndarray, roi: tuple[slice, slice] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(P(subject) from the difference, how much to trust it) per pixel, float32.
 
-    def update(self, small: np.ndarray, background: np.ndarray, rate: float = 0.3) -> None:
-        """Blend confidently-background pixels into the plate; unknown pixels take them whole."""
-        bg = background.astype(np.float32)
-        weight = (bg * np.maximum(rate, 1.0 - self.valid))[..., None]
-        seen = small.astype(np.float32) * np.float32(1.0 / self.gain)
-        self.image = self.image * (1.0 - weight) + seen * weight
-        self.valid = np.maximum(self.valid, bg)
-        self._tolerance = None
+        With ``roi``, ``small`` is that crop of the frame and the answer covers the crop only.
+        """
+        image, valid = (self.image, self.valid) if roi is None else (self.image[roi], self.valid[roi])
+        d = cv2.split(cv2.absdiff(small.astype(np.float32), image * np.float32(self.gain)))
+        diff = cv2.max(cv2.max(d[0], d[1]), d[2])
+        ratio = diff / self.tolerance(roi)
+        p = np.clip((ratio - 0.8) / 1.4, 0.0, 1.0)  # <0.8x tolerance: background; >2.2x: subject
+        return 0.04 + 0.92 * p, np.clip(valid * 2.0 - 1.0, 0.0, 1.0)
+
+    def update(self, small: np.ndarray, background: np.ndarray, rate: float = 0.3,
+               region: tuple[slice, slice] | None = None) -> None:
+        """Blend confidently-background pixels into the plate; unknown pixels take them whole.
+
+        A pixel's weight is ``max(rate, 1 - valid)``, so a pixel never seen takes the new colour whole.
+        ``region`` limits the update to that box (the plate is changed in place through views).
+        """
+        region = region or (slice(None), slice(None))
+        image, valid, bg = self.image[region], self.valid[region], background[region]
+        weight = cv2.max(1.0 - valid, rate)
+        weight[~bg] = 0.0
+        seen = cv2.multiply(small[region], 1.0 / self.gain, dtype=cv2.CV_32F)
+        image += cv2.subtract(seen, image) * weight[..., None]
+        np.maximum(valid, bg, out=valid)
