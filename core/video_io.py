@@ -278,17 +278,19 @@ class VideoReader:
     def close(self) -> None:
         self._container.close()
 
-    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[Frame]:
-        """Frames ``start .. stop-1``; seeks to the keyframe before ``start`` and decodes forward."""
+    def frames(self, start: int = 0, stop: int | None = None, only: set[int] | None = None) -> Iterator[Frame]:
+        """Frames ``start .. stop-1``; seeks to the keyframe before ``start`` and decodes forward.
+        With ``only``, just those indexes are converted to RGB and yielded (the rest are decoded,
+        as they must be, but not converted)."""
         count = self.info.frame_count
         stop = count if stop is None else min(stop, count)
         if not 0 <= start < count:
             raise FrameOutOfRangeError(f"frame {start} is outside 0..{count - 1}")
         if start >= stop:
             return
-        yield from self._decode_from(start, stop, seek=True)
+        yield from self._decode_from(start, stop, seek=True, only=only)
 
-    def _decode_from(self, start: int, stop: int, seek: bool) -> Iterator[Frame]:
+    def _decode_from(self, start: int, stop: int, seek: bool, only: set[int] | None = None) -> Iterator[Frame]:
         info = self.info
         target = info.frame_pts[start]
         self._container.seek(target if seek else info.frame_pts[0], stream=self._stream, backward=True)
@@ -305,10 +307,11 @@ class VideoReader:
                 if seek and expected == start:
                     # the demuxer's seek landed after the wanted frame: decode from the start instead
                     logger.warning("seek to frame %d overshot to %d; decoding from the start", start, index)
-                    yield from self._decode_from(start, stop, seek=False)
+                    yield from self._decode_from(start, stop, seek=False, only=only)
                     return
                 logger.warning("frame %d missing in decode (got %d)", expected, index)
-            yield Frame(index, to_rgb(frame, info.rotation), frame.pts, info.time_of(index))
+            if only is None or index in only:
+                yield Frame(index, to_rgb(frame, info.rotation), frame.pts, info.time_of(index))
             expected = index + 1
             if expected >= stop:
                 return
@@ -340,10 +343,8 @@ class VideoReader:
                 exact.append(t)
         picked = {i: self.read_frame(i) for i in sorted(chosen)}
         if exact:
-            wanted = set(exact)
-            for frame in self.frames(min(exact), max(exact) + 1):
-                if frame.index in wanted:
-                    picked[frame.index] = frame.rgb
+            for frame in self.frames(min(exact), max(exact) + 1, only=set(exact)):
+                picked[frame.index] = frame.rgb
         return [picked[i] for i in sorted(picked)]
 
 

@@ -275,8 +275,18 @@ class VideoJob:
         chunk = max(1, self.settings.chunk_frames)
         frames = Prefetcher(reader.frames(self.first, self.stop), depth=chunk, name="decode")
         encoders = [Worker(enc, depth=chunk, name=f"encode-{name}") for name, enc in sink.encoders().items()]
-        matter = self.engine.matter_factory()
         edges = req.edges
+
+        def compose(index: int, rgb: np.ndarray, alpha: np.ndarray, pts: int | None, duration: int | None) -> None:
+            # on its own thread: frame i is composed while the matter works on frame i + 1
+            t0 = time.perf_counter()
+            images = self._compose(sink, rgb, alpha, index, edges)
+            self.timings["compose"] += time.perf_counter() - t0
+            for encoder in encoders:
+                encoder.submit(index, pts, images, duration)
+
+        composer = Worker(compose, depth=2, name="compose")
+        matter = self.engine.matter_factory()
         refine = edges.feather_px > 0 or edges.choke_px != 0
         first_pts = info.frame_pts[self.first] if info.frame_pts else None
         last = self.stop - 1
@@ -298,15 +308,11 @@ class VideoJob:
                     alpha = matter.step(frame.rgb)
                 if refine:
                     alpha = refine_alpha(alpha, edges)
-                t1 = time.perf_counter()
-                images = self._compose(sink, frame.rgb, alpha, i - self.first, edges)
-                self.timings["matte"] += t1 - t0
-                self.timings["compose"] += time.perf_counter() - t1
+                self.timings["matte"] += time.perf_counter() - t0
                 pts = None if frame.pts is None or first_pts is None else frame.pts - first_pts
-                duration = self._duration(i) if i == last else None
-                for encoder in encoders:
-                    encoder.submit(i - self.first, pts, images, duration)
+                composer.submit(i - self.first, frame.rgb, alpha, pts, self._duration(i) if i == last else None)
                 self.tracker.advance("process", 1)
+            composer.finish()
             for encoder in encoders:
                 encoder.finish()
             done = True
@@ -320,7 +326,8 @@ class VideoJob:
             if done:
                 sink.close()
                 self.warnings.extend(sink.warnings)
-            else:  # stop the encoders before dropping their files
+            else:  # stop the composer and encoders before dropping their files
+                composer.abort()
                 for encoder in encoders:
                     encoder.abort()
                 sink.abort()
