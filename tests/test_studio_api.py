@@ -130,10 +130,20 @@ def client(studio) -> Client:  # noqa: F811
     return Client(studio.url, verbose=False)
 
 
-def test_api_lists_the_three_named_endpoints_only(client: Client) -> None:
+def test_api_lists_the_named_endpoints_only(client: Client) -> None:
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/preview_mask", "/replace_background", "/cutout_image"} <= names
+    assert {"/preview_mask", "/replace_background", "/cutout_image", "/generate_background"} <= names
     assert not any("click" in n or "load_media" in n for n in names)  # UI events stay private
+
+
+def test_generate_background_endpoint(client: Client) -> None:
+    """No weights here: the procedural fallback, at the asked size, with a notice that says so."""
+    image, info = client.predict("a quiet beach at sunset", 7, 320, 180, api_name="/generate_background")
+    img = cv2.imread(image)
+    assert img.shape == (180, 320, 3) and img.std() > 1  # a picture, not a flat fill
+    assert info["seed"] == 7 and "procedural" in (info.get("notice") or "")
+    with pytest.raises(Exception, match="E301"):
+        client.predict("a beach", 7, 5, 180, api_name="/generate_background")
 
 
 def test_preview_mask_points_and_box(client: Client, subject_clip: Path) -> None:  # noqa: F811

@@ -3,7 +3,8 @@
 A click in the browser arrives as ``gr.SelectData``, which a client cannot send, so the UI's
 click events are private and these endpoints take the clicks explicitly (JSON, see
 ``ui.specs.parse_prompts``). Each endpoint is a plain function of plain values, wired to hidden
-components in ``ui.studio`` under ``/preview_mask``, ``/replace_background`` and ``/cutout_image``.
+components in ``ui.studio`` under ``/preview_mask``, ``/replace_background``, ``/cutout_image`` and
+``/generate_background``.
 Files a client sends arrive as uploads in Gradio's cache; outputs are written to a fresh
 per-job folder of the caller's session, never to (or from) a path the client names.
 """
@@ -121,6 +122,24 @@ class StudioAPI:
         if cutout is None:
             raise InputPathError("this endpoint is for photos", "use /replace_background for a video")
         return str(cutout), (str(comp) if comp else None), result.report
+
+    # --- /generate_background ------------------------------------------------------------
+    @coded_errors
+    def generate_background(self, prompt: str, seed: float, width: float, height: float,
+                            progress: gr.Progress = gr.Progress()):  # noqa: B008 - Gradio's own idiom
+        """A background image from a text prompt at width x height: (image, info with model, seed,
+        cached, notice). Without weights it is a procedural picture and ``notice`` says why."""
+        from core.exceptions import BackgroundSpecError
+        from models.bg_generator import generate_background_image
+
+        w, h = int(width or 0), int(height or 0)
+        if not (16 <= w <= self.settings.max_side_px and 16 <= h <= self.settings.max_side_px):
+            raise BackgroundSpecError(f"size {w}x{h} is out of range",
+                                      f"give width and height between 16 and {self.settings.max_side_px}")
+        rgb, info = generate_background_image(
+            (prompt or "").strip(), int(seed or 0), w, h, settings=self.settings,
+            progress=lambda f, msg="": progress(f, desc=msg or "generating"))
+        return rgb, {k: v for k, v in info.items() if isinstance(v, str | int | float | bool | None)}
 
     def _run(self, media, prompts, prompt_frame, mask, background, background_file, engine, quality, formats,
              edges, trim_start, trim_end, keep_audio, seed, request, progress):

@@ -168,7 +168,8 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         for control in (blur, feather, choke, despill, wrap):
             control.release(h.background_preview, bg_inputs, bg_preview, **click_opts)
         then_preview(generate.click(h.generate_background, [state, bg_prompt, bg_seed],
-                                    [state, generated, generated_note], api_visibility="private", **gpu_opts))
+                                    [state, generated, generated_note], api_visibility="private",
+                                    api_name="ui_generate_background", **gpu_opts))
         process_event = process.click(h.process, [*bg_inputs[:-2], engine, quality, formats, trim_start, trim_end, keep_audio,
                                   bg_seed],
                       [result_video, result_alpha, result_photo, downloads, report, job_status, device],
@@ -208,6 +209,10 @@ def _api_endpoints(api: StudioAPI, gpu_opts: dict, click_opts: dict) -> None:
         report = gr.JSON(label="report")
         cutout = gr.Image(label="cutout", format="png", type="filepath", image_mode="RGBA")
         composite_png = gr.Image(label="composite_png", format="png", type="filepath")
+        gen_prompt = gr.Textbox(label="prompt")
+        gen_size = [gr.Number(1280, label="width", precision=0), gr.Number(720, label="height", precision=0)]
+        gen_image = gr.Image(label="image", format="png", type="numpy")
+        gen_info = gr.JSON(label="info")
         trigger = gr.Button("api")
     trigger.click(api.preview_mask, [media, frame_index, prompts, mask, engine, quality], [overlay, alpha, info],
                   api_name="preview_mask", concurrency_id=click_opts["concurrency_id"],
@@ -219,6 +224,8 @@ def _api_endpoints(api: StudioAPI, gpu_opts: dict, click_opts: dict) -> None:
     trigger.click(api.cutout_image,
                   [media, prompts, mask, background, background_file, engine, quality, *edges],
                   [cutout, composite_png, report], api_name="cutout_image", **gpu_opts)
+    trigger.click(api.generate_background, [gen_prompt, seed, *gen_size], [gen_image, gen_info],
+                  api_name="generate_background", **gpu_opts)
 
 
 def launch(settings: Settings | None = None, port: int | None = None, share: bool = False,
