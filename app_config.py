@@ -47,7 +47,7 @@ class QualityPreset:
 
 
 PRESETS: dict[str, QualityPreset] = {
-    "fast": QualityPreset("fast", 384, False, "sam2.1-tiny", "matanyone", 480, 5, 23, "veryfast"),
+    "fast": QualityPreset("fast", 384, False, "sam2.1-tiny", "matanyone", 480, 5, 23, "superfast"),
     "balanced": QualityPreset("balanced", 384, True, "sam2.1-small", "matanyone", 720, 10, 20, "veryfast"),
     "best": QualityPreset("best", 768, True, "sam2.1-large", "matanyone2", -1, 10, 17, "medium"),
 }

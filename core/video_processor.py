@@ -272,7 +272,7 @@ class VideoJob:
             self.timings["load"] += time.perf_counter() - t0
             if self.background.notice:
                 self.warnings.append(self.background.notice)
-        chunk = max(1, self.settings.chunk_frames)
+        chunk = memory_manager.chunk_size(max(1, self.settings.chunk_frames))  # smaller under memory pressure
         frames = Prefetcher(reader.frames(self.first, self.stop), depth=chunk, name="decode")
         encoders = [Worker(enc, depth=chunk, name=f"encode-{name}") for name, enc in sink.encoders().items()]
         edges = req.edges

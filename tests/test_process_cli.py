@@ -191,3 +191,18 @@ def test_subprocess_contract_exit_codes_and_one_line_errors(tmp_path):
     assert bad.returncode == 2 and len(lines) == 1
     assert lines[0].startswith("error E201: ") and " — " in lines[0] and "Traceback" not in bad.stderr
     assert not (tmp_path / "b").exists()
+
+
+def test_works_without_a_system_ffmpeg(tmp_path):
+    """PyAV's bundled FFmpeg libraries do all the media work: no ffmpeg binary on PATH is needed."""
+    import os
+    import shutil
+
+    clip = media.make_video(tmp_path / "in.mp4", frames=10, audio="sine")
+    bare_path = str(Path(sys.executable).parent)  # the venv's bin only
+    assert shutil.which("ffmpeg", path=bare_path) is None and shutil.which("ffprobe", path=bare_path) is None
+    env = {**os.environ, "PATH": bare_path}
+    done = subprocess.run([sys.executable, "app.py", "process", str(clip), "--out", str(tmp_path / "o"),
+                           "--point", "10,10", "--quiet"], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert probe(tmp_path / "o" / "composite.mp4").has_audio
