@@ -6,7 +6,9 @@ even where torch is missing or broken.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -48,6 +50,20 @@ def autocast_dtype(device: Any) -> Any:
     if device.type == "mps":
         return torch.float16
     return None
+
+
+@contextlib.contextmanager
+def inference(device: Any, dtype: Any) -> Iterator[None]:
+    """No autograd, and autocast to ``dtype`` when one is given (on GPUs; ``None`` on the CPU):
+    how every model of the studio runs."""
+    import torch
+
+    with torch.inference_mode():
+        if dtype is not None:
+            with torch.autocast(device.type, dtype=dtype):
+                yield
+        else:
+            yield
 
 
 def describe(setting: str = "auto") -> dict[str, Any]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,17 +126,11 @@ class MatAnyoneMatter(Matter):
         self._core: Any = None
         self._shape: tuple[int, int] | None = None
 
-    @contextlib.contextmanager
-    def _compute(self) -> Iterator[None]:
+    def _compute(self) -> contextlib.AbstractContextManager:
         """No autograd; on GPUs autocast (the demo autocasts on CUDA too, with fp16)."""
-        import torch
+        from core.device_manager import inference
 
-        with torch.inference_mode():
-            if self._dtype is not None:
-                with torch.autocast(self._device.type, dtype=self._dtype):
-                    yield
-            else:
-                yield
+        return inference(self._device, self._dtype)
 
     def _image(self, frame: np.ndarray) -> Any:
         """RGB uint8 (H, W, 3) -> float (3, H, W) in [0, 1] on the device (to_tensor's arithmetic)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -70,17 +70,11 @@ class SAM2Segmenter(Segmenter):
         self._image_key: str | None = None
         self._shape: tuple[int, int] | None = None
 
-    @contextlib.contextmanager
-    def _compute(self) -> Iterator[None]:
+    def _compute(self) -> contextlib.AbstractContextManager:
         """No autograd, and reduced precision on GPUs (as SAM2's own examples run it)."""
-        import torch
+        from core.device_manager import inference
 
-        with torch.inference_mode():
-            if self._dtype is not None:
-                with torch.autocast(self._device.type, dtype=self._dtype):
-                    yield
-            else:
-                yield
+        return inference(self._device, self._dtype)
 
     @staticmethod
     def _key(image: np.ndarray) -> str:
