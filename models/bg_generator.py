@@ -214,6 +214,12 @@ class BackgroundGenerator:
         elif device != "cpu":
             pipeline.to(device)
         pipeline.set_progress_bar_config(disable=True)
+        vae = getattr(pipeline, "vae", None)
+        if vae is not None and hasattr(vae, "enable_tiling"):
+            # decode the latents in slices and tiles (diffusers 0.42: on pipe.vae, not the pipeline):
+            # large outpainted canvases then fit beside the matting models; no effect below a tile
+            vae.enable_slicing()
+            vae.enable_tiling()
         # Side multiple the UNet accepts: the VAE's factor times the UNet's 3 halvings.
         self.multiple = int(getattr(pipeline, "vae_scale_factor", 8)) * 8
 

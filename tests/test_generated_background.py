@@ -65,6 +65,8 @@ def test_real_pipeline_makes_requested_size_and_reports_progress(settings):
     assert all(side % 16 == 0 for side in info["drawn_at"])  # tiny VAE factor 2 x 8
     assert [f for f, _ in calls] == [0.5, 1.0]  # one report per denoising step
     assert "step 2/2" in calls[-1][1]
+    vae = bg_generator.get_generator(settings).pipeline.vae
+    assert vae.use_slicing and vae.use_tiling  # memory savers on the VAE, where diffusers 0.42 has them
 
 
 def test_cache_hit_skips_model_and_seed_is_reproducible(settings, tmp_path, monkeypatch):
