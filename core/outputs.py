@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable
 from fractions import Fraction
@@ -25,6 +26,8 @@ from core.exceptions import OutputNotWritableError
 logger = logging.getLogger(__name__)
 
 STAGING_PREFIX = ".bgfx-partial-"
+#: a staging folder untouched this long belongs to a job that died without cleaning up
+ABANDONED_AFTER_S = 24 * 3600
 
 #: output name -> VideoWriter kind
 VIDEO_KINDS = {
@@ -50,12 +53,22 @@ class Staging:
             if not self.out_dir.exists():
                 self.out_dir.mkdir(parents=True)
                 self._created_out = True
+            self._remove_abandoned()
             self.path = self.out_dir / f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
             self.path.mkdir()
         except OutputNotWritableError:
             raise
         except OSError as exc:
             raise OutputNotWritableError(f"cannot write to {str(self.out_dir)!r}: {exc.strerror or exc}") from None
+
+    def _remove_abandoned(self) -> None:
+        """Staging folders of jobs killed outright (power cut, SIGKILL) are removed once they are
+        old enough that no running job can own them."""
+        now = time.time()
+        for old in self.out_dir.glob(f"{STAGING_PREFIX}*"):
+            with contextlib.suppress(OSError):
+                if old.is_dir() and now - old.stat().st_mtime > ABANDONED_AFTER_S:
+                    shutil.rmtree(old, ignore_errors=True)
 
     def file(self, name: str) -> Path:
         return self.path / name

@@ -135,6 +135,15 @@ def test_staging_commits_atomically_and_discards_cleanly(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(E.OutputNotWritableError):
         Staging(tmp_path / "file")
+    # a folder left by a job killed outright is removed once it is old; a fresh one is left alone
+    import os
+
+    dead, live = out / ".bgfx-partial-dead", out / ".bgfx-partial-live"
+    dead.mkdir()
+    live.mkdir()
+    os.utime(dead, (time.time() - 2 * 86400,) * 2)
+    Staging(out).discard()
+    assert not dead.exists() and live.exists()
 
 
 def test_space_setup_is_a_noop_off_spaces(monkeypatch):
