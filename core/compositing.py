@@ -104,12 +104,24 @@ def estimate_foreground(frame: np.ndarray, alpha: np.ndarray, old_background: np
     return out
 
 
+def clean_foreground(frame: np.ndarray, alpha: np.ndarray, sigma: float = 12.0) -> np.ndarray:
+    """The subject's colour with the old background solved out of its edges (``estimate_foreground``
+    against the subject-free blur of the frame): what transparent files and despill use."""
+    return estimate_foreground(frame, alpha, background_fill(frame, alpha, sigma))
+
+
+def mix_despill(frame: np.ndarray, clean: np.ndarray, strength: float) -> np.ndarray:
+    """``frame`` moved towards its ``clean`` foreground by ``strength`` (0 = as shot, 1 = clean)."""
+    if strength <= 0:
+        return frame
+    return clean if strength >= 1 else cv2.addWeighted(clean, strength, frame, 1.0 - strength, 0)
+
+
 def despill(frame: np.ndarray, alpha: np.ndarray, strength: float, sigma: float = 12.0) -> np.ndarray:
     """Foreground colour with the old background's cast removed, blended by ``strength`` (0..1)."""
     if strength <= 0:
         return frame
-    fg = estimate_foreground(frame, alpha, background_fill(frame, alpha, sigma))
-    return cv2.addWeighted(fg, strength, frame, 1.0 - strength, 0) if strength < 1 else fg
+    return mix_despill(frame, clean_foreground(frame, alpha, sigma), strength)
 
 
 def subject_box(alpha: np.ndarray, margin: int = 0) -> tuple[int, int, int, int]:

@@ -7,11 +7,9 @@ import logging
 import time
 from pathlib import Path
 
-import cv2
-
 from app_config import Settings
 from core import memory_manager
-from core.compositing import background_fill, composite, estimate_foreground, refine_alpha, to_rgba
+from core.compositing import clean_foreground, composite, mix_despill, refine_alpha, to_rgba
 from core.exceptions import LimitExceededError
 from core.job import JobRequest, JobResult
 from core.outputs import Staging, write_json
@@ -24,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 
 def run_photo_job(request: JobRequest, settings: Settings, progress: ProgressCallback | None = None) -> JobResult:
-    from core.image_io import read_image
+    from core.image_io import read_image, save_png
 
     started = time.perf_counter()
     image = read_image(request.input_path)
@@ -48,17 +46,17 @@ def run_photo_job(request: JobRequest, settings: Settings, progress: ProgressCal
                 matter.close()
             alpha = refine_alpha(alpha, request.edges)
             tracker.advance("matte")
-            clean = estimate_foreground(image, alpha, background_fill(image, alpha, 12.0))
-            _save_png(staging.file("cutout.png"), to_rgba(clean, alpha))
+            clean = clean_foreground(image, alpha)
+            save_png(staging.file("cutout.png"), to_rgba(clean, alpha))
             warnings = list(engine.warnings)
             if background is not None:
                 background.open(OutputGeometry(width, height, 1, 1.0))
                 if background.notice:
                     warnings.append(background.notice)
-                foreground = clean if request.edges.despill > 0 else image
+                foreground = mix_despill(image, clean, request.edges.despill)
                 out = composite(foreground, alpha, background.frame(0, image, alpha), request.edges.light_wrap)
                 background.close()
-                _save_png(staging.file("composite.png"), out)
+                save_png(staging.file("composite.png"), out)
         report = {
             "engine": engine.name,
             "engine_reason": engine.reason,
@@ -78,8 +76,3 @@ def run_photo_job(request: JobRequest, settings: Settings, progress: ProgressCal
         raise
     return JobResult(out_dir=Path(request.out_dir), outputs=outputs, report=report)
 
-
-def _save_png(path: Path, rgb_or_rgba) -> None:
-    code = cv2.COLOR_RGBA2BGRA if rgb_or_rgba.shape[2] == 4 else cv2.COLOR_RGB2BGR
-    if not cv2.imwrite(str(path), cv2.cvtColor(rgb_or_rgba, code)):
-        raise OSError(f"could not write {path.name}")

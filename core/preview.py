@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from app_config import Settings, get_settings
-from core.compositing import background_fill, composite, estimate_foreground, refine_alpha
+from core.compositing import clean_foreground, composite, despill, refine_alpha
 from core.job import EdgeOptions
 from core.prompts import union_mask, validate_prompts
 from models.backgrounds import OutputGeometry, make_background
@@ -181,13 +181,9 @@ class MaskSession:
         h, w = image.shape[:2]
         alpha = refine_alpha(alpha, edges)
         source = make_background(background, seed=seed)
-        foreground = image
-        if source is None or edges.despill > 0:
-            clean = estimate_foreground(image, alpha, background_fill(image, alpha, 12.0))
-            foreground = clean if source is None else cv2.addWeighted(clean, edges.despill, image,
-                                                                      1 - edges.despill, 0)
-        if source is None:
-            return composite(foreground, alpha, checkerboard(w, h))
+        if source is None:  # transparent: the clean edge colour an editor would get
+            return composite(clean_foreground(image, alpha), alpha, checkerboard(w, h))
+        foreground = despill(image, alpha, edges.despill)
         source.open(OutputGeometry(w, h, 1, 1.0))
         try:
             return composite(foreground, alpha, source.frame(0, image, alpha), edges.light_wrap)

@@ -23,7 +23,7 @@ import numpy as np
 
 from app_config import OUTPUT_FORMATS, QUALITIES, Settings, get_settings
 from core import memory_manager
-from core.compositing import background_fill, estimate_foreground, refine_alpha
+from core.compositing import clean_foreground, mix_despill, refine_alpha
 from core.exceptions import (
     FormatError,
     LimitExceededError,
@@ -344,12 +344,8 @@ class VideoJob:
     def _compose(self, sink: FrameSink, rgb: np.ndarray, alpha: np.ndarray, index: int, edges: EdgeOptions):
         clean = None
         if sink.needs_clean_foreground or edges.despill > 0:
-            clean = estimate_foreground(rgb, alpha, background_fill(rgb, alpha, 12.0))
-        foreground = rgb
-        if edges.despill > 0:
-            import cv2
-
-            foreground = cv2.addWeighted(clean, edges.despill, rgb, 1.0 - edges.despill, 0)
+            clean = clean_foreground(rgb, alpha)
+        foreground = mix_despill(rgb, clean, edges.despill) if clean is not None else rgb
         background = self.background.frame(index, rgb, alpha) if self.background is not None else None
         return sink.render(foreground, clean, alpha, background, edges.light_wrap)
 

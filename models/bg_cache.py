@@ -6,14 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from app_config import Settings
+from core.exceptions import OutputNotWritableError
+from core.image_io import save_png
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +39,10 @@ def read_cache(path: Path, width: int, height: int) -> tuple[np.ndarray, dict] |
 
 
 def write_cache(path: Path, image: np.ndarray, info: dict) -> None:
-    """Write atomically (temporary name, then rename) so a crash never leaves half a PNG."""
+    """The info first, then the PNG (written atomically): a PNG present always has its info."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.png")
-        if not cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-            raise OSError(f"cannot write {tmp}")
         path.with_suffix(".json").write_text(json.dumps(info), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:  # a full or read-only disk costs a regeneration next time, not the job
+        save_png(path, image)
+    except (OSError, OutputNotWritableError) as exc:  # a full or read-only disk costs a regeneration, not the job
         logger.warning("background cache not written: %s", exc)

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-import numpy as np
 
 from app_config import OUTPUT_FORMATS, Settings
+from core.compositing import alpha_to_u8
 from core.exceptions import FrameOutOfRangeError, InputPathError, NoPromptError
 from core.job import JobRequest
 from models.base import ObjectPrompt
@@ -79,7 +79,7 @@ class StudioAPI:
             raise NoPromptError(f"no prompt on frame {frame}", "give points/box for frame_index")
         result = compute.preview_mask(session, path, frame, objects, engine or "auto", quality or "balanced",
                                       self.settings)
-        alpha_u8 = np.clip(result.alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        alpha_u8 = alpha_to_u8(result.alpha)
         details = {
             "engine": result.engine,
             "reason": result.reason,

@@ -20,6 +20,7 @@ import numpy as np
 
 from app_config import Settings
 from core.exceptions import LimitExceededError, NoPromptError, StudioError
+from core.image_io import save_png
 from core.job import EdgeOptions, JobRequest
 from models.base import NEGATIVE, POSITIVE
 from ui import compute, specs
@@ -258,7 +259,7 @@ class Handlers:
             prompt.strip(), int(seed or 0), int(info["width"]), int(info["height"]), settings=self.settings,
             progress=lambda f, msg="": progress(f, desc=msg or "generating"))
         out = st.resources(session, self.settings).folder / f"generated-{int(seed or 0)}.png"
-        cv2.imwrite(str(out), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        save_png(out, rgb)
         state.generated_background = str(out)
         notice = f"**{meta.get('model', 'model')}** · seed {meta.get('seed', seed)}"
         if meta.get("cached"):
