@@ -61,6 +61,18 @@ def _smooth(image: np.ndarray, sigma: float, factor: int) -> np.ndarray:
     return cv2.GaussianBlur(image, (0, 0), max(0.5, sigma))
 
 
+def _wide_fill(num: np.ndarray, weight: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """The wide pass of ``background_fill`` (numerator, weight), at a further quarter resolution:
+    a blur this wide is smooth at that scale, and at full size it cost more than the rest."""
+    h, w = weight.shape[:2]
+    size = (max(1, w // 4), max(1, h // 4))
+    s = max(0.5, sigma / 4)
+    num_w = cv2.GaussianBlur(cv2.resize(num, size, interpolation=cv2.INTER_AREA), (0, 0), s)
+    den_w = cv2.GaussianBlur(cv2.resize(weight, size, interpolation=cv2.INTER_AREA), (0, 0), s)
+    return (cv2.resize(num_w, (w, h), interpolation=cv2.INTER_LINEAR),
+            cv2.resize(den_w, (w, h), interpolation=cv2.INTER_LINEAR))
+
+
 def background_fill(frame: np.ndarray, alpha: np.ndarray, sigma: float) -> np.ndarray:
     """The original frame blurred *without the subject*: a normalised convolution weighted by the
     background's share of each pixel, so the subject's colours do not bleed into the blurred
@@ -82,9 +94,7 @@ def background_fill(frame: np.ndarray, alpha: np.ndarray, sigma: float) -> np.nd
     den = cv2.GaussianBlur(weight, (0, 0), s)
     holes = den < 0.02
     if holes.any():
-        wide = 4 * s + 8
-        num_w = cv2.GaussianBlur(num, (0, 0), wide)
-        den_w = cv2.GaussianBlur(weight, (0, 0), wide)
+        num_w, den_w = _wide_fill(num, weight, 4 * s + 8)
         num_b[holes], den[holes] = num_w[holes], den_w[holes]
     fill = np.clip(num_b / np.maximum(den, 1e-4)[..., None], 0, 255).astype(np.uint8)
     return cv2.resize(fill, (w, h), interpolation=cv2.INTER_LINEAR) if factor > 1 else fill

@@ -343,9 +343,33 @@ class VideoReader:
                 exact.append(t)
         picked = {i: self.read_frame(i) for i in sorted(chosen)}
         if exact:
-            for frame in self.frames(min(exact), max(exact) + 1, only=set(exact)):
-                picked[frame.index] = frame.rgb
+            picked.update(self._reference_frames_at(exact))
         return [picked[i] for i in sorted(picked)]
+
+    def _reference_frames_at(self, targets: list[int]) -> dict[int, np.ndarray]:
+        """For each target, the first frame at or after it that other frames refer to (a reference
+        frame), in one forward pass with the other frames not decoded at all: no frame depends on
+        them, and skipping them makes the pass about a third cheaper on a typical H.264 stream."""
+        info, ctx = self.info, self._stream.codec_context
+        targets = sorted(targets)
+        picked: dict[int, np.ndarray] = {}
+        ctx.skip_frame = "NONREF"
+        try:
+            self._container.seek(info.frame_pts[targets[0]], stream=self._stream, backward=True)
+            k = 0
+            for frame in self._container.decode(self._stream):
+                self.frames_decoded += 1
+                index = self._index_of.get(frame.pts)
+                if index is None or index < targets[k]:
+                    continue
+                picked[index] = to_rgb(frame, info.rotation)
+                while k < len(targets) and targets[k] <= index:
+                    k += 1
+                if k == len(targets):
+                    break
+        finally:
+            ctx.skip_frame = "DEFAULT"
+        return picked
 
 
 def transcode_baseline(src: str | Path, dst: str | Path, crf: int = 20) -> float:

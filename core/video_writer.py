@@ -2,8 +2,11 @@
 
 Kinds and why:
 
-- ``h264``: libx264 yuv420p in MP4 with ``+faststart``: plays in every browser. Tagged BT.709
-  limited range, and converted with that matrix, so colours survive a decode.
+- ``h264``: libx264 yuv420p in MP4 with ``+faststart``: plays in every browser. Converted from
+  RGB by OpenCV, whose 4:2:0 conversion is the BT.601 matrix in limited range, and tagged so
+  (matrix SMPTE 170M; primaries and transfer BT.709), so decoders that read the tags, as browsers
+  and FFmpeg do, get the colours back. OpenCV's is the fast path: swscale's RGB -> 4:2:0 cost
+  about 2.3 ms of a 720p frame against 0.3 ms, on a job whose every millisecond counts.
 - ``h264_gray``: the alpha matte as grey video. Full range: luma Y == alpha exactly (0..255),
   chroma neutral, tagged full range (decoders that honour the tag show the same greys).
 - ``vp9_alpha``: libvpx-vp9 yuva420p in WebM: transparent video for browsers and editors.
@@ -35,6 +38,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 from av.video.reformatter import ColorRange, Colorspace
 
@@ -60,6 +64,7 @@ KINDS: dict[str, _Kind] = {
 }
 _FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
 _BT709 = 1  # AVCOL_SPC/PRI/TRC_BT709
+_SMPTE170M = 6  # AVCOL_SPC_SMPTE170M: the BT.601 matrix, what cv2.COLOR_RGB2YUV_I420 computes
 
 
 class VideoWriter:
@@ -106,6 +111,8 @@ class VideoWriter:
         self._container = None
         self._durations: dict[int, int] = {}  # pts -> duration, known once the next frame arrives
         self._pending: deque[av.Packet] = deque()
+        # RGB frames for H.264 are converted by OpenCV (BT.601); alpha and grey frames keep BT.709.
+        self._matrix = _SMPTE170M if self.kind.channels == 3 and self.kind.pix_fmt == "yuv420p" else _BT709
         self._tmp = self.path.with_name(f".{self.path.stem}.{uuid.uuid4().hex[:8]}.part{self.path.suffix}")
         self._open(crf, preset)
 
@@ -127,7 +134,7 @@ class VideoWriter:
         ctx.thread_count = 0  # encoder picks its thread count from the cores (x264: auto)
         full = self.kind_name == "h264_gray"
         ctx.color_range = ColorRange.JPEG if full else ColorRange.MPEG
-        ctx.colorspace, ctx.color_primaries, ctx.color_trc = _BT709, _BT709, _BT709
+        ctx.colorspace, ctx.color_primaries, ctx.color_trc = self._matrix, _BT709, _BT709
         stream.options = self._codec_options(crf, preset)
         self._stream = stream
 
@@ -160,6 +167,11 @@ class VideoWriter:
             planes[:h] = img
             frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
             frame.color_range = ColorRange.JPEG
+            return frame
+        if self._matrix == _SMPTE170M:
+            yuv = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2YUV_I420)
+            frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+            frame.colorspace, frame.color_range = _SMPTE170M, ColorRange.MPEG
             return frame
         fmt = "rgb24" if self.kind.channels == 3 else "rgba"
         # wrap the caller's array without a copy when its memory layout allows (reformat copies anyway)

@@ -12,7 +12,7 @@ from app_config import load_settings
 from core import exceptions as E
 from core.memory_manager import PeakRSS, chunk_size, snapshot
 from core.outputs import Staging
-from core.pipelining import Prefetcher, Worker
+from core.pipelining import Prefetcher, Worker, opencv_single_threaded
 from core.progress_tracker import ProgressTracker
 from core.prompts import validate_prompts
 from models.backgrounds import make_background
@@ -88,6 +88,28 @@ def test_prefetcher_and_worker_order_and_errors():
     bad.submit(0)
     with pytest.raises(ZeroDivisionError):
         bad.finish()
+
+
+def test_opencv_single_threaded_is_counted_and_restored():
+    import cv2
+
+    from core.memory_manager import configure_allocator
+
+    assert configure_allocator() is True  # glibc on this machine: the thresholds were taken
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(2)
+    try:
+        with opencv_single_threaded():
+            assert cv2.getNumThreads() == 1
+            with opencv_single_threaded():  # a second job at the same time
+                assert cv2.getNumThreads() == 1
+            assert cv2.getNumThreads() == 1  # the first job is still running
+        assert cv2.getNumThreads() == 2
+        with pytest.raises(RuntimeError), opencv_single_threaded():
+            raise RuntimeError("a failed job restores it too")
+        assert cv2.getNumThreads() == 2
+    finally:
+        cv2.setNumThreads(before)
 
 
 def test_prompt_validation_codes():

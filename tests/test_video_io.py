@@ -150,6 +150,24 @@ def test_read_frame_sample_and_range_errors(clips):
             reader.read_frame(40)
 
 
+def test_sample_in_one_long_group_of_pictures_skips_unreferenced_frames(tmp_path):
+    path = tmp_path / "one-gop.mp4"
+    with VideoWriter(path, 96, 64, Fraction(25), "h264") as writer:  # x264: one keyframe, B-frames
+        for i in range(60):
+            writer.write(media.frame_pattern(i, 96, 64))
+    info = probe(path)
+    assert list(info.keyframes) == [0]
+    with VideoReader(path, info) as reader:
+        samples = reader.sample(6)
+        got = [media.decode_index(s) for s in samples]
+        targets = [0, 12, 24, 35, 47, 59]
+        assert got == sorted(set(got)) and len(got) == 6
+        assert all(t <= g <= t + 4 for g, t in zip(got, targets, strict=True)), got
+        assert reader.frames_decoded < 50  # frames no other frame refers to were not decoded
+        # and the reader decodes every frame again afterwards
+        assert _indexes(reader.frames(0, 60)) == list(range(60))
+
+
 def test_reader_turns_rotated_video_upright(clips):
     for name in ("rot90", "rot270", "rot180"):
         with VideoReader(clips[name]) as reader:
@@ -225,6 +243,29 @@ def test_writer_h264_is_browser_friendly_and_pads_odd_sizes(tmp_path):
         rgb = reader.read_frame(3)
     assert media.decode_index(rgb[:241, :321]) == 3
     assert np.abs(rgb[:, 321].astype(int) - rgb[:, 320]).mean() < 4  # padding repeats the edge
+
+
+def test_writer_h264_colours_survive_a_decode_that_reads_the_tags(tmp_path):
+    """The RGB -> 4:2:0 conversion (OpenCV, BT.601) and the stream's tags agree: a decoder that
+    honours the tags, as FFmpeg and browsers do, gets the colours back."""
+    colours = [(255, 0, 0), (0, 177, 64), (0, 71, 187), (250, 250, 250), (20, 20, 20), (200, 120, 40)]
+    image = np.zeros((96, 32 * len(colours), 3), np.uint8)
+    for i, c in enumerate(colours):
+        image[:, 32 * i : 32 * (i + 1)] = c
+    path = tmp_path / "colours.mp4"
+    with VideoWriter(path, image.shape[1], image.shape[0], Fraction(25), "h264", crf=10) as writer:
+        for _ in range(3):
+            writer.write(image)
+    import av
+
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        assert (frame.colorspace, frame.color_range) == (6, 1)  # SMPTE 170M matrix, limited range
+    with VideoReader(path) as reader:
+        rgb = reader.read_frame(1).astype(int)
+    for i, c in enumerate(colours):
+        patch = rgb[8:-8, 32 * i + 8 : 32 * (i + 1) - 8].reshape(-1, 3).mean(axis=0)
+        assert np.abs(patch - c).max() < 5, (c, patch)
 
 
 def test_writer_gray_matte_is_full_range_luma(tmp_path):
