@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import resource
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,12 @@ from bench.synthetic import make_clip, write_clip
 logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
+
+
+def children_cpu_s() -> float:
+    """CPU seconds (user + system) used so far by finished child processes."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def baseline_fps(clip: Path, work: Path) -> float:
@@ -73,13 +80,18 @@ def main() -> None:
         mid = args.frames // 2
         clip, masks = prepare("pan", args.width, args.height, args.frames, work, "clip", (0, mid))
         print(f"clip: {args.width}x{args.height}, {args.frames} frames (made in {time.perf_counter() - t0:.0f} s)")
+        cpu0 = children_cpu_s()
         ref = baseline_fps(clip, work)
+        cpu1 = children_cpu_s()
         rep = pipeline_report(clip, masks[0], work / "out-speed")
+        cpu2 = children_cpu_s()
         fps = rep["frames"] / rep["seconds"]["total"]
         print("\n== speed (composite.mp4 only, blur:25, embedded engine) ==")
         print(f"reference decode+encode (h264 veryfast): {ref:7.1f} fps")
         print(f"pipeline end to end                    : {fps:7.1f} fps")
         print(f"ratio                                  : {fps / ref:7.2f}   (target >= 0.5)")
+        print(f"CPU per frame (whole process, user + system): reference {1e3 * (cpu1 - cpu0) / args.frames:.1f} ms, "
+              f"pipeline {1e3 * (cpu2 - cpu1) / args.frames:.1f} ms")
         print("stage seconds:", json.dumps(rep["seconds"]))
         if args.skip_memory:
             return

@@ -102,6 +102,37 @@ def run_job(
         return VideoJob(replace(request, input_path=path), settings, progress, cancel).run()
 
 
+class ClipSamples:
+    """The ``SampleSource`` of a job: frames of the clip decoded on the matter's request, once.
+
+    Must be asked before the forward pass starts decoding on its own thread (one reader)."""
+
+    PAIR_GAP = 6  # frames between the two first looks: enough for a pan to show
+
+    def __init__(self, reader, prompt_frame: int, stop: int, n: int, timings: dict[str, float]) -> None:
+        self._reader, self._p, self._stop, self._n, self._timings = reader, prompt_frame, stop, n, timings
+        self._pair: tuple[np.ndarray, np.ndarray] | None = None
+        self._spread: list[np.ndarray] | None = None
+
+    def pair(self) -> tuple[np.ndarray, np.ndarray] | None:
+        later = min(self._p + self.PAIR_GAP, self._stop - 1)
+        if later <= self._p:
+            return None
+        if self._pair is None:
+            started = time.perf_counter()
+            frames = {f.index: f.rgb for f in self._reader.frames(self._p, later + 1, only={self._p, later})}
+            self._timings["decode"] += time.perf_counter() - started
+            self._pair = (frames[self._p], frames[later])
+        return self._pair
+
+    def spread(self) -> list[np.ndarray]:
+        if self._spread is None:
+            started = time.perf_counter()
+            self._spread = self._reader.sample(self._n)
+            self._timings["decode"] += time.perf_counter() - started
+        return self._spread
+
+
 class VideoJob:
     """State of one video job; ``run`` is the whole story, each step a method below it."""
 
@@ -196,14 +227,11 @@ class VideoJob:
         self.engine.segmenter.close()
         return masks
 
-    def _samples(self, reader) -> list[np.ndarray]:
-        """A few frames spread over the clip for the matter's look ahead (bounded by memory)."""
+    def _samples(self, reader) -> ClipSamples:
+        """What the matter may look at before it starts (decoded only if it asks; bounded by memory)."""
         frame_mb = self.info.width * self.info.height * 3 / 2**20
         n = int(np.clip(256 / max(frame_mb, 1e-3), 4, 16))
-        started = time.perf_counter()
-        samples = reader.sample(n)
-        self.timings["decode"] += time.perf_counter() - started
-        return samples
+        return ClipSamples(reader, self.prompt_frame, self.stop, n, self.timings)
 
     def _backward_segment_start(self, end: int) -> int:
         """Where the backward segment ending at ``end`` starts: at the earliest keyframe that keeps
@@ -215,7 +243,7 @@ class VideoJob:
         keys = [k for k in self.info.keyframes if start <= k < end]
         return keys[0] if keys else start
 
-    def _matte_backwards(self, reader, mask: np.ndarray, samples: list[np.ndarray]) -> AlphaSpill | None:
+    def _matte_backwards(self, reader, mask: np.ndarray, samples: ClipSamples) -> AlphaSpill | None:
         """Alphas of frames [first, prompt_frame), computed backwards from the prompt frame.
 
         A video decodes forwards only, so each segment (a group of pictures, say) is decoded
@@ -273,6 +301,15 @@ class VideoJob:
             self.timings["load"] += time.perf_counter() - t0
             if self.background.notice:
                 self.warnings.append(self.background.notice)
+        matter = self.engine.matter_factory()
+        try:
+            matter.prepare(samples)  # may decode: before the decode thread owns the reader
+        except BaseException:
+            matter.close()
+            if self.background is not None:
+                self.background.close()
+            sink.abort()
+            raise
         chunk = memory_manager.chunk_size(max(1, self.settings.chunk_frames))  # smaller under memory pressure
         frames = Prefetcher(reader.frames(self.first, self.stop), depth=chunk, name="decode")
         encoders = [Worker(enc, depth=chunk, name=f"encode-{name}") for name, enc in sink.encoders().items()]
@@ -287,13 +324,11 @@ class VideoJob:
                 encoder.submit(index, pts, images, duration)
 
         composer = Worker(compose, depth=2, name="compose")
-        matter = self.engine.matter_factory()
         refine = edges.feather_px > 0 or edges.choke_px != 0
         first_pts = info.frame_pts[self.first] if info.frame_pts else None
         last = self.stop - 1
         done = False
         try:
-            matter.prepare(samples)
             for n, frame in enumerate(frames):
                 if n % chunk == 0:
                     self.tracker.check_cancelled()

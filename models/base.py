@@ -14,6 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -61,6 +62,40 @@ class Segmenter(ABC):
         """Release memory held for the current image."""
 
 
+class SampleSource(Protocol):
+    """Frames a matter may look at before it starts, each decoded only when asked for.
+
+    Why lazy: spreading samples over a clip with few keyframes means decoding most of it, which
+    only pays when the camera is still (a clean plate by temporal median); a quick look at two
+    frames first tells a moving camera, and then nothing more is decoded.
+    """
+
+    def pair(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Two frames a few frames apart (the prompt frame and one shortly after), or None."""
+        ...
+
+    def spread(self) -> list[np.ndarray]:
+        """Frames spread over the whole clip (decoded once, then kept)."""
+        ...
+
+
+class FrameList:
+    """A ``SampleSource`` over frames already in memory (spread over a clip): tests, benchmarks."""
+
+    def __init__(self, frames: Sequence[np.ndarray]) -> None:
+        self.frames = list(frames)
+
+    def pair(self) -> tuple[np.ndarray, np.ndarray] | None:
+        return (self.frames[0], self.frames[1]) if len(self.frames) >= 2 else None
+
+    def spread(self) -> list[np.ndarray]:
+        return self.frames
+
+
+def as_sample_source(samples: SampleSource | Sequence[np.ndarray]) -> SampleSource:
+    return samples if hasattr(samples, "spread") else FrameList(samples)  # type: ignore[arg-type]
+
+
 class Matter(ABC):
     """Streaming propagation: a first mask, then one alpha per frame, in the order frames are fed.
 
@@ -70,8 +105,9 @@ class Matter(ABC):
 
     name: str = "matter"
 
-    def prepare(self, samples: Sequence[np.ndarray]) -> None:  # noqa: B027 - optional hook
-        """Optional look at a few frames spread over the whole clip (e.g. for a background plate)."""
+    def prepare(self, samples: SampleSource | Sequence[np.ndarray]) -> None:  # noqa: B027 - optional hook
+        """Optional look at the clip before starting (e.g. for a background plate). ``samples``
+        decodes only what the matter asks for; a list of frames spread over the clip also works."""
 
     @abstractmethod
     def start(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:

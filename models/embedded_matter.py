@@ -32,7 +32,7 @@ import numpy as np
 
 from app_config import PRESETS, QualityPreset
 from core.exceptions import EmptyMaskError, MaskSizeError, PromptError
-from models.base import Matter
+from models.base import Matter, SampleSource, as_sample_source
 from models.embedded.colour import ColourModel
 from models.embedded.edges import Sampler, solve_alpha, spread_colours
 from models.embedded.guided import gray_coefficients
@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 _EPS = 1e-3
 STILL_CAMERA_PX = 0.75  # a clip whose samples looked still: smaller fitted motions are flow noise
+MOVING_CAMERA_PX = 2.0  # tracking-res px between the two first looks: surely a moving camera
 _DEEP = 0.6  # subject colours come from pixels deeper than this x band_px (swept 0.3-1.0: 0.6 best)
 _GUIDED_R = 2  # tracking-res px of the guided filter that gives the fallback alpha
 _PLATE_EVERY = 4  # frames between updates of the whole plate (the ROI's part: every frame)
@@ -99,8 +100,18 @@ class EmbeddedMatter(Matter):
         return cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)
 
     # --- the Matter role ------------------------------------------------------------------
-    def prepare(self, samples: Sequence[np.ndarray]) -> None:
-        """Look at frames spread over the clip: a clean plate by temporal median if the camera is still."""
+    def prepare(self, samples: SampleSource | Sequence[np.ndarray]) -> None:
+        """A clean plate by temporal median of frames spread over the clip, if the camera is still.
+
+        Two frames a few apart are looked at first: when the camera clearly moves between them no
+        plate can come of it, and the frames spread over the clip are never decoded."""
+        source = as_sample_source(samples)
+        pair = source.pair()
+        if pair is not None and self._camera_moves(*pair):
+            self._prepared = self._full_plate = None
+            logger.info("embedded matter: moving camera (seen at the prompt frame)")
+            return
+        samples = source.spread()
         if len(samples) == 0:
             return
         h, w = samples[0].shape[:2]
@@ -109,6 +120,17 @@ class EmbeddedMatter(Matter):
         self._full_plate = full_median(same) if self._prepared is not None else None
         logger.info("embedded matter: %s camera in %d samples", "still" if self._prepared is not None else "moving",
                     len(same))
+
+    def _camera_moves(self, first: np.ndarray, later: np.ndarray) -> bool:
+        """True when the background of ``later`` is clearly shifted from ``first`` (a fit of the
+        dominant motion of the whole frame; a subject covering less than two thirds of it does not
+        sway the robust fit). Unsure (no fit) counts as not moving: the samples then decide."""
+        if first.shape != later.shape:
+            return False
+        a, b = (cv2.cvtColor(self._downscale(f), cv2.COLOR_RGB2GRAY) for f in (first, later))
+        flow = FlowTracker(a.shape[1], a.shape[0]).backward(b, a)
+        m = camera_motion(flow, np.ones(a.shape, bool))
+        return m is not None and not is_still(m, MOVING_CAMERA_PX)
 
     def start(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if frame.ndim != 3 or frame.shape[2] != 3:

@@ -129,3 +129,30 @@ def test_subject_at_the_frame_edge_and_leaving():
     m.prev_alpha[:] = 0.0  # the track is lost: nothing is carried
     a = m.step(moved)
     assert a.shape == mask.shape and a.max() == 0.0
+
+
+class _CountingSamples:
+    """A SampleSource that records what the matter asked for."""
+
+    def __init__(self, clip, prompt_frame: int = 0) -> None:
+        self.clip, self.p, self.asked = clip, prompt_frame, []
+
+    def pair(self):
+        self.asked.append("pair")
+        return self.clip.frame(self.p)[0], self.clip.frame(self.p + 6)[0]
+
+    def spread(self):
+        self.asked.append("spread")
+        return [self.clip.frame(i)[0] for i in range(0, N, 3)]
+
+
+@pytest.mark.parametrize("kind", ["static", "pan"])
+def test_prepare_decodes_spread_samples_only_for_a_still_camera(kind):
+    clip = make_clip(kind, 480, 270, frames=N, seed=4)
+    samples = _CountingSamples(clip)
+    matter = EmbeddedMatter(PRESETS["balanced"])
+    matter.prepare(samples)
+    if kind == "pan":  # the first look shows the camera moving: no plate, nothing more decoded
+        assert samples.asked == ["pair"] and matter._prepared is None
+    else:
+        assert samples.asked == ["pair", "spread"] and matter._prepared is not None
