@@ -72,14 +72,15 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=240)
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=720)
+    parser.add_argument("--kind", default="pan", choices=("pan", "static"), help="camera of the synthetic clip")
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bgfx-bench-") as tmp:
         work = Path(tmp)
         t0 = time.perf_counter()
         mid = args.frames // 2
-        clip, masks = prepare("pan", args.width, args.height, args.frames, work, "clip", (0, mid))
-        print(f"clip: {args.width}x{args.height}, {args.frames} frames (made in {time.perf_counter() - t0:.0f} s)")
+        clip, masks = prepare(args.kind, args.width, args.height, args.frames, work, "clip", (0, mid))
+        print(f"clip: {args.kind} {args.width}x{args.height}, {args.frames} frames (made in {time.perf_counter() - t0:.0f} s)")
         cpu0 = children_cpu_s()
         ref = baseline_fps(clip, work)
         cpu1 = children_cpu_s()
@@ -95,7 +96,7 @@ def main() -> None:
         print("stage seconds:", json.dumps(rep["seconds"]))
         if args.skip_memory:
             return
-        long_clip, long_masks = prepare("pan", args.width, args.height, 4 * args.frames, work, "long", (4 * mid,))
+        long_clip, long_masks = prepare(args.kind, args.width, args.height, 4 * args.frames, work, "long", (4 * mid,))
         both = "composite.mp4,alpha.mp4"
         short = pipeline_report(clip, masks[mid], work / "out-m1", frame=mid, formats=both)
         long = pipeline_report(long_clip, long_masks[4 * mid], work / "out-m4", frame=4 * mid, formats=both)

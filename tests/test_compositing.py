@@ -95,3 +95,14 @@ def test_rgba_and_colours():
     assert c.parse_color("fff") == (255, 255, 255)
     with pytest.raises(ValueError):
         c.parse_color("#12345G")
+
+
+def test_shrink_matches_one_area_resize():
+    rng = np.random.default_rng(3)
+    image = cv2.GaussianBlur(rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8), (0, 0), 2)
+    for size, max_diff, mean_diff in [((160, 90), 2, 0.5), ((1280, 720), 0, 0.0), ((213, 120), 12, 2.0)]:
+        got = c.shrink(image, size)
+        want = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        assert got.shape == want.shape
+        diff = np.abs(got.astype(int) - want)
+        assert diff.max() <= max_diff and diff.mean() <= mean_diff, (size, diff.max(), diff.mean())
