@@ -137,7 +137,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def run_process(args: argparse.Namespace) -> int:
     from core.video_processor import run_job
+    from models.model_loader import release_after_use
 
+    release_after_use()  # one job, then exit: SAM2 is freed as soon as the masks are made
     settings = get_settings()
     request = JobRequest(
         input_path=Path(args.input),

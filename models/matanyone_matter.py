@@ -105,10 +105,111 @@ def build_matanyone_network(checkpoint: Path | None, device: Any) -> Any:
     return network.to(device).eval()
 
 
+# --- the mask decoder with shorter-lived tensors ---------------------------------------------
+# At 480x864 internal size the last decoder stage holds several 64-channel full-size tensors at
+# once (106 MB each in fp32): the skip feature f1 (computed up front and kept until the decoder
+# returns), its sum with the upsampled features, and a ReLU copy of that sum. That stage sets
+# MatAnyone's peak on the CPU. The functions below run the very same operations in the same order
+# per value (same layers, same kernels, fp32 results bit for bit equal, tests/test_matanyone_matter.py
+# checks it) but compute each skip feature just before its stage, drop it once added, and apply
+# the ReLUs in place where their input is needed by nothing else.
+
+
+def _upsample_block(block: Any, p: Any, skip: Any) -> Any:
+    """``MaskUpsampleBlock.forward(p, skip)``, freeing ``skip`` and the block's sums early.
+
+    ``skip`` must be a tensor the caller no longer holds (it is dropped once added).
+    """
+    import torch.nn.functional as F
+    from matanyone2.model.group_modules import upsample_groups
+    from torch import nn
+
+    g = upsample_groups(p, ratio=block.scale_factor)  # a new tensor that only this function holds
+    mix = block.distributor
+    if mix.x_transform is None and mix.g_transform is None:  # distributor(skip, g) is skip + g
+        g.add_(skip.unsqueeze(1).expand(-1, g.shape[1], -1, -1, -1))  # the same sum, in place
+    else:
+        g = mix(skip, g)
+    del skip
+    res = block.out_conv  # GroupResBlock: conv2(relu(conv1(relu(g)))) + downsample(g)
+    if isinstance(res.downsample, nn.Identity):
+        out = res.conv1(F.relu(g))  # g itself is the residual: ReLU into a copy
+        out = res.conv2(F.relu(out, inplace=True))
+        return out.add_(g)
+    residual = res.downsample(g)
+    out = res.conv1(F.relu(g, inplace=True))  # g is not needed after this: ReLU over it
+    del g
+    out = res.conv2(F.relu(out, inplace=True))
+    return out.add_(residual)
+
+
+def _frugal_decoder_forward(
+    self: Any,
+    ms_image_feat: Any,
+    memory_readout: Any,
+    sensory: Any,
+    *,
+    chunk_size: int = -1,
+    update_sensory: bool = True,
+    seg_pass: bool = False,
+    last_mask: Any = None,
+    sigmoid_residual: bool = False,
+) -> tuple[Any, Any]:
+    """``MaskDecoder.forward`` (single chunk, no autocast) with shorter-lived intermediates.
+
+    Anything else (objects in chunks, autocast on a GPU, a distributor other than ``add``) runs
+    the package's own forward unchanged.
+    """
+    import torch
+    import torch.nn.functional as F
+    from matanyone2.utils.device import safe_autocast
+
+    batch_size, num_objects = memory_readout.shape[:2]
+    blocks = (self.up_16_8, self.up_8_4, self.up_4_2, self.up_2_1)
+    if ((1 <= chunk_size < num_objects) or torch.is_autocast_enabled(memory_readout.device.type)
+            or any(block.distributor.method != "add" for block in blocks)):
+        return self._bgfx_package_forward(ms_image_feat, memory_readout, sensory, chunk_size=chunk_size,
+                                          update_sensory=update_sensory, seg_pass=seg_pass,
+                                          last_mask=last_mask, sigmoid_residual=sigmoid_residual)
+    project = self.decoder_feat_proc.transforms  # f8, f4, f2, f1 = project[i](ms_image_feat[i + 1])
+    p16 = memory_readout
+    p8 = _upsample_block(self.up_16_8, p16, project[0](ms_image_feat[1]))
+    p4 = _upsample_block(self.up_8_4, p8, project[1](ms_image_feat[2]))
+    p2 = _upsample_block(self.up_4_2, p4, project[2](ms_image_feat[3]))
+    p1 = _upsample_block(self.up_2_1, p2, project[3](ms_image_feat[4]))
+    with safe_autocast(enabled=False):
+        head = self.pred_seg if seg_pass else self.pred_mat
+        logits = head(F.relu(p1.flatten(start_dim=0, end_dim=1).float()))
+        if last_mask is not None:
+            if sigmoid_residual:
+                logits = (torch.sigmoid(logits) - 0.5) * 2
+            logits = last_mask + logits
+    new_sensory = sensory
+    if update_sensory:
+        p1 = torch.cat([p1, logits.view(batch_size, num_objects, 1, *logits.shape[-2:])], 2)
+        new_sensory = self.sensory_update([p16, p8, p4, p2, p1], sensory)
+    return new_sensory, logits.view(batch_size, num_objects, *logits.shape[-2:])
+
+
+def use_frugal_decoder(network: Any) -> Any:
+    """Make ``network``'s mask decoder run ``_frugal_decoder_forward`` (idempotent; returns it).
+
+    Only this instance changes; the package's class, and so MatAnyone's own demo, is untouched.
+    """
+    import types
+
+    decoder = network.mask_decoder
+    if "_bgfx_package_forward" not in vars(decoder):
+        decoder._bgfx_package_forward = decoder.forward
+        decoder.forward = types.MethodType(_frugal_decoder_forward, decoder)
+    return network
+
+
 class MatAnyoneMatter(Matter):
     """Streaming MatAnyone: ``start`` with the prompt frame and mask, then one ``step`` per frame.
 
-    Each instance owns its ``InferenceCore`` (the memory of this one pass); the network is shared.
+    Each instance owns its ``InferenceCore`` (the memory of this one pass); the network is shared,
+    and its mask decoder runs ``use_frugal_decoder``'s forward (same results, a lower peak).
     """
 
     name = "matanyone"
@@ -117,7 +218,7 @@ class MatAnyoneMatter(Matter):
         from omegaconf import OmegaConf
 
         self.options = options or MatAnyoneOptions()
-        self._network = network
+        self._network = use_frugal_decoder(network)
         self._device = network.device
         self._dtype = dtype
         cfg = OmegaConf.create(OmegaConf.to_container(network.cfg, resolve=True))

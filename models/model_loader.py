@@ -10,15 +10,24 @@ Why it is shaped this way:
   ``EngineUnavailableError`` E502), which models/engines.py turns into the embedded fallback.
 - Networks are large and read-only at inference, so one copy per (model, weights, device) is shared
   by every session and job, guarded by a lock; ``release_models`` frees them on request.
+- A process that runs a single job (the CLI) calls ``release_after_use()``: its SAM2 network is then
+  freed as soon as the job's masks are made (``SAM2Segmenter.close``), before MatAnyone runs, so
+  the two networks and their working memory are never resident together. Freed memory is handed
+  back to the system (``trim_memory``): glibc otherwise keeps it in the heap.
 - ``BGFX_WEIGHTS=random`` builds the same architectures with seeded random weights (no download),
   for tests and benchmarks; the description then says so in capitals.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
+import functools
 import gc
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -158,6 +167,42 @@ def _short(exc: BaseException) -> str:
 # --- one copy per device, shared -----------------------------------------------------------
 _LOCK = threading.Lock()
 _CACHE: dict[tuple[str, str, str], Any] = {}
+_RELEASE_AFTER_USE = False
+
+
+def release_after_use(enabled: bool = True) -> None:
+    """Segmenters loaded from now on free their network when the job closes them (one-job processes).
+
+    The studio keeps the default (off): its networks stay loaded for the next click and job.
+    """
+    global _RELEASE_AFTER_USE
+    _RELEASE_AFTER_USE = bool(enabled)
+
+
+def trim_memory() -> None:
+    """Collect garbage and give freed memory back: the CUDA cache, and glibc's heap (``malloc_trim``).
+
+    Without the trim, hundreds of MB that torch freed stay resident in the C heap.
+    """
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # AttributeError: not glibc
+            ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+
+
+def release_network(spec: ModelSpec, weights: str, device: Any) -> bool:
+    """Drop the cached network of (spec, weights, device) and free its memory once nobody holds it."""
+    with _LOCK:
+        network = _CACHE.pop((spec.key, weights, str(device)), None)
+    if network is None:
+        return False
+    del network
+    trim_memory()
+    logger.info("released %s (%s weights) on %s", spec.key, weights, device)
+    return True
 
 
 def cached_network(spec: ModelSpec, weights: str, device: Any, build: Callable[[], Any]) -> Any:
@@ -183,14 +228,7 @@ def release_models() -> int:
     with _LOCK:
         count = len(_CACHE)
         _CACHE.clear()
-    gc.collect()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:
-        pass
+    trim_memory()
     logger.info("released %d cached networks", count)
     return count
 
@@ -267,5 +305,8 @@ def load_real_engine(settings: Settings) -> tuple[Segmenter, Callable[[], Matter
     def new_matter() -> Matter:
         return MatAnyoneMatter(matter_network, options, dtype=dtype)
 
-    segmenter = SAM2Segmenter(sam_network, dtype=dtype)
+    release: Callable[[], object] | None = None
+    if _RELEASE_AFTER_USE:  # a one-job process: SAM2 goes once the job's masks are made
+        release = functools.partial(release_network, sam_spec, settings.weights, device)
+    segmenter = SAM2Segmenter(sam_network, dtype=dtype, on_close=release)
     return segmenter, new_matter, describe_engine(sam_spec, matter_spec, device, dtype, settings.weights)

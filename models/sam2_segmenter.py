@@ -8,6 +8,9 @@ Why it is shaped this way:
   starting over (``previous`` in ``segment``).
 - The network itself is shared by every session (models/model_loader.py caches one copy per
   device); each ``SAM2Segmenter`` only holds its own predictor state (the current image's features).
+- A process that runs one job and exits (the CLI) has no use for SAM2 once the masks are made, so
+  its segmenter can be built with ``on_close``: ``close`` then lets go of the network too and calls
+  it (models/model_loader.py evicts the network and hands the memory back before the matting runs).
 """
 
 from __future__ import annotations
@@ -15,12 +18,19 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from core.exceptions import EmptyMaskError, MaskSizeError, NoPromptError, PointOutOfFrameError, PromptError
+from core.exceptions import (
+    EmptyMaskError,
+    EngineFailedError,
+    MaskSizeError,
+    NoPromptError,
+    PointOutOfFrameError,
+    PromptError,
+)
 from models.base import ObjectPrompt, Segmenter, SegmentResult
 
 logger = logging.getLogger(__name__)
@@ -59,11 +69,17 @@ class SAM2Segmenter(Segmenter):
 
     name = "sam2"
 
-    def __init__(self, model: Any, *, dtype: Any = None, multimask: bool = True) -> None:
-        """``model`` is a built SAM2Base (shared); ``dtype`` an autocast type on GPUs, None on CPU."""
+    def __init__(self, model: Any, *, dtype: Any = None, multimask: bool = True,
+                 on_close: Callable[[], object] | None = None) -> None:
+        """``model`` is a built SAM2Base (shared); ``dtype`` an autocast type on GPUs, None on CPU.
+
+        With ``on_close`` the segmenter is single-use: ``close`` drops the network as well and then
+        calls ``on_close`` (which frees it); any later ``set_image`` is an error.
+        """
         from sam2.sam2_image_predictor import SAM2ImagePredictor
 
-        self._predictor = SAM2ImagePredictor(model)
+        self._predictor: Any = SAM2ImagePredictor(model)
+        self._on_close = on_close
         self._device = model.device
         self._dtype = dtype
         self._multimask = multimask
@@ -89,6 +105,9 @@ class SAM2Segmenter(Segmenter):
         """Encode ``image`` unless it is the image already encoded (then this is free)."""
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise PromptError("the prompt frame must be an RGB uint8 image", "this is a bug: please report it")
+        if self._predictor is None:
+            raise EngineFailedError("the SAM2 segmenter was used after it released its network",
+                                    "this is a bug: please report it with the job report")
         key = self._key(image)
         if key == self._image_key:
             logger.debug("image embedding reused")
@@ -163,7 +182,13 @@ class SAM2Segmenter(Segmenter):
         return results
 
     def close(self) -> None:
-        """Drop the cached image features (the shared network stays loaded)."""
-        self._predictor.reset_predictor()
+        """Drop the cached image features; the shared network stays loaded unless ``on_close`` was
+        given, in which case the network is dropped too and ``on_close`` frees it (once)."""
+        if self._predictor is not None:
+            self._predictor.reset_predictor()
         self._image_key = None
         self._shape = None
+        if self._on_close is not None:
+            self._predictor = None  # the predictor holds the network: nothing here refers to it now
+            release, self._on_close = self._on_close, None
+            release()

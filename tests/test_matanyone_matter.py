@@ -20,6 +20,7 @@ from models.matanyone_matter import (
     MatAnyoneOptions,
     build_matanyone_network,
     matanyone_config,
+    use_frugal_decoder,
 )
 from models.model_loader import get_network, spec_for
 from models.random_weights import seeded, tame_matanyone
@@ -160,3 +161,47 @@ def test_checkpoint_files_load_and_bad_ones_are_refused(tmp_path):
     torch.save(broken, tmp_path / "broken.pth")
     with pytest.raises(EngineFailedError, match="not a MatAnyone checkpoint"):
         build_matanyone_network(tmp_path / "broken.pth", torch.device("cpu"))
+
+
+def test_frugal_decoder_gives_the_packages_results_bit_for_bit():
+    """The decoder with shorter-lived tensors computes exactly what the package's decoder does."""
+    from matanyone2.model.big_modules import MaskDecoder
+
+    with seeded():
+        package = tame_matanyone(build_matanyone_network(None, torch.device("cpu")))
+    with seeded():
+        frugal = use_frugal_decoder(tame_matanyone(build_matanyone_network(None, torch.device("cpu"))))
+    assert use_frugal_decoder(frugal) is frugal  # idempotent
+    assert "forward" not in vars(package.mask_decoder) and MaskDecoder.forward is not frugal.mask_decoder.forward
+    h, w = 96, 128
+    gen = torch.Generator().manual_seed(0)
+    for objects in (1, 2):
+        ms = [torch.randn(1, c, h // s, w // s, generator=gen)
+              for c, s in ((1024, 16), (512, 8), (256, 4), (64, 2), (3, 1))]
+        readout = torch.randn(1, objects, 256, h // 16, w // 16, generator=gen)
+        sensory = torch.randn(1, objects, 256, h // 16, w // 16, generator=gen)
+        last = torch.randn(objects, 1, h, w, generator=gen)  # as MatAnyone passes it: one map per object
+        cases = ({}, {"update_sensory": False}, {"seg_pass": True}, {"last_mask": last},
+                 {"last_mask": last, "sigmoid_residual": True}, {"chunk_size": 1})
+        with torch.inference_mode():
+            for kwargs in cases:
+                expected = package.mask_decoder(ms, readout, sensory, **kwargs)
+                got = frugal.mask_decoder(ms, readout, sensory, **kwargs)
+                for a, b in zip(expected, got, strict=True):
+                    assert a.shape == b.shape and torch.equal(a, b), (objects, kwargs)
+
+
+def test_adapter_with_frugal_decoder_equals_the_unchanged_network():
+    """Whole passes through the adapter: every alpha equal to the package decoder's, bit for bit."""
+    with seeded():
+        package = tame_matanyone(build_matanyone_network(None, torch.device("cpu")))
+    frames, mask = make_clip(8)
+    options = MatAnyoneOptions(max_internal_size=INTERNAL, n_warmup=2, r_erode=5, r_dilate=5)
+    expected = run_demo_loop(package, frames, mask, options)  # the demo never patches the network
+    assert "forward" not in vars(package.mask_decoder)
+    ours = run_adapter(package, frames, mask, options)  # the adapter does
+    assert "forward" in vars(package.mask_decoder)
+    again = run_demo_loop(package, frames, mask, options)
+    for a, b in zip(expected, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert max(float(np.abs(a - b).max()) for a, b in zip(ours, expected, strict=True)) <= 1e-4

@@ -154,6 +154,37 @@ def test_load_real_engine_shares_networks_and_releases_them():
     assert seg_c._predictor.model is not seg_a._predictor.model
 
 
+def test_release_after_use_frees_sam2_once_the_masks_are_made(monkeypatch):
+    """A one-job process: closing the segmenter evicts SAM2 and frees it; MatAnyone stays."""
+    import gc
+    import weakref
+
+    import numpy as np
+
+    from models.base import ObjectPrompt
+
+    model_loader.release_models()
+    settings = random_settings(quality="fast")
+    kept, _, _ = model_loader.load_real_engine(settings)  # default: the studio's behaviour
+    kept.close()
+    assert "sam2.1-tiny/random/cpu" in model_loader.loaded_models()
+    monkeypatch.setattr(model_loader, "_RELEASE_AFTER_USE", False)
+    model_loader.release_after_use()
+    segmenter, factory, _ = model_loader.load_real_engine(settings)
+    network = weakref.ref(segmenter._predictor.model)
+    del kept
+    image = np.zeros((96, 128, 3), np.uint8)
+    image[20:70, 40:90] = 200
+    segmenter.set_image(image)
+    segmenter.segment(ObjectPrompt(points=[(64, 45)], labels=[1]))
+    segmenter.close()
+    gc.collect()
+    assert network() is None
+    assert model_loader.loaded_models() == ["matanyone/random/cpu"]
+    assert factory() is not None
+    model_loader.release_models()
+
+
 def test_hub_mode_loads_checkpoint_files(tmp_path):
     """Weights mode ``hub`` with a checkpoint folder: the files' weights end up in the networks."""
     from models.matanyone_matter import build_matanyone_network

@@ -132,6 +132,31 @@ def test_bad_prompts_give_coded_errors(segmenter, sam_network):
         SAM2Segmenter(sam_network).segment(ObjectPrompt(points=[(5, 5)], labels=[1]))
 
 
+def test_single_use_segmenter_lets_go_of_the_network_on_close(sam_network, image):
+    """With ``on_close`` (one-job processes) close drops the network too, calls it once, and the
+    segmenter cannot be used again; without it close keeps the network for the next image."""
+    import gc
+    import weakref
+
+    from core.exceptions import EngineFailedError
+
+    kept = SAM2Segmenter(sam_network)
+    kept.close()
+    kept.set_image(image)  # still usable
+    calls = []
+    seg = SAM2Segmenter(sam_network, on_close=lambda: calls.append(1))
+    seg.set_image(image)
+    predictor = weakref.ref(seg._predictor)
+    seg.close()
+    seg.close()
+    gc.collect()
+    assert calls == [1] and predictor() is None  # nothing in the segmenter holds the network now
+    with pytest.raises(EngineFailedError):
+        seg.set_image(image)
+    with pytest.raises(PromptError):
+        seg.segment(ObjectPrompt(points=[(5, 5)], labels=[1]))
+
+
 def test_build_survives_another_hydra_user():
     """MatAnyone's helper initialises Hydra with its own configs; SAM2's build must still work."""
     from hydra import initialize_config_module
