@@ -166,6 +166,8 @@ def run_process(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         cancel.set()
         raise
+    finally:
+        release_after_use(False)  # called in-process (tests, scripts): leave the loader as it was
     if not args.quiet:
         print(file=sys.stderr)
     report = result.report

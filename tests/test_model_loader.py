@@ -164,11 +164,11 @@ def test_release_after_use_frees_sam2_once_the_masks_are_made(monkeypatch):
     from models.base import ObjectPrompt
 
     model_loader.release_models()
+    monkeypatch.setattr(model_loader, "_RELEASE_AFTER_USE", False)  # the studio's behaviour
     settings = random_settings(quality="fast")
-    kept, _, _ = model_loader.load_real_engine(settings)  # default: the studio's behaviour
+    kept, _, _ = model_loader.load_real_engine(settings)
     kept.close()
     assert "sam2.1-tiny/random/cpu" in model_loader.loaded_models()
-    monkeypatch.setattr(model_loader, "_RELEASE_AFTER_USE", False)
     model_loader.release_after_use()
     segmenter, factory, _ = model_loader.load_real_engine(settings)
     network = weakref.ref(segmenter._predictor.model)
