@@ -58,15 +58,16 @@ def _set_thresholds(mmap_threshold: int, trim_threshold: int) -> bool:
 
 
 @lru_cache(maxsize=1)
-def configure_for_tensors(mmap_threshold: int = 4 * 2**20, trim_threshold: int = 4 * 2**20) -> bool:
-    """A real engine on the CPU: blocks of 4 MB and more come from the kernel and go back to it.
+def configure_for_tensors(mmap_threshold: int = 2 * 2**20, trim_threshold: int = 2 * 2**20) -> bool:
+    """A real engine on the CPU: blocks of 2 MB and more come from the kernel and go back to it.
 
     One MatAnyone step at 480 px allocates and frees about 2 GB of tensors, many of 5-106 MB. Kept
     in the heap (``configure_allocator``'s 32 MB threshold) they fragment it: about 300 MB more peak
     RSS than the tensors alive at any moment. Mapped and unmapped, they are page-faulted in afresh
     each step instead: a step costs about as much as under glibc's default thresholds (the ones
     MatAnyone's demo runs with), 0.3-0.5 s more than with ``configure_allocator``'s on 2 cores.
-    Frame-sized arrays of 720p (2.6-3.5 MB) stay in the heap. Process-wide and kept."""
+    2 MB rather than 4 MB: about 20 MB lower peak for about 2 % more time (12 frames of 720p,
+    ``bench.real_engines ours``). Process-wide and kept."""
     return _set_thresholds(mmap_threshold, trim_threshold)
 
 
