@@ -20,9 +20,6 @@ Why it is shaped this way:
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import ctypes.util
 import functools
 import gc
 import logging
@@ -184,13 +181,13 @@ def trim_memory() -> None:
 
     Without the trim, hundreds of MB that torch freed stay resident in the C heap.
     """
+    from core.memory_manager import trim
+
     gc.collect()
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
         torch.cuda.empty_cache()
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):  # AttributeError: not glibc
-            ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    trim()
 
 
 def release_network(spec: ModelSpec, weights: str, device: Any) -> bool:
