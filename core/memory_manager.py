@@ -6,7 +6,6 @@ instead of letting the machine swap or the process be killed.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
 import logging
@@ -46,15 +45,25 @@ def configure_allocator(mmap_threshold: int = 32 * 2**20, trim_threshold: int = 
     return _set_thresholds(mmap_threshold, trim_threshold)
 
 
-def _set_thresholds(mmap_threshold: int, trim_threshold: int) -> bool:
+@lru_cache(maxsize=1)
+def _glibc() -> Any | None:
+    """The C library when it is glibc (``mallopt`` and ``malloc_trim`` exist), else None."""
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        ok = libc.mallopt(M_MMAP_THRESHOLD, int(mmap_threshold))
-        return bool(ok and libc.mallopt(M_TRIM_THRESHOLD, int(trim_threshold)))
+        libc.mallopt, libc.malloc_trim  # noqa: B018 - AttributeError: not glibc
     except (OSError, AttributeError):
+        return None
+    return libc
+
+
+def _set_thresholds(mmap_threshold: int, trim_threshold: int) -> bool:
+    libc = _glibc()
+    if libc is None:
         return False
+    ok = libc.mallopt(M_MMAP_THRESHOLD, int(mmap_threshold))
+    return bool(ok and libc.mallopt(M_TRIM_THRESHOLD, int(trim_threshold)))
 
 
 @lru_cache(maxsize=1)
@@ -76,9 +85,9 @@ def trim() -> None:
 
     After a real engine's step on the CPU the heaps hold 100+ MB of freed pages; trimming takes a few
     ms, and once ``configure_for_tensors`` is on the next step is no slower for it."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 def rss_mb() -> float:

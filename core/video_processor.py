@@ -168,7 +168,6 @@ class VideoJob:
         self.formats = resolve_formats(request, self.background is None)
         self.prompt_frame = min(request.prompts)
         self.warnings: list[str] = []
-        self.tensors_on_cpu = False  # a real engine on the CPU: allocator for tensors, trim after steps
         n_back = self.prompt_frame - self.first
         self.tracker = ProgressTracker(
             {"segment": len(request.prompts), "matte backwards": n_back, "process": self.stop - self.first},
@@ -206,12 +205,6 @@ class VideoJob:
         self.tracker.announce("load", f"loading engine ({self.request.engine})")
         started = time.perf_counter()
         engine = resolve_engine(self.request.engine, self.settings)
-        if engine.name == "sam2":
-            from core.device_manager import pick_device
-
-            self.tensors_on_cpu = pick_device(self.settings.device).type == "cpu"
-        if self.tensors_on_cpu:
-            memory_manager.configure_for_tensors()
         self.timings["load"] = time.perf_counter() - started
         self.warnings.extend(engine.warnings)
         logger.info("engine: %s (%s)", engine.name, engine.reason)
@@ -283,8 +276,6 @@ class VideoJob:
                         self.tracker.check_cancelled()
                     t0 = time.perf_counter()
                     spill.write(i - first, matter.step(np.array(frames.read(i - start))))
-                    if self.tensors_on_cpu:
-                        memory_manager.trim()
                     self.timings["matte"] += time.perf_counter() - t0
                     self.tracker.advance("matte backwards", 1)
                 end = start
@@ -351,8 +342,6 @@ class VideoJob:
                     alpha = matter.correct(frame.rgb, masks[i])
                 else:
                     alpha = matter.step(frame.rgb)
-                    if self.tensors_on_cpu:
-                        memory_manager.trim()  # the step's freed tensors: 50-70 MB off the peak
                 if refine:
                     alpha = refine_alpha(alpha, edges)
                 self.timings["matte"] += time.perf_counter() - t0

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from core.exceptions import EmptyMaskError, EngineFailedError, LimitExceededError, MaskSizeError
+from core.memory_manager import trim
 from models.base import Matter
 
 logger = logging.getLogger(__name__)
@@ -302,7 +303,10 @@ class MatAnyoneMatter(Matter):
                                     "this is a bug: please report it with the job report")
         image = self._image(frame)
         with self._compute():
-            return self._alpha(self._core.step(image))
+            alpha = self._alpha(self._core.step(image))
+        if self._device.type == "cpu":
+            trim()  # the step's freed tensors stay in the heap otherwise: 50-70 MB off the peak
+        return alpha
 
     def close(self) -> None:
         """Forget this pass's memory (the shared network stays loaded)."""

@@ -287,6 +287,7 @@ def load_real_engine(settings: Settings) -> tuple[Segmenter, Callable[[], Matter
             "run scripts/setup.sh (it installs sam2 and matanyone2-runtime), or use --engine embedded",
         ) from exc
     from core.device_manager import autocast_dtype, pick_device
+    from core.memory_manager import configure_for_tensors
     from models.matanyone_matter import MatAnyoneMatter, MatAnyoneOptions
     from models.sam2_segmenter import SAM2Segmenter
 
@@ -297,6 +298,8 @@ def load_real_engine(settings: Settings) -> tuple[Segmenter, Callable[[], Matter
     dtype = autocast_dtype(device)
     sam_network = get_network(sam_spec, settings, device)
     matter_network = get_network(matter_spec, settings, device)
+    if device.type == "cpu":  # MatAnyone's steps allocate and free ~2 GB of tensors each on the CPU
+        configure_for_tensors()
     options = MatAnyoneOptions(max_internal_size=preset.matanyone_max_size, n_warmup=preset.matanyone_warmup)
 
     def new_matter() -> Matter:
