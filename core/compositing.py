@@ -61,17 +61,18 @@ def _smooth(image: np.ndarray, sigma: float, factor: int) -> np.ndarray:
     return cv2.GaussianBlur(image, (0, 0), max(0.5, sigma))
 
 
-def shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def shrink(image: np.ndarray, size: tuple[int, int], last: int = cv2.INTER_AREA) -> np.ndarray:
     """Area-average ``image`` down to ``size`` (w, h): halved while it stays at least twice the size,
-    then one area step. For a power-of-two factor these are the averages of one ``INTER_AREA``
+    then one ``last`` step. For a power-of-two factor these are the averages of one ``INTER_AREA``
     resize (up to rounding) at a third of its cost at /8, OpenCV's area resize being fast for exact
-    halving only; other factors give a slightly smoother image, which a blur does not mind."""
+    halving only; other factors give a slightly smoother image, which a blur does not mind.
+    Already at ``size``, ``image`` itself is returned (not a copy)."""
     w, h = size
     while image.shape[1] >= 2 * w and image.shape[0] >= 2 * h:
         image = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA)
     if (image.shape[1], image.shape[0]) == (w, h):
         return image
-    return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+    return cv2.resize(image, (w, h), interpolation=last)
 
 
 def _wide_fill(num: np.ndarray, weight: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
