@@ -12,8 +12,10 @@ Per frame, at tracking resolution (``preset.embedded_scale_px`` on the long side
 5. the edge at full resolution (``embedded_refine``): a band of tracking pixels (the mask's edge
    plus whatever a tracking-resolution compositing solve finds partly transparent, e.g. a cloud
    of hair strands) is solved pixel by pixel with I = a F + (1 - a) B, B from the plate (the
-   full-resolution median for a still camera), F spread from the subject's interior
-   (models/embedded/edges.py); where that is ill-posed, a fast guided filter of the mask is used.
+   full-resolution median for a still camera), F spread from the subject's interior or, where
+   another of the subject's colours explains the pixel clearly better (hair strands beside a face),
+   that colour from a small palette of the subject's colours (models/embedded/edges.py,
+   colour.py); where that is ill-posed, a fast guided filter of the mask is used.
 Where the cost goes: steps 3-5 run only inside the ROI, the subject's box grown by how far the
 subject and its edge zone can reach this frame (everything outside it is background, alpha 0);
 only flow, camera motion and the plate's warp see the whole tracking frame, and the plate is
@@ -34,8 +36,8 @@ from app_config import PRESETS, QualityPreset
 from core.compositing import shrink
 from core.exceptions import EmptyMaskError, MaskSizeError, PromptError
 from models.base import Matter, SampleSource, as_sample_source
-from models.embedded.colour import ColourModel
-from models.embedded.edges import Sampler, solve_alpha, spread_colours
+from models.embedded.colour import ColourModel, subject_palette
+from models.embedded.edges import Sampler, pick_from_palette, solve_alpha, spread_colours
 from models.embedded.guided import gray_coefficients
 from models.embedded.motion import STILL_PX, FlowTracker, camera_motion, is_still
 from models.embedded.plate import BackgroundPlate, full_median, median_plate
@@ -45,7 +47,7 @@ logger = logging.getLogger(__name__)
 _EPS = 1e-3
 STILL_CAMERA_PX = 0.75  # a clip whose samples looked still: smaller fitted motions are flow noise
 MOVING_CAMERA_PX = 2.0  # tracking-res px between the two first looks: surely a moving camera
-_DEEP = 0.6  # subject colours come from pixels deeper than this x band_px (swept 0.3-1.0: 0.6 best)
+_DEEP = 0.8  # subject colours come from pixels deeper than this x band_px (with the palette: 0.4-1.3 swept, 0.8 best)
 _GUIDED_R = 2  # tracking-res px of the guided filter that gives the fallback alpha
 _PLATE_EVERY = 4  # frames between updates of the whole plate (the ROI's part: every frame)
 _ROI_ALIGN = 16
@@ -76,6 +78,7 @@ class EmbeddedMatter(Matter):
         self._band_kernel = self._disc(1 if self.refine else 2)
         self._full_plate: np.ndarray | None = None
         self.plate: BackgroundPlate | None = None
+        self.palette: np.ndarray | None = None
         self.frames_seen = 0
 
     # --- sizes --------------------------------------------------------------------------
@@ -149,6 +152,7 @@ class EmbeddedMatter(Matter):
         near = self._within(fg, self.band_px)
         inner = cv2.erode(fg.astype(np.uint8), self._kernel) > 0
         self.colours = ColourModel(small, inner, ~near)
+        self.palette = subject_palette(small, inner)
         self.plate = self._initial_plate(frame, small, fg, near)
         self.prev_gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         self.prev_alpha = fg.astype(np.float32)
@@ -369,7 +373,10 @@ class EmbeddedMatter(Matter):
         zone = np.flatnonzero((d_out <= self.band_px) & (d_in <= self.band_px))
         pix = small.reshape(-1, 3)[zone].astype(np.float32)
         plate = self.plate.image[roi].reshape(-1, 3)[zone] * np.float32(self.plate.gain)
-        solved, trust = solve_alpha(pix, colours.reshape(-1, 3)[zone], plate)
+        subject = colours.reshape(-1, 3)
+        if self.palette is not None:  # edge pixels of another subject colour (hair by a face) get it
+            subject[zone] = pick_from_palette(pix, subject[zone], plate, self.palette)
+        solved, trust = solve_alpha(pix, subject[zone], plate)
         trust *= np.clip(self.plate.valid[roi].reshape(-1)[zone] * 2.0 - 1.0, 0.0, 1.0)
         mixed = np.zeros(fg.size, np.uint8)
         mixed[zone] = (trust > 0.3) & (solved > 0.02) & (solved < 0.97)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from models.embedded.edges import Sampler, gather, solve_alpha, spread_colours
+from models.embedded.colour import subject_palette
+from models.embedded.edges import Sampler, gather, pick_from_palette, solve_alpha, spread_colours
 from models.embedded.motion import camera_motion, is_still
 from models.embedded.plate import BackgroundPlate, full_median, median_plate
 
@@ -120,3 +121,37 @@ def test_camera_motion_follows_the_background_not_the_subject():
     still = camera_motion(np.zeros((h, w, 2), np.float32), background)
     assert is_still(still)
     assert camera_motion(flow, np.zeros((h, w), bool)) is None  # nothing to fit to
+
+
+def test_palette_colour_replaces_the_local_one_only_where_it_explains_the_pixel():
+    bg = np.float32([[90, 110, 140]] * 3)  # blue-grey background
+    skin = np.float32([230, 180, 150])  # what the interior spread gives at the edge
+    hair = np.float32([60, 40, 25])
+    local = np.stack([skin] * 3)
+    pixel = np.stack([0.5 * hair + 0.5 * bg[0],  # a dark strand half over the background
+                      0.5 * skin + 0.5 * bg[0],  # the face's own outline
+                      bg[0] + 2.0])  # background (noise)
+    palette = np.stack([skin, hair, np.float32([200, 30, 30])])
+    fg = pick_from_palette(pixel, local, bg, palette)
+    assert np.array_equal(fg[0], hair)  # the strand is explained by the hair colour
+    assert np.array_equal(fg[1], skin) and np.array_equal(fg[2], skin)  # already explained: kept
+    a, _ = solve_alpha(pixel, fg, bg)
+    assert abs(a[0] - 0.5) < 0.01 and abs(a[1] - 0.5) < 0.01 and a[2] < 0.05
+    a_local, _ = solve_alpha(pixel[:1], local[:1], bg[:1])
+    assert abs(a_local[0] - 0.5) > 0.1  # the interior colour alone gets the strand wrong
+
+
+def test_subject_palette_finds_the_main_colours_deterministically():
+    rng = np.random.default_rng(3)
+    img = np.zeros((60, 90, 3), np.uint8)
+    img[:, :30] = (230, 180, 150)
+    img[:, 30:60] = (60, 40, 25)
+    img[:, 60:] = (30, 60, 200)
+    img = np.clip(img + rng.normal(0, 3, img.shape), 0, 255).astype(np.uint8)
+    mask = np.ones(img.shape[:2], bool)
+    pal = subject_palette(img, mask, k=3)
+    assert pal.shape == (3, 3)
+    for colour in ((230, 180, 150), (60, 40, 25), (30, 60, 200)):
+        assert np.abs(pal - np.float32(colour)).sum(axis=1).min() < 6
+    assert np.array_equal(pal, subject_palette(img, mask, k=3))
+    assert subject_palette(img, np.zeros_like(mask), k=3) is None  # no subject pixels: no palette
