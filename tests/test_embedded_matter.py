@@ -54,14 +54,15 @@ def _inside(alpha: np.ndarray) -> tuple[int, int]:
 def test_quality_floor(kind, seed, prompt):
     s = _run(kind, seed, prompt)
     if prompt == "mask":
-        # Measured: IoU 0.950-0.956, MAD 7.0-7.6, dtSSD 4.6-5.2 (24 frames, 8 plate samples, 480x270).
-        assert s["iou"] >= 0.94, s
-        assert s["mad"] <= 8.5, s
-        assert s["dtssd"] <= 5.8, s
+        # Measured: IoU 0.973-0.975, MAD 5.2-6.4, dtSSD 3.3-4.3 (24 frames, 8 plate samples, 480x270;
+        # before the subject palette of the edge solve: IoU 0.950-0.956, MAD 7.0-7.6, dtSSD 4.6-5.2).
+        assert s["iou"] >= 0.96, s
+        assert s["mad"] <= 7.5, s
+        assert s["dtssd"] <= 5.0, s
     else:
         # A single click: on these two small scenes the click segmenter leaves out the subject's
         # dark hair cap on the first frame (a known limit, see README), which the matter only
-        # partly recovers. Measured IoU 0.89-0.90, MAD 12.5-14.5. The benchmark's clips
+        # partly recovers. Measured IoU 0.89-0.91, MAD 11.6-14.5. The benchmark's clips
         # (bench/quality.py) score the same from a click as from the exact mask.
         assert s["iou"] >= 0.87, s
         assert s["mad"] <= 16.5, s
