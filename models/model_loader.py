@@ -278,9 +278,9 @@ def load_real_engine(settings: Settings) -> tuple[Segmenter, Callable[[], Matter
     when torch/sam2/MatAnyone cannot be imported or the device fails.
     """
     try:
-        import matanyone2.inference.inference_core  # noqa: F401 - fail here, not in the middle of a job
-        import sam2.sam2_image_predictor  # noqa: F401
-        import torch  # noqa: F401
+        from models.torch_imports import import_engine_packages
+
+        import_engine_packages()  # fail here, not in the middle of a job
     except Exception as exc:  # ImportError, or a broken CUDA install raising at import
         raise EngineUnavailableError(
             f"the real engine cannot be imported ({type(exc).__name__}: {exc})",
