@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from models.embedded.colour import subject_palette
+from models.embedded.colour import nearest_colour, subject_palette
 from models.embedded.edges import Sampler, gather, pick_from_palette, solve_alpha, spread_colours
 from models.embedded.motion import camera_motion, is_still
 from models.embedded.plate import BackgroundPlate, full_median, median_plate
@@ -132,8 +132,9 @@ def test_palette_colour_replaces_the_local_one_only_where_it_explains_the_pixel(
                       0.5 * skin + 0.5 * bg[0],  # the face's own outline
                       bg[0] + 2.0])  # background (noise)
     palette = np.stack([skin, hair, np.float32([200, 30, 30])])
-    fg = pick_from_palette(pixel, local, bg, palette)
-    assert np.array_equal(fg[0], hair)  # the strand is explained by the hair colour
+    fg, choice = pick_from_palette(pixel, local, bg, palette)
+    assert np.array_equal(fg[0], hair) and choice[0] == 1  # the strand is explained by the hair colour
+    assert list(choice[1:]) == [-1, -1]
     assert np.array_equal(fg[1], skin) and np.array_equal(fg[2], skin)  # already explained: kept
     a, _ = solve_alpha(pixel, fg, bg)
     assert abs(a[0] - 0.5) < 0.01 and abs(a[1] - 0.5) < 0.01 and a[2] < 0.05
@@ -155,3 +156,8 @@ def test_subject_palette_finds_the_main_colours_deterministically():
         assert np.abs(pal - np.float32(colour)).sum(axis=1).min() < 6
     assert np.array_equal(pal, subject_palette(img, mask, k=3))
     assert subject_palette(img, np.zeros_like(mask), k=3) is None  # no subject pixels: no palette
+    nearest = nearest_colour(img.astype(np.float32), pal)
+    assert nearest.shape == mask.shape
+    for x in (10, 40, 70):  # each band of colour maps to the one palette entry nearest its colour
+        k = nearest[30, x]
+        assert np.abs(pal[k] - img[30, x]).max() < 15 and (nearest[:, x] == k).all()

@@ -98,3 +98,12 @@ def subject_palette(image: np.ndarray, mask: np.ndarray, previous: np.ndarray | 
     _, _, centres = cv2.kmeans(px, k, labels.astype(np.int32).reshape(-1, 1), criteria, 1,
                                cv2.KMEANS_USE_INITIAL_LABELS)
     return centres.astype(np.float32)
+
+
+def nearest_colour(image: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """Index (intp HxW) of the palette colour nearest to each pixel of ``image`` (float32 HxWx3).
+
+    |x - p|^2 = |x|^2 - 2 x.p + |p|^2, and |x|^2 is the same for every p: one matrix product.
+    """
+    score = image.reshape(-1, 3) @ (-2.0 * palette.T) + np.einsum("ij,ij->i", palette, palette)[None]
+    return score.argmin(axis=1).reshape(image.shape[:2])

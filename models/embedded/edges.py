@@ -30,21 +30,39 @@ def spread_colours(image: np.ndarray, weight: np.ndarray, levels: int = 5) -> np
 
     ``image`` float32 HxWx3, ``weight`` float32 HxW in [0, 1] (1 = a pixel whose colour is known).
     A pixel keeps its own colour where its weight is 1 and takes the smoothly spread colour of its
-    neighbourhood elsewhere, however far the nearest known pixel is.
+    neighbourhood elsewhere, however far the nearest known pixel is. ``weight`` may also be HxWxG:
+    G groups of known pixels spread at once, in one pyramid of 3G channels (the result is then
+    HxWxGx3), which costs little more than one group on the small crops this works on.
     """
-    cw, ww = [image * weight[..., None]], [weight]
+    if weight.ndim == 3:
+        h, w, g = weight.shape
+        cw = (image[:, :, None, :] * weight[..., None]).reshape(h, w, 3 * g)
+        return _push_pull(cw, np.repeat(weight, 3, axis=2), levels).reshape(h, w, g, 3)
+    return _push_pull(image * weight[..., None], weight, levels)
+
+
+def _push_pull(cw0: np.ndarray, w0: np.ndarray, levels: int) -> np.ndarray:
+    """Weighted colours ``cw0`` and their weights ``w0`` (HxW, or one per channel) -> spread colours."""
+    per_channel = w0.ndim == 3
+
+    def ratio(c: np.ndarray, w: np.ndarray) -> np.ndarray:
+        w = np.maximum(w, 1e-6)
+        return c / (w if per_channel else w[..., None])
+
+    cw, ww = [cw0], [w0]
     for _ in range(levels):
         if min(ww[-1].shape[:2]) < 4:
             break
         cw.append(cv2.pyrDown(cw[-1]))
         ww.append(cv2.pyrDown(ww[-1]))
-    out = cw[-1] / np.maximum(ww[-1], 1e-6)[..., None]
+    out = ratio(cw[-1], ww[-1])
     for k in range(len(ww) - 2, -1, -1):
         h, w = ww[k].shape[:2]
         up = cv2.pyrUp(out, dstsize=(w, h))
-        own = cw[k] / np.maximum(ww[k], 1e-6)[..., None]
-        t = np.clip(ww[k] * 4.0, 0.0, 1.0)[..., None]  # enough support here: own estimate wins
-        out = own * t + up * (1.0 - t)
+        t = np.clip(ww[k] * 4.0, 0.0, 1.0)  # enough support here: own estimate wins
+        if not per_channel:
+            t = t[..., None]
+        out = ratio(cw[k], ww[k]) * t + up * (1.0 - t)
     return out.astype(np.float32, copy=False)
 
 
@@ -93,12 +111,14 @@ def solve_alpha(pixel: np.ndarray, fg: np.ndarray, bg: np.ndarray) -> tuple[np.n
     trust = np.clip((contrast - MIN_CONTRAST) * (1.0 / (FULL_CONTRAST - MIN_CONTRAST)), 0.0, 1.0)
     # |e - a d|: the distance from the pixel to its point on the B-F segment, without an (N, 3) temporary.
     off_line = np.sqrt(np.maximum(ee - a * (2.0 * ed - a * dd), 0.0))
-    trust *= np.clip(1.5 - off_line / np.maximum(0.35 * contrast, 12.0), 0.0, 1.0)
+    trust *= np.clip(1.5 - off_line / np.maximum(0.25 * contrast, 12.0), 0.0, 1.0)
     return a.astype(np.float32, copy=False), trust.astype(np.float32, copy=False)
 
 
-def pick_from_palette(pixel: np.ndarray, fg: np.ndarray, bg: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    """``fg`` (N, 3) with some rows replaced by the palette colour that best explains the pixel.
+def pick_from_palette(pixel: np.ndarray, fg: np.ndarray, bg: np.ndarray,
+                      palette: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(``fg`` (N, 3) with some rows replaced by the palette colour that best explains the pixel,
+    the index of the palette colour taken per row or -1 where ``fg`` was kept).
 
     The subject colour spread from the interior is right for most of the edge, but not where the
     edge is made of another colour (hair strands over a face's outline). For such a pixel the
@@ -113,8 +133,9 @@ def pick_from_palette(pixel: np.ndarray, fg: np.ndarray, bg: np.ndarray, palette
     local = _off_line_sq(_dot(e, e), _dot(e, d), _dot(d, d))
     sel = np.flatnonzero(local > PALETTE_MIN_OFF**2)
     out = fg.copy()
+    choice = np.full(len(fg), -1, np.intp)
     if not sel.size:
-        return out
+        return out, choice
     # Every palette colour at once: (K, 3, n) differences from the background.
     e = e[:, sel]
     d = palette[:, :, None] - np.ascontiguousarray(bg[sel].T)[None]
@@ -125,7 +146,8 @@ def pick_from_palette(pixel: np.ndarray, fg: np.ndarray, bg: np.ndarray, palette
     best = np.take_along_axis(off, k[None], axis=0)[0]
     use = best < PALETTE_GAIN**2 * local[sel]
     out[sel[use]] = palette[k[use]]
-    return out
+    choice[sel[use]] = k[use]
+    return out, choice
 
 
 def _dot(x: np.ndarray, y: np.ndarray) -> np.ndarray:
