@@ -161,3 +161,13 @@ def test_subject_palette_finds_the_main_colours_deterministically():
     for x in (10, 40, 70):  # each band of colour maps to the one palette entry nearest its colour
         k = nearest[30, x]
         assert np.abs(pal[k] - img[30, x]).max() < 15 and (nearest[:, x] == k).all()
+
+
+def test_spread_colours_in_groups_equals_one_group_at_a_time():
+    rng = np.random.default_rng(5)
+    img = rng.uniform(0, 255, (40, 56, 3)).astype(np.float32)
+    weights = (rng.uniform(0, 1, (40, 56, 3)) > 0.9).astype(np.float32)
+    together = spread_colours(img, weights)
+    assert together.shape == (40, 56, 3, 3)
+    for g in range(3):
+        assert np.allclose(together[:, :, g], spread_colours(img, np.ascontiguousarray(weights[..., g])), atol=1e-3)
