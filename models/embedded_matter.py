@@ -380,16 +380,24 @@ class EmbeddedMatter(Matter):
         inner = (d_in > _DEEP * self.band_px).view(np.uint8)
         # Spread at half resolution (the colours are smooth at this scale), then back up.
         half, half_inner = cv2.pyrDown(small.astype(np.float32)), cv2.pyrDown(inner.astype(np.float32))
-        colours = cv2.resize(spread_colours(half, half_inner), (fg.shape[1], fg.shape[0]),
-                             interpolation=cv2.INTER_LINEAR)
-        zone = np.flatnonzero((d_out <= self.band_px) & (d_in <= self.band_px))
+        zone_mask = (d_out <= self.band_px) & (d_in <= self.band_px)
+        spread = spread_colours(half, half_inner)
+        if self.palette is not None:  # edge pixels of another subject colour (hair by a face) get it
+            # Chosen at half resolution, like the spread it corrects (pyrDown: half pixel j is over
+            # tracking pixel 2j): a quarter of the pixels to look at, and smoother choices
+            # (bench.quality: IoU 0.9715 -> 0.9720, MAD 4.58 -> 4.48, dtSSD 2.94 -> 2.95; 1.2 ms less).
+            zone_half = np.flatnonzero(zone_mask[::2, ::2])
+            plate_half = cv2.pyrDown(self.plate.image[roi]).reshape(-1, 3)[zone_half] * np.float32(self.plate.gain)
+            flat_spread = spread.reshape(-1, 3)
+            picked, choice = pick_from_palette(half.reshape(-1, 3)[zone_half], flat_spread[zone_half], plate_half,
+                                               self.palette)
+            self._localise(picked, choice, zone_half, half, half_inner)
+            flat_spread[zone_half] = picked
+        colours = cv2.resize(spread, (fg.shape[1], fg.shape[0]), interpolation=cv2.INTER_LINEAR)
+        zone = np.flatnonzero(zone_mask)
         pix = small.reshape(-1, 3)[zone].astype(np.float32)
         plate = self.plate.image[roi].reshape(-1, 3)[zone] * np.float32(self.plate.gain)
         subject = colours.reshape(-1, 3)
-        if self.palette is not None:  # edge pixels of another subject colour (hair by a face) get it
-            picked, choice = pick_from_palette(pix, subject[zone], plate, self.palette)
-            self._localise(picked, choice, zone, half, half_inner, fg.shape)
-            subject[zone] = picked
         solved, trust = solve_alpha(pix, subject[zone], plate)
         trust *= np.clip(self.plate.valid[roi].reshape(-1)[zone] * 2.0 - 1.0, 0.0, 1.0)
         mixed = np.zeros(fg.size, np.uint8)
@@ -400,7 +408,7 @@ class EmbeddedMatter(Matter):
         return band, colours
 
     def _localise(self, picked: np.ndarray, choice: np.ndarray, zone: np.ndarray, half: np.ndarray,
-                  half_inner: np.ndarray, shape: tuple[int, int]) -> None:
+                  half_inner: np.ndarray) -> None:
         """A palette pick takes its colour as it is *nearby* (in place): the subject's interior pixels
         of that palette colour, spread. Hair is lighter in one place and darker in another; the
         palette's one mean colour misses that (bench.quality dtSSD 3.04 -> 2.94)."""
@@ -416,13 +424,16 @@ class EmbeddedMatter(Matter):
         used, weights = used[present], np.ascontiguousarray(weights[..., present])
         if not used.size:
             return
-        spread = spread_colours(quarter, weights)  # every used colour in one pyramid
-        local = cv2.resize(spread.reshape(*quarter.shape[:2], -1), (shape[1], shape[0]),
-                           interpolation=cv2.INTER_LINEAR)
-        local = local.reshape(-1, len(used), 3)
-        for j, k in enumerate(used):
-            rows = choice == k
-            picked[rows] = local[zone[rows], j]
+        spread = spread_colours(quarter, weights).reshape(*quarter.shape[:2], -1)  # every used colour at once
+        rows = np.flatnonzero(choice >= 0)
+        ys, xs = np.divmod(zone[rows], half.shape[1])
+        # Sampled where the picks are only (``zone`` indexes ``half``): quarter pixel j is over half pixel 2 j.
+        local = Sampler(xs.astype(np.float32) * 0.5, ys.astype(np.float32) * 0.5)(spread).reshape(len(rows), -1, 3)
+        slot = np.full(len(self.palette), -1, np.intp)
+        slot[used] = np.arange(len(used))
+        column = slot[choice[rows]]
+        keep = column >= 0
+        picked[rows[keep]] = local[np.flatnonzero(keep), column[keep]]
 
     def _respect_mask(self, alpha: np.ndarray, hard: np.ndarray) -> np.ndarray:
         inner = cv2.erode(hard.astype(np.uint8), self._disc(3)) > 0

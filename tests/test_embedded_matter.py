@@ -101,16 +101,19 @@ def test_start_respects_prompt_mask():
 
 def test_roi_gives_the_whole_frame_result():
     """Working only in the subject's box must not change the matte (beyond a few flipped edge pixels)."""
-    clip = make_clip("pan", 480, 270, frames=8, seed=23)
+    # 8 frames of a 30-frame clip: a clip of 8 frames sways its subject so far per frame that the
+    # track breaks (IoU 0.48 against the truth at frame 4), and the two runs then differ chaotically.
+    clip = make_clip("pan", 480, 270, frames=30, seed=23)
     boxed, whole = EmbeddedMatter(), EmbeddedMatter()
     whole._roi = lambda s: (slice(0, s.shape[0]), slice(0, s.shape[1])) if s.any() else None
     for i in range(8):
         frame, true = clip.frame(i)
         a = boxed.start(frame, clip.first_mask) if i == 0 else boxed.step(frame)
         b = whole.start(frame, clip.first_mask) if i == 0 else whole.step(frame)
-        assert np.abs(a - b).mean() < 0.004, i
-        assert iou(a, b) > 0.99, i
-    # Measured mean |a - b| <= 0.0013: only the plate, refreshed outside the box every 4th frame, differs.
+        assert np.abs(a - b).mean() < 0.002, i
+        assert iou(a, b) > 0.995, i
+    # Measured mean |a - b| <= 0.0005, IoU >= 0.997: the plate, refreshed outside the box every 4th
+    # frame, and the colour pyramids at the box's border differ.
 
 
 def test_subject_at_the_frame_edge_and_leaving():
