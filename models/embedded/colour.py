@@ -69,34 +69,28 @@ class ColourModel:
         return float(1.0 - np.minimum(self.fg, self.bg).sum())
 
 
-PALETTE_SIZE = 6  # subject colours kept (skin, hair, two or three of clothing...): 5-12 measured alike
+PALETTE_SIZE = 6  # subject colours kept (skin, hair, some of the clothes): 4 measured worse, 5-12 alike
 _PALETTE_PIXELS = 4000  # a subsample is enough for k-means on a handful of clusters
 
 
-def subject_palette(image: np.ndarray, mask: np.ndarray, previous: np.ndarray | None = None,
-                    k: int = PALETTE_SIZE) -> np.ndarray | None:
+def subject_palette(image: np.ndarray, mask: np.ndarray, k: int = PALETTE_SIZE) -> np.ndarray | None:
     """The subject's main colours (float32 k x 3): k-means of the pixels where ``mask`` is set.
 
     Why: a pixel at the edge mixes the background with the subject colour *there* (a dark hair
     strand beside a light face), which the colour spread from the subject's interior does not
-    know. The palette gives the edge solve the other colours the subject is made of.
-    Deterministic: the first clustering starts from a split by brightness, later ones from
-    ``previous`` (so the palette also changes smoothly over time). None when too few pixels.
+    know. The palette gives the edge solve the other colours the subject is made of. Made once, at
+    the prompt frame (refreshing it from later frames' interiors measured worse). Deterministic:
+    the clustering starts from a split of the pixels by brightness. None when too few pixels.
     """
     px = image[mask.astype(bool)].reshape(-1, 3).astype(np.float32)
     if len(px) < 10 * k:
-        return previous
+        return None
     px = np.ascontiguousarray(px[:: max(1, len(px) // _PALETTE_PIXELS)])
-    if previous is not None and len(previous) == k:
-        d = ((px[:, None, :] - previous[None]) ** 2).sum(axis=2)
-        labels = d.argmin(axis=1)
-    else:
-        order = np.argsort(px.sum(axis=1), kind="stable")
-        labels = np.empty(len(px), np.int64)
-        labels[order] = np.arange(len(px)) * k // len(px)
+    order = np.argsort(px.sum(axis=1), kind="stable")
+    labels = np.empty(len(px), np.int32)
+    labels[order] = np.arange(len(px)) * k // len(px)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
-    _, _, centres = cv2.kmeans(px, k, labels.astype(np.int32).reshape(-1, 1), criteria, 1,
-                               cv2.KMEANS_USE_INITIAL_LABELS)
+    _, _, centres = cv2.kmeans(px, k, labels.reshape(-1, 1), criteria, 1, cv2.KMEANS_USE_INITIAL_LABELS)
     return centres.astype(np.float32)
 
 

@@ -126,7 +126,7 @@ def pick_from_palette(pixel: np.ndarray, fg: np.ndarray, bg: np.ndarray,
     passes closest is taken when it explains the pixel clearly better than the local colour
     (``PALETTE_GAIN``), lies in front of the background (a > 0.02) and differs from it
     (|F - B| > 30 levels, else the solve is ill-posed anyway). Only pixels the local colour
-    explains badly are looked at (a fifth of the edge zone or less), all palette colours at once.
+    explains badly are looked at (about a third of the edge zone), all palette colours at once.
     """
     e = np.ascontiguousarray((pixel - bg).T)  # planar (3, N): see solve_alpha
     d = np.ascontiguousarray((fg - bg).T)
