@@ -36,10 +36,11 @@ from app_config import PRESETS, QualityPreset
 from core.compositing import shrink
 from core.exceptions import EmptyMaskError, MaskSizeError, PromptError
 from models.base import Matter, SampleSource, as_sample_source
-from models.embedded.colour import ColourModel, nearest_colour, subject_palette
-from models.embedded.edges import Sampler, pick_from_palette, solve_alpha, spread_colours
+from models.embedded.colour import ColourModel
+from models.embedded.edges import Sampler, solve_alpha, spread_colours
 from models.embedded.guided import gray_coefficients
 from models.embedded.motion import STILL_PX, FlowTracker, camera_motion, is_still
+from models.embedded.palette import localise, pick_from_palette, subject_palette
 from models.embedded.plate import BackgroundPlate, full_median, median_plate
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,6 @@ _GUIDED_R = 2  # tracking-res px of the guided filter that gives the fallback al
 _PLATE_EVERY = 4  # frames between updates of the whole plate (the ROI's part: every frame)
 _PLATE_GAP = 0.5  # x band_px: the plate learns from pixels this far from the subject (swept 0.25-1: 0.5 best)
 _PLATE_CLEAR = 0.05  # ... and where the carried matte is below this (strands reaching out)
-_MIN_PICKS = 20  # zone pixels that took a palette colour before that colour is localised
 _ROI_ALIGN = 16
 _ROI_MARGIN = 8  # tracking-res px beyond the reach of the edge zone: the filters' support
 
@@ -391,7 +391,7 @@ class EmbeddedMatter(Matter):
             flat_spread = spread.reshape(-1, 3)
             picked, choice = pick_from_palette(half.reshape(-1, 3)[zone_half], flat_spread[zone_half], plate_half,
                                                self.palette)
-            self._localise(picked, choice, zone_half, half, half_inner)
+            localise(picked, choice, zone_half, half, half_inner, self.palette)
             flat_spread[zone_half] = picked
         colours = cv2.resize(spread, (fg.shape[1], fg.shape[0]), interpolation=cv2.INTER_LINEAR)
         zone = np.flatnonzero(zone_mask)
@@ -406,34 +406,6 @@ class EmbeddedMatter(Matter):
         flat = soft.reshape(-1)
         flat[zone] = trust * solved + (1.0 - trust) * flat[zone]
         return band, colours
-
-    def _localise(self, picked: np.ndarray, choice: np.ndarray, zone: np.ndarray, half: np.ndarray,
-                  half_inner: np.ndarray) -> None:
-        """A palette pick takes its colour as it is *nearby* (in place): the subject's interior pixels
-        of that palette colour, spread. Hair is lighter in one place and darker in another; the
-        palette's one mean colour misses that (bench.quality dtSSD 3.04 -> 2.94)."""
-        picks = np.bincount(choice[choice >= 0], minlength=len(self.palette))
-        used = np.flatnonzero(picks >= _MIN_PICKS)
-        if not used.size:
-            return
-        # At quarter resolution: the colour of hair or cloth drifts over tens of pixels, and the
-        # coarser spread is both cheaper and steadier (bench.quality dtSSD 2.96 -> 2.94 against half).
-        quarter, quarter_inner = cv2.pyrDown(half), cv2.pyrDown(half_inner)
-        weights = quarter_inner[..., None] * (nearest_colour(quarter, self.palette)[..., None] == used).astype(np.float32)
-        present = weights.sum(axis=(0, 1)) >= 5  # none of that colour inside the subject here: keep the mean
-        used, weights = used[present], np.ascontiguousarray(weights[..., present])
-        if not used.size:
-            return
-        spread = spread_colours(quarter, weights).reshape(*quarter.shape[:2], -1)  # every used colour at once
-        rows = np.flatnonzero(choice >= 0)
-        ys, xs = np.divmod(zone[rows], half.shape[1])
-        # Sampled where the picks are only (``zone`` indexes ``half``): quarter pixel j is over half pixel 2 j.
-        local = Sampler(xs.astype(np.float32) * 0.5, ys.astype(np.float32) * 0.5)(spread).reshape(len(rows), -1, 3)
-        slot = np.full(len(self.palette), -1, np.intp)
-        slot[used] = np.arange(len(used))
-        column = slot[choice[rows]]
-        keep = column >= 0
-        picked[rows[keep]] = local[np.flatnonzero(keep), column[keep]]
 
     def _respect_mask(self, alpha: np.ndarray, hard: np.ndarray) -> np.ndarray:
         inner = cv2.erode(hard.astype(np.uint8), self._disc(3)) > 0

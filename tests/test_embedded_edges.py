@@ -1,13 +1,13 @@
-"""The embedded engine's full-resolution edge solve, colour spreading, sparse sampling, plate and camera motion."""
+"""The embedded engine's full-resolution edge solve, colour spreading, subject palette, sparse sampling, plate and camera motion."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from models.embedded.colour import nearest_colour, subject_palette
-from models.embedded.edges import Sampler, gather, pick_from_palette, solve_alpha, spread_colours
+from models.embedded.edges import Sampler, gather, solve_alpha, spread_colours
 from models.embedded.motion import camera_motion, is_still
+from models.embedded.palette import localise, nearest_colour, pick_from_palette, subject_palette
 from models.embedded.plate import BackgroundPlate, full_median, median_plate
 
 
@@ -171,3 +171,22 @@ def test_spread_colours_in_groups_equals_one_group_at_a_time():
     assert together.shape == (40, 56, 3, 3)
     for g in range(3):
         assert np.allclose(together[:, :, g], spread_colours(img, np.ascontiguousarray(weights[..., g])), atol=1e-3)
+
+
+def test_localise_gives_a_pick_the_colour_of_its_palette_entry_nearby():
+    half = np.zeros((64, 96, 3), np.float32)
+    half[:, :48] = (50, 30, 20)  # darker hair on the left
+    half[:, 48:] = (90, 60, 40)  # lighter hair on the right
+    inner = np.zeros((64, 96), np.float32)
+    inner[20:44, 8:88] = 1.0  # the subject's interior, both hair shades
+    palette = np.float32([[70, 45, 30], [230, 180, 150]])  # one mean hair colour, and skin
+    zone = np.flatnonzero(np.ones((64, 96), bool))[::7]  # every 7th pixel of the crop, as a zone
+    choice = np.zeros(len(zone), np.intp)  # all took the hair colour
+    choice[::5] = -1  # some kept their local colour
+    picked = np.tile(palette[0], (len(zone), 1))
+    picked[choice < 0] = (1, 2, 3)
+    localise(picked, choice, zone, half, inner, palette)
+    xs = zone % 96
+    left, right = (choice == 0) & (xs < 30), (choice == 0) & (xs > 66)
+    assert np.abs(picked[left] - (50, 30, 20)).max() < 8 and np.abs(picked[right] - (90, 60, 40)).max() < 8
+    assert (picked[choice < 0] == (1, 2, 3)).all()  # rows that kept their own colour are untouched

@@ -67,37 +67,3 @@ class ColourModel:
     def separability(self) -> float:
         """How distinct the two colour sets are (1 - overlap of the histograms), in [0, 1]."""
         return float(1.0 - np.minimum(self.fg, self.bg).sum())
-
-
-PALETTE_SIZE = 6  # subject colours kept (skin, hair, some of the clothes): 4 measured worse, 5-12 alike
-_PALETTE_PIXELS = 4000  # a subsample is enough for k-means on a handful of clusters
-
-
-def subject_palette(image: np.ndarray, mask: np.ndarray, k: int = PALETTE_SIZE) -> np.ndarray | None:
-    """The subject's main colours (float32 k x 3): k-means of the pixels where ``mask`` is set.
-
-    Why: a pixel at the edge mixes the background with the subject colour *there* (a dark hair
-    strand beside a light face), which the colour spread from the subject's interior does not
-    know. The palette gives the edge solve the other colours the subject is made of. Made once, at
-    the prompt frame (refreshing it from later frames' interiors measured worse). Deterministic:
-    the clustering starts from a split of the pixels by brightness. None when too few pixels.
-    """
-    px = image[mask.astype(bool)].reshape(-1, 3).astype(np.float32)
-    if len(px) < 10 * k:
-        return None
-    px = np.ascontiguousarray(px[:: max(1, len(px) // _PALETTE_PIXELS)])
-    order = np.argsort(px.sum(axis=1), kind="stable")
-    labels = np.empty(len(px), np.int32)
-    labels[order] = np.arange(len(px)) * k // len(px)
-    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
-    _, _, centres = cv2.kmeans(px, k, labels.reshape(-1, 1), criteria, 1, cv2.KMEANS_USE_INITIAL_LABELS)
-    return centres.astype(np.float32)
-
-
-def nearest_colour(image: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    """Index (intp HxW) of the palette colour nearest to each pixel of ``image`` (float32 HxWx3).
-
-    |x - p|^2 = |x|^2 - 2 x.p + |p|^2, and |x|^2 is the same for every p: one matrix product.
-    """
-    score = image.reshape(-1, 3) @ (-2.0 * palette.T) + np.einsum("ij,ij->i", palette, palette)[None]
-    return score.argmin(axis=1).reshape(image.shape[:2])

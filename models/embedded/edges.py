@@ -21,8 +21,6 @@ logger = logging.getLogger(__name__)
 MIN_CONTRAST = 18.0  # |F - B| (grey levels) below which the solve is not trusted at all
 FULL_CONTRAST = 45.0  # ... and above which it is trusted fully
 _ROW = 4096
-PALETTE_GAIN = 0.7  # a palette colour replaces the local one when it leaves < this x its distance to the pixel
-PALETTE_MIN_OFF = 6.0  # grey levels: a pixel the local colour already explains this well keeps it
 
 
 def spread_colours(image: np.ndarray, weight: np.ndarray, levels: int = 5) -> np.ndarray:
@@ -113,50 +111,3 @@ def solve_alpha(pixel: np.ndarray, fg: np.ndarray, bg: np.ndarray) -> tuple[np.n
     off_line = np.sqrt(np.maximum(ee - a * (2.0 * ed - a * dd), 0.0))
     trust *= np.clip(1.5 - off_line / np.maximum(0.25 * contrast, 12.0), 0.0, 1.0)
     return a.astype(np.float32, copy=False), trust.astype(np.float32, copy=False)
-
-
-def pick_from_palette(pixel: np.ndarray, fg: np.ndarray, bg: np.ndarray,
-                      palette: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(``fg`` (N, 3) with some rows replaced by the palette colour that best explains the pixel,
-    the index of the palette colour taken per row or -1 where ``fg`` was kept).
-
-    The subject colour spread from the interior is right for most of the edge, but not where the
-    edge is made of another colour (hair strands over a face's outline). For such a pixel the
-    line from ``bg`` to the right subject colour passes close to it; the palette colour whose line
-    passes closest is taken when it explains the pixel clearly better than the local colour
-    (``PALETTE_GAIN``), lies in front of the background (a > 0.02) and differs from it
-    (|F - B| > 30 levels, else the solve is ill-posed anyway). Only pixels the local colour
-    explains badly are looked at (about a third of the edge zone), all palette colours at once.
-    """
-    e = np.ascontiguousarray((pixel - bg).T)  # planar (3, N): see solve_alpha
-    d = np.ascontiguousarray((fg - bg).T)
-    local = _off_line_sq(_dot(e, e), _dot(e, d), _dot(d, d))
-    sel = np.flatnonzero(local > PALETTE_MIN_OFF**2)
-    out = fg.copy()
-    choice = np.full(len(fg), -1, np.intp)
-    if not sel.size:
-        return out, choice
-    # Every palette colour at once: (K, 3, n) differences from the background.
-    e = e[:, sel]
-    d = palette[:, :, None] - np.ascontiguousarray(bg[sel].T)[None]
-    ed, dd = _dot(e[None], d), _dot(d, d)
-    off = _off_line_sq(_dot(e, e)[None], ed, dd)
-    off[(ed <= 0.02 * dd) | (dd <= 900.0)] = np.inf  # behind the background, or too like it
-    k = off.argmin(axis=0)
-    best = np.take_along_axis(off, k[None], axis=0)[0]
-    use = best < PALETTE_GAIN**2 * local[sel]
-    out[sel[use]] = palette[k[use]]
-    choice[sel[use]] = k[use]
-    return out, choice
-
-
-def _dot(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per-pixel dot product of planar colour arrays (channel axis -2)."""
-    return x[..., 0, :] * y[..., 0, :] + x[..., 1, :] * y[..., 1, :] + x[..., 2, :] * y[..., 2, :]
-
-
-def _off_line_sq(ee: np.ndarray, ed: np.ndarray, dd: np.ndarray) -> np.ndarray:
-    """Squared distance from a pixel (B + e) to the segment from B to a subject colour (B + d),
-    given e.e, e.d and d.d: the alpha on the segment is clip(e.d / d.d, 0, 1)."""
-    a = np.clip(ed / np.maximum(dd, 1.0), 0.0, 1.0)
-    return ee - a * (2.0 * ed - a * dd)
