@@ -67,16 +67,17 @@ def _set_thresholds(mmap_threshold: int, trim_threshold: int) -> bool:
 
 
 @lru_cache(maxsize=1)
-def configure_for_tensors(mmap_threshold: int = 2 * 2**20, trim_threshold: int = 2 * 2**20) -> bool:
-    """A real engine on the CPU: blocks of 2 MB and more come from the kernel and go back to it.
+def configure_for_tensors(mmap_threshold: int = 8 * 2**20, trim_threshold: int = 8 * 2**20) -> bool:
+    """A real engine on the CPU: blocks of 8 MB and more come from the kernel and go back to it.
 
     One MatAnyone step at 480 px allocates and frees about 2 GB of tensors, many of 5-106 MB. Kept
     in the heap (``configure_allocator``'s 32 MB threshold) they fragment it: about 300 MB more peak
-    RSS than the tensors alive at any moment. Mapped and unmapped, they are page-faulted in afresh
-    each step instead: a step costs about as much as under glibc's default thresholds (the ones
-    MatAnyone's demo runs with), 0.3-0.5 s more than with ``configure_allocator``'s on 2 cores.
-    2 MB rather than 4 MB: about 20 MB lower peak for about 2 % more time (12 frames of 720p,
-    ``bench.real_engines ours``). Process-wide and kept."""
+    RSS than the tensors alive at any moment. Mapped and unmapped, they are page-faulted and zeroed
+    afresh each step instead, which costs time. 8 MB is the balance measured on 12 frames of 720p
+    (``bench.real_engines ours``, matte stage / peak RSS): 2 MB 32.6-35.1 s / 1388-1392 MB, 4 MB
+    31.5-33.4 s / 1406-1411 MB, 8 MB 31.8-32.0 s / 1424-1431 MB, 16 MB 33.2 s / 1519 MB. On 150
+    frames, 8 MB took the speed against MatAnyone's demo from 0.97-1.02x to 1.04x for 0.486x its
+    peak memory (bench/RESULTS.md). Process-wide and kept."""
     return _set_thresholds(mmap_threshold, trim_threshold)
 
 
