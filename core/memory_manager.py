@@ -76,8 +76,8 @@ def configure_for_tensors(mmap_threshold: int = 8 * 2**20, trim_threshold: int =
     afresh each step instead, which costs time. 8 MB is the balance measured on 12 frames of 720p
     (``bench.real_engines ours``, matte stage / peak RSS): 2 MB 32.6-35.1 s / 1388-1392 MB, 4 MB
     31.5-33.4 s / 1406-1411 MB, 8 MB 31.8-32.0 s / 1424-1431 MB, 16 MB 33.2 s / 1519 MB. On 150
-    frames, 8 MB took the speed against MatAnyone's demo from 0.97-1.02x to 1.04x for 0.486x its
-    peak memory (bench/RESULTS.md). Process-wide and kept."""
+    frames, 8 MB took the speed against MatAnyone's demo from 0.97-1.02x to 1.04x for 0.486-0.489x
+    its peak memory (bench/RESULTS.md). Process-wide and kept."""
     return _set_thresholds(mmap_threshold, trim_threshold)
 
 

@@ -15,7 +15,7 @@ Per frame, at tracking resolution (``preset.embedded_scale_px`` on the long side
    full-resolution median for a still camera), F spread from the subject's interior or, where
    another of the subject's colours explains the pixel clearly better (hair strands beside a face),
    that colour from a small palette of the subject's colours (models/embedded/edges.py,
-   colour.py); where that is ill-posed, a fast guided filter of the mask is used.
+   palette.py); where that is ill-posed, a fast guided filter of the mask is used.
 Where the cost goes: steps 3-5 run only inside the ROI, the subject's box grown by how far the
 subject and its edge zone can reach this frame (everything outside it is background, alpha 0);
 only flow, camera motion and the plate's warp see the whole tracking frame, and the plate is
@@ -397,8 +397,7 @@ class EmbeddedMatter(Matter):
         zone = np.flatnonzero(zone_mask)
         pix = small.reshape(-1, 3)[zone].astype(np.float32)
         plate = self.plate.image[roi].reshape(-1, 3)[zone] * np.float32(self.plate.gain)
-        subject = colours.reshape(-1, 3)
-        solved, trust = solve_alpha(pix, subject[zone], plate)
+        solved, trust = solve_alpha(pix, colours.reshape(-1, 3)[zone], plate)
         trust *= np.clip(self.plate.valid[roi].reshape(-1)[zone] * 2.0 - 1.0, 0.0, 1.0)
         mixed = np.zeros(fg.size, np.uint8)
         mixed[zone] = (trust > 0.3) & (solved > 0.02) & (solved < 0.97)
