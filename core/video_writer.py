@@ -43,6 +43,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace
 
 from core.exceptions import FormatError, OutputNotWritableError
+from core.pipelining import encoder_threads
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +132,8 @@ class VideoWriter:
         stream.time_base = self.time_base
         ctx = stream.codec_context
         ctx.time_base = self.time_base
-        ctx.thread_count = 0  # encoder picks its thread count from the cores (x264: auto)
+        # x264: one thread where the job's own stages fill the cores (core.pipelining), else auto
+        ctx.thread_count = encoder_threads() if self.kind.codec == "libx264" else 0
         full = self.kind_name == "h264_gray"
         ctx.color_range = ColorRange.JPEG if full else ColorRange.MPEG
         ctx.colorspace, ctx.color_primaries, ctx.color_trc = self._matrix, _BT709, _BT709

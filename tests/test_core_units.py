@@ -12,7 +12,7 @@ from app_config import load_settings
 from core import exceptions as E
 from core.memory_manager import PeakRSS, chunk_size, snapshot
 from core.outputs import Staging
-from core.pipelining import Prefetcher, Worker, opencv_single_threaded
+from core.pipelining import Prefetcher, Worker, encoder_threads, opencv_single_threaded
 from core.progress_tracker import ProgressTracker
 from core.prompts import validate_prompts
 from models.backgrounds import make_background
@@ -112,6 +112,23 @@ def test_opencv_single_threaded_is_counted_and_restored():
         assert cv2.getNumThreads() == 2
     finally:
         cv2.setNumThreads(before)
+
+
+def test_x264_takes_one_thread_on_two_cores_and_its_own_count_on_more(monkeypatch, tmp_path):
+    from fractions import Fraction
+
+    from core.video_writer import VideoWriter
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+    assert encoder_threads() == 1
+    with VideoWriter(tmp_path / "a.mp4", 64, 48, Fraction(25), "h264") as writer:
+        assert writer._stream.codec_context.thread_count == 1
+        writer.write(np.zeros((48, 64, 3), np.uint8))
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(16)))
+    assert encoder_threads() == 0
+    with VideoWriter(tmp_path / "b.mp4", 64, 48, Fraction(25), "h264") as writer:
+        assert writer._stream.codec_context.thread_count == 0
+        writer.write(np.zeros((48, 64, 3), np.uint8))
 
 
 def test_prompt_validation_codes():
