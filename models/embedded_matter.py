@@ -41,7 +41,7 @@ from models.embedded.edges import Sampler, solve_alpha, spread_colours
 from models.embedded.guided import gray_coefficients
 from models.embedded.motion import STILL_PX, FlowTracker, camera_motion, is_still
 from models.embedded.palette import localise, pick_from_palette, subject_palette
-from models.embedded.plate import BackgroundPlate, full_median, median_plate
+from models.embedded.plate import BackgroundPlate, median_plate, temporal_median
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class EmbeddedMatter(Matter):
         h, w = samples[0].shape[:2]
         same = [s for s in samples if s.shape[:2] == (h, w)]
         self._prepared = median_plate([self._downscale(s) for s in same])
-        self._full_plate = full_median(same) if self._prepared is not None else None
+        self._full_plate = temporal_median(same) if self._prepared is not None else None
         logger.info("embedded matter: %s camera in %d samples", "still" if self._prepared is not None else "moving",
                     len(same))
 

@@ -8,7 +8,7 @@ import numpy as np
 from models.embedded.edges import Sampler, gather, solve_alpha, spread_colours
 from models.embedded.motion import camera_motion, is_still
 from models.embedded.palette import localise, nearest_colour, pick_from_palette, subject_palette
-from models.embedded.plate import BackgroundPlate, full_median, median_plate
+from models.embedded.plate import BackgroundPlate, median_plate, temporal_median
 
 
 def test_solve_alpha_inverts_the_compositing_equation():
@@ -51,6 +51,16 @@ def test_gather_is_bilinear_and_handles_long_lists():
     assert gather(rgb, xs[:2], ys[:2]).shape == (2, 3)
 
 
+def test_temporal_median_equals_numpy_for_every_sample_count():
+    rng = np.random.default_rng(4)
+    for n in range(2, 33):
+        samples = [rng.integers(0, 256, (5, 7, 3), dtype=np.uint8) for _ in range(n)]
+        expected = np.median(np.stack(samples), axis=0).astype(np.float32)
+        assert np.array_equal(temporal_median(samples), expected), n
+    floats = [rng.uniform(0, 1, (5, 7)).astype(np.float32) for _ in range(5)]
+    assert np.allclose(temporal_median(floats), np.median(np.stack(floats), axis=0))
+
+
 def test_median_plate_still_vs_moving_and_gain():
     rng = np.random.default_rng(1)
     bg = rng.integers(0, 255, (40, 60, 3)).astype(np.uint8)
@@ -61,7 +71,7 @@ def test_median_plate_still_vs_moving_and_gain():
         samples.append(s)
     med, agree = median_plate(samples)
     assert np.abs(med - bg).max() <= 1 and agree.min() >= 0.5
-    assert np.array_equal(full_median(samples), med)
+    assert np.array_equal(temporal_median(samples), med)
     pan = [np.roll(bg, 4 * i, axis=1) for i in range(8)]
     assert median_plate(pan) is None
     plate = BackgroundPlate(bg.astype(np.float32) + 1, np.ones((40, 60), bool))
