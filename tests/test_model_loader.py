@@ -219,6 +219,17 @@ def test_engine_choice_falls_back_or_fails_loudly():
         resolve_engine("sam2", hub)
 
 
+def test_fallback_decides_before_importing_torch(tmp_path):
+    """Without weights, ``auto`` must not import torch, sam2 and MatAnyone first (seconds per job)."""
+    code = ("import sys, dataclasses; from app_config import Settings; from models.engines import resolve_engine; "
+            "choice = resolve_engine('auto', dataclasses.replace(Settings(), weights='hub')); "
+            "print(choice.name, 'torch' in sys.modules, 'sam2' in sys.modules)")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["embedded", "False", "False"]
+
+
 def _cli(clip: Path, out: Path, engine: str, env_home: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(env_home), "BGFX_WEIGHTS": "hub"}
     return subprocess.run([sys.executable, "app.py", "process", str(clip), "--out", str(out), "--point", "40,30",
