@@ -89,6 +89,19 @@ class Sampler:
         return out.reshape(out.shape[0] * _ROW, -1)[:self.n] if out.ndim == 3 else out.reshape(-1)[:self.n]
 
 
+def planar_dot(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-pixel dot product of planar colour arrays (channel axis -2, pixels last)."""
+    return x[..., 0, :] * y[..., 0, :] + x[..., 1, :] * y[..., 1, :] + x[..., 2, :] * y[..., 2, :]
+
+
+def segment_projection(ee: np.ndarray, ed: np.ndarray, dd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A pixel B + e against the segment from B to a subject colour B + d, given e.e, e.d and d.d:
+    (its alpha on the segment, clip(e.d / d.d, 0, 1); its squared distance |e - a d|^2 from the
+    segment, computed without an (N, 3) temporary)."""
+    a = np.clip(ed / np.maximum(dd, 1.0), 0.0, 1.0)
+    return a, ee - a * (2.0 * ed - a * dd)
+
+
 def solve_alpha(pixel: np.ndarray, fg: np.ndarray, bg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-pixel alpha from ``I = a F + (1 - a) B`` (all (N, 3) float32) and a trust weight in [0, 1].
 
@@ -99,15 +112,10 @@ def solve_alpha(pixel: np.ndarray, fg: np.ndarray, bg: np.ndarray) -> tuple[np.n
     # about 3x faster than reductions over the short last axis of (N, 3) arrays.
     d = np.ascontiguousarray((fg - bg).T)
     e = np.ascontiguousarray((pixel - bg).T)
-    dd, ed, ee = d[0] * d[0], e[0] * d[0], e[0] * e[0]
-    for c in (1, 2):
-        dd += d[c] * d[c]
-        ed += e[c] * d[c]
-        ee += e[c] * e[c]
-    a = np.clip(ed / np.maximum(dd, 1.0), 0.0, 1.0)
+    dd = planar_dot(d, d)
+    a, off_sq = segment_projection(planar_dot(e, e), planar_dot(e, d), dd)
     contrast = np.sqrt(dd)
     trust = np.clip((contrast - MIN_CONTRAST) * (1.0 / (FULL_CONTRAST - MIN_CONTRAST)), 0.0, 1.0)
-    # |e - a d|: the distance from the pixel to its point on the B-F segment, without an (N, 3) temporary.
-    off_line = np.sqrt(np.maximum(ee - a * (2.0 * ed - a * dd), 0.0))
+    off_line = np.sqrt(np.maximum(off_sq, 0.0))
     trust *= np.clip(1.5 - off_line / np.maximum(0.25 * contrast, 12.0), 0.0, 1.0)
     return a.astype(np.float32, copy=False), trust.astype(np.float32, copy=False)

@@ -16,7 +16,7 @@ import logging
 import cv2
 import numpy as np
 
-from models.embedded.edges import Sampler, spread_colours
+from models.embedded.edges import Sampler, planar_dot, segment_projection, spread_colours
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def pick_from_palette(pixel: np.ndarray, fg: np.ndarray, bg: np.ndarray,
     """
     e = np.ascontiguousarray((pixel - bg).T)  # planar (3, N): see solve_alpha
     d = np.ascontiguousarray((fg - bg).T)
-    local = _off_line_sq(_dot(e, e), _dot(e, d), _dot(d, d))
+    _, local = segment_projection(planar_dot(e, e), planar_dot(e, d), planar_dot(d, d))
     sel = np.flatnonzero(local > PALETTE_MIN_OFF**2)
     out = fg.copy()
     choice = np.full(len(fg), -1, np.intp)
@@ -79,8 +79,8 @@ def pick_from_palette(pixel: np.ndarray, fg: np.ndarray, bg: np.ndarray,
     # Every palette colour at once: (K, 3, n) differences from the background.
     e = e[:, sel]
     d = palette[:, :, None] - np.ascontiguousarray(bg[sel].T)[None]
-    ed, dd = _dot(e[None], d), _dot(d, d)
-    off = _off_line_sq(_dot(e, e)[None], ed, dd)
+    ed, dd = planar_dot(e[None], d), planar_dot(d, d)
+    _, off = segment_projection(planar_dot(e, e)[None], ed, dd)
     off[(ed <= 0.02 * dd) | (dd <= 900.0)] = np.inf  # behind the background, or too like it
     k = off.argmin(axis=0)
     best = np.take_along_axis(off, k[None], axis=0)[0]
@@ -88,18 +88,6 @@ def pick_from_palette(pixel: np.ndarray, fg: np.ndarray, bg: np.ndarray,
     out[sel[use]] = palette[k[use]]
     choice[sel[use]] = k[use]
     return out, choice
-
-
-def _dot(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per-pixel dot product of planar colour arrays (channel axis -2)."""
-    return x[..., 0, :] * y[..., 0, :] + x[..., 1, :] * y[..., 1, :] + x[..., 2, :] * y[..., 2, :]
-
-
-def _off_line_sq(ee: np.ndarray, ed: np.ndarray, dd: np.ndarray) -> np.ndarray:
-    """Squared distance from a pixel (B + e) to the segment from B to a subject colour (B + d),
-    given e.e, e.d and d.d: the alpha on the segment is clip(e.d / d.d, 0, 1)."""
-    a = np.clip(ed / np.maximum(dd, 1.0), 0.0, 1.0)
-    return ee - a * (2.0 * ed - a * dd)
 
 
 def localise(picked: np.ndarray, choice: np.ndarray, zone: np.ndarray, half: np.ndarray, half_inner: np.ndarray,
