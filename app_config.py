@@ -74,6 +74,7 @@ class Settings:
     hub_timeout_s: float = 10.0
     sam2_model: str | None = None  # overrides the preset's SAM2 checkpoint (BGFX_SAM2_MODEL)
     matanyone_model: str | None = None  # overrides the preset's MatAnyone (BGFX_MATANYONE_MODEL)
+    cuda_graphs: bool = True  # MatAnyone's network calls replayed as CUDA graphs on a GPU (BGFX_CUDA_GRAPHS)
 
     @property
     def preset(self) -> QualityPreset:
@@ -124,6 +125,7 @@ def load_settings() -> Settings:
         hub_timeout_s=_env_number("BGFX_HUB_TIMEOUT_S", 10.0, float, 0.5),
         sam2_model=_env_choice("BGFX_SAM2_MODEL", "", ("",) + SAM2_MODELS) or None,
         matanyone_model=_env_choice("BGFX_MATANYONE_MODEL", "", ("",) + MATANYONE_MODELS) or None,
+        cuda_graphs=_env_choice("BGFX_CUDA_GRAPHS", "on", ("on", "off")) == "on",
     )
     if work:
         settings = replace(settings, work_dir=Path(work).expanduser())

@@ -1,7 +1,8 @@
 """Speed and memory of the real engines (SAM2 + MatAnyone): our streaming pipeline vs MatAnyone's demo.
 
     .venv/bin/python -m bench.real_engines [--frames 150] [--width 1280 --height 720] [--quality fast]
-    .venv/bin/python -m bench.real_engines gpu [--frames 60]          # per-stage fps on a CUDA device
+    .venv/bin/python -m bench.real_engines gpu [--frames 40]          # per-stage fps on a CUDA device
+    .venv/bin/python -m bench.real_engines gpu-jobs [--frames 240]    # whole jobs on a CUDA device
     .venv/bin/python -m bench.real_engines ours --frames 30           # our side alone (minutes, not 40)
 
 The weights are random (``BGFX_WEIGHTS=random``): the architectures, and so the compute and the
@@ -16,8 +17,9 @@ same clip, the same internal size (the quality preset's ``matanyone_max_size``) 
   libx264 writer (as ``generate_video_from_frames``).
 
 Peak RSS is each child process's own (``os.wait4``), so the two runs do not see each other.
-``gpu`` times each stage alone on the device (SAM2 encode + click, MatAnyone step, whole loop with
-upload/download) at 720p and 1080p with the autocast type of core/device_manager.py.
+``gpu`` and ``gpu-jobs`` run bench/gpu_engines.py on a CUDA device (per-stage timings with
+MatAnyone eager and as CUDA graphs; whole jobs as the studio runs them) at 1080p and 720p with the
+autocast type of core/device_manager.py.
 """
 
 from __future__ import annotations
@@ -178,74 +180,18 @@ def compare(args: argparse.Namespace) -> dict:
     return results
 
 
-# --- GPU per-stage timing -------------------------------------------------------------------
-def gpu_stages(args: argparse.Namespace) -> dict:
-    """Per-stage fps of the real engines on the device (random weights), 720p and 1080p."""
-    import torch
-
-    from app_config import Settings
-    from core.device_manager import autocast_dtype, pick_device
-    from models.base import ObjectPrompt
-    from models.model_loader import load_real_engine
-
-    device = pick_device("auto")
-    out: dict = {"device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
-                 "dtype": str(autocast_dtype(device)), "torch": torch.__version__, "runs": []}
-
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
-    for quality, sam_model in (("fast", "sam2.1-tiny"), ("balanced", "sam2.1-tiny")):
-        settings = Settings(weights="random", quality=quality, sam2_model=sam_model)
-        segmenter, new_matter, description = load_real_engine(settings)
-        for width, height in (tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")):
-            rng = np.random.default_rng(0)
-            base = (rng.random((height, width, 3)) * 255).astype(np.uint8)
-            frames = [np.roll(base, 4 * i, axis=1) for i in range(args.frames)]
-            mask = np.zeros((height, width), bool)
-            mask[height // 4: 3 * height // 4, width // 3: 2 * width // 3] = True
-            sync()
-            t0 = time.perf_counter()
-            segmenter.set_image(frames[0])
-            segmenter.segment(ObjectPrompt(points=[(width / 2, height / 2)], labels=[1]))
-            sync()
-            sam_s = time.perf_counter() - t0
-            matter = new_matter()
-            t0 = time.perf_counter()
-            matter.start(frames[0], mask)
-            sync()
-            start_s = time.perf_counter() - t0
-            for frame in frames[1:4]:  # warm the kernels before timing
-                matter.step(frame)
-            sync()
-            t0 = time.perf_counter()
-            for frame in frames[4:]:
-                alpha = matter.step(frame)
-            sync()
-            step_s = (time.perf_counter() - t0) / (len(frames) - 4)
-            assert alpha.shape == (height, width)
-            peak = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else 0.0
-            out["runs"].append({"engine": description, "quality": quality, "size": f"{width}x{height}",
-                                "sam2_encode_and_click_s": round(sam_s, 4),
-                                "matanyone_start_s": round(start_s, 4),
-                                "matanyone_step_ms": round(step_s * 1000, 2),
-                                "matanyone_fps": round(1 / step_s, 2), "gpu_peak_mib": round(peak)})
-            logger.info("%s", out["runs"][-1])
-            matter.close()
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("mode", nargs="?", default="compare", choices=("compare", "ours", "gpu", "demo-child"))
-    parser.add_argument("--frames", type=int, default=150)
+    parser.add_argument("mode", nargs="?", default="compare",
+                        choices=("compare", "ours", "gpu", "gpu-jobs", "demo-child"))
+    parser.add_argument("--frames", type=int, default=None, help="compare/ours 150, gpu 40, gpu-jobs 240")
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=720)
     parser.add_argument("--quality", default="fast")
     parser.add_argument("--work", default=None, help="folder for the clip and outputs (default: a temp dir)")
     parser.add_argument("--json", default=None, help="also write the results here")
-    parser.add_argument("--sizes", default="1280x720,1920x1080", help="gpu mode: frame sizes WxH,WxH")
+    parser.add_argument("--sizes", default="1920x1080,1280x720", help="gpu modes: frame sizes WxH,WxH")
+    parser.add_argument("--qualities", default="fast,balanced", help="gpu modes: presets")
     parser.add_argument("--clip", default=None)
     parser.add_argument("--point", default=None)
     args = parser.parse_args()
@@ -256,7 +202,11 @@ def main() -> None:
         result = demo_main(Path(args.clip), (x, y), args.quality, Path(args.work))
         (Path(args.work) / "timings.json").write_text(json.dumps(result))
         return
-    results = {"compare": compare, "ours": ours_only, "gpu": gpu_stages}[args.mode](args)
+    from bench import gpu_engines
+
+    args.frames = args.frames or {"gpu": 40, "gpu-jobs": 240}.get(args.mode, 150)
+    modes = {"compare": compare, "ours": ours_only, "gpu": gpu_engines.stages, "gpu-jobs": gpu_engines.jobs}
+    results = modes[args.mode](args)
     text = json.dumps(results, indent=1)
     print(text)
     if args.json:

@@ -28,14 +28,20 @@ _opencv_threads = 0
 
 
 @contextlib.contextmanager
-def opencv_single_threaded() -> Iterator[None]:
-    """OpenCV without its own worker threads while a job's stages already run side by side.
+def opencv_threads_for_a_job() -> Iterator[None]:
+    """OpenCV without its own worker threads while a job runs, on machines of two cores or fewer.
 
-    Decode, matte, compose and encode each keep a core busy; OpenCV splitting every small call
-    over the same cores on top of that only adds hand-offs (about 10 % more CPU per 720p frame).
+    There decode, matte, compose and encode each keep a core busy; OpenCV splitting every small
+    call over the same cores on top of that only adds hand-offs (about 10 % more CPU per 720p
+    frame). With more cores OpenCV keeps its own threads: on a 16-core GPU machine the compose
+    stage (a blend over the whole 1080p frame) took 15-17 ms a frame on one thread, more than the
+    MatAnyone step with CUDA graphs, and it became the job's slowest stage (bench/RESULTS.md).
     The setting is process-wide, so it is counted: the last job to finish restores it.
     """
     global _opencv_users, _opencv_threads
+    if usable_cores() > 2:
+        yield
+        return
     with _opencv_lock:
         if _opencv_users == 0:
             _opencv_threads = cv2.getNumThreads()

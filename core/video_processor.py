@@ -31,7 +31,7 @@ from core.exceptions import (
 )
 from core.job import EdgeOptions, JobRequest, JobResult
 from core.outputs import WITH_AUDIO, FrameSink, Staging, write_json
-from core.pipelining import Prefetcher, Worker, opencv_single_threaded
+from core.pipelining import Prefetcher, Worker, opencv_threads_for_a_job
 from core.progress_tracker import ProgressCallback, ProgressTracker
 from core.prompts import segment_objects, union_mask, validate_prompts
 from core.spill import AlphaSpill, RawSpill
@@ -98,7 +98,7 @@ def run_job(
         from core.photo_processor import run_photo_job
 
         return run_photo_job(replace(request, input_path=path), settings, progress)
-    with opencv_single_threaded():
+    with opencv_threads_for_a_job():
         return VideoJob(replace(request, input_path=path), settings, progress, cancel).run()
 
 

@@ -45,6 +45,7 @@ class MatAnyoneOptions:
     n_warmup: int = 10  # repeats of the first frame before the first alpha
     r_erode: int = 10  # demo slider default: erosion of the first mask (px, 0 = off)
     r_dilate: int = 10  # demo slider default: dilation of the first mask (px, 0 = off)
+    cuda_graphs: bool = True  # on CUDA, replay the network's calls as graphs (models/cuda_graphs.py)
 
 
 def matanyone_config(max_internal_size: int = -1) -> Any:
@@ -226,6 +227,7 @@ class MatAnyoneMatter(Matter):
         cfg.max_internal_size = int(self.options.max_internal_size)
         self._cfg = cfg
         self._core: Any = None
+        self._graphed: Any = None  # this pass's GraphedNetwork, on CUDA
         self._shape: tuple[int, int] | None = None
 
     def _compute(self) -> contextlib.AbstractContextManager:
@@ -273,6 +275,19 @@ class MatAnyoneMatter(Matter):
                                      f"({cells} cells of 16x16 px, it needs {self._cfg.top_k})",
                                      "use --engine embedded for clips under about 96x96 px")
 
+    def _pass_network(self) -> Any:
+        """The network this pass's InferenceCore calls: on CUDA, one replaying CUDA graphs."""
+        if not (self.options.cuda_graphs and self._device.type == "cuda"):
+            return self._network
+        from models.cuda_graphs import GraphedNetwork
+
+        self._graphed = GraphedNetwork(self._network)
+        return self._graphed
+
+    def graph_stats(self) -> dict[str, dict[str, int]] | None:
+        """Graphs captured and replayed in this pass, per network method (None when eager)."""
+        return self._graphed.stats() if self._graphed is not None else None
+
     def start(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Memorise the subject on ``frame`` (warm-up included) and return that frame's alpha."""
         from matanyone2.inference.inference_core import InferenceCore
@@ -289,7 +304,8 @@ class MatAnyoneMatter(Matter):
         import torch
 
         first = torch.from_numpy(self.first_mask(mask)).to(self._device)
-        self._core = InferenceCore(self._network, cfg=self._cfg, device=self._device)
+        self.close()
+        self._core = InferenceCore(self._pass_network(), cfg=self._cfg, device=self._device)
         with self._compute():
             self._core.step(image, first, objects=[1])
             for _ in range(self.options.n_warmup + 1):
@@ -309,6 +325,8 @@ class MatAnyoneMatter(Matter):
         return alpha
 
     def close(self) -> None:
-        """Forget this pass's memory (the shared network stays loaded)."""
+        """Forget this pass's memory and graphs (the shared network stays loaded)."""
+        if self._graphed is not None:
+            self._graphed.close()
+            self._graphed = None
         self._core = None
-        self._shape = None

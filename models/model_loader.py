@@ -307,7 +307,8 @@ def load_real_engine(settings: Settings) -> tuple[Segmenter, Callable[[], Matter
     matter_network = get_network(matter_spec, settings, device)
     if device.type == "cpu":  # MatAnyone's steps allocate and free ~2 GB of tensors each on the CPU
         configure_for_tensors()
-    options = MatAnyoneOptions(max_internal_size=preset.matanyone_max_size, n_warmup=preset.matanyone_warmup)
+    options = MatAnyoneOptions(max_internal_size=preset.matanyone_max_size, n_warmup=preset.matanyone_warmup,
+                               cuda_graphs=settings.cuda_graphs)
 
     def new_matter() -> Matter:
         return MatAnyoneMatter(matter_network, options, dtype=dtype)

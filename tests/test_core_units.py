@@ -12,7 +12,7 @@ from app_config import load_settings
 from core import exceptions as E
 from core.memory_manager import PeakRSS, chunk_size, snapshot
 from core.outputs import Staging
-from core.pipelining import Prefetcher, Worker, encoder_threads, opencv_single_threaded
+from core.pipelining import Prefetcher, Worker, encoder_threads, opencv_threads_for_a_job
 from core.progress_tracker import ProgressTracker
 from core.prompts import validate_prompts
 from models.backgrounds import make_background
@@ -24,6 +24,13 @@ def test_settings_validate_env(monkeypatch):
     monkeypatch.setenv("BGFX_MAX_DURATION_S", "12.5")
     s = load_settings()
     assert s.quality == "fast" and s.max_duration_s == 12.5 and s.preset.name == "fast"
+    assert s.cuda_graphs is True
+    monkeypatch.setenv("BGFX_CUDA_GRAPHS", "off")
+    assert load_settings().cuda_graphs is False
+    monkeypatch.setenv("BGFX_CUDA_GRAPHS", "maybe")
+    with pytest.raises(E.ConfigError, match="BGFX_CUDA_GRAPHS"):
+        load_settings()
+    monkeypatch.delenv("BGFX_CUDA_GRAPHS")
     monkeypatch.setenv("BGFX_ENGINE", "magic")
     with pytest.raises(E.ConfigError, match="BGFX_ENGINE"):
         load_settings()
@@ -92,7 +99,7 @@ def test_prefetcher_and_worker_order_and_errors():
         bad.finish()
 
 
-def test_opencv_single_threaded_is_counted_and_restored():
+def test_opencv_threads_for_a_job_is_counted_and_restored(monkeypatch):
     import cv2
 
     from core.memory_manager import configure_allocator
@@ -101,13 +108,17 @@ def test_opencv_single_threaded_is_counted_and_restored():
     before = cv2.getNumThreads()
     cv2.setNumThreads(2)
     try:
-        with opencv_single_threaded():
+        monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(16)))
+        with opencv_threads_for_a_job():  # many cores: OpenCV keeps its threads
+            assert cv2.getNumThreads() == 2
+        monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+        with opencv_threads_for_a_job():
             assert cv2.getNumThreads() == 1
-            with opencv_single_threaded():  # a second job at the same time
+            with opencv_threads_for_a_job():  # a second job at the same time
                 assert cv2.getNumThreads() == 1
             assert cv2.getNumThreads() == 1  # the first job is still running
         assert cv2.getNumThreads() == 2
-        with pytest.raises(RuntimeError), opencv_single_threaded():
+        with pytest.raises(RuntimeError), opencv_threads_for_a_job():
             raise RuntimeError("a failed job restores it too")
         assert cv2.getNumThreads() == 2
     finally:

@@ -148,6 +148,9 @@ def test_load_real_engine_shares_networks_and_releases_them():
     assert m1 is not m2 and m1._network is m2._network
     assert m1.options.max_internal_size == PRESETS["fast"].matanyone_max_size
     assert m1.options.n_warmup == PRESETS["fast"].matanyone_warmup
+    assert m1.options.cuda_graphs is True and m1.graph_stats() is None  # graphs on CUDA only
+    _, eager_factory, _ = model_loader.load_real_engine(random_settings(quality="fast", cuda_graphs=False))
+    assert eager_factory().options.cuda_graphs is False
     assert model_loader.release_models() >= 2
     assert model_loader.loaded_models() == []
     seg_c, _, _ = model_loader.load_real_engine(settings)
