@@ -116,3 +116,51 @@ def test_sync_free_attention_mask_equals_the_packages(network):
     assert not transformer._get_aux_mask(cases[1], None).any()
     assert not transformer._get_aux_mask(cases[2], None).any()
     assert transformer._get_aux_mask(cases[0], None).any()
+
+
+# --- on a CUDA device (bench/gpu_run.sh runs these there; the CPU tests above cover the plumbing) ---
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device: bench/gpu_run.sh")
+
+
+@needs_cuda
+def test_on_cuda_graph_replays_equal_eager_passes_with_a_correction():
+    from core.device_manager import autocast_dtype
+
+    device = torch.device("cuda")
+    settings = dataclasses.replace(Settings(), weights="random", device="cuda")
+    net = get_network(spec_for("matanyone", "matter"), settings, device)
+    frames, mask = make_clip(16)
+    options = MatAnyoneOptions(max_internal_size=INTERNAL, n_warmup=2, r_erode=5, r_dilate=5)
+    runs = {}
+    for graphs in (False, True):
+        matter = MatAnyoneMatter(net, dataclasses.replace(options, cuda_graphs=graphs), dtype=autocast_dtype(device))
+        alphas = [matter.start(frames[0], mask)] + [matter.step(f) for f in frames[1:10]]
+        alphas.append(matter.correct(frames[10], mask))  # a new pass: its own graphs
+        alphas += [matter.step(f) for f in frames[11:]]
+        runs[graphs] = (alphas, matter.graph_stats())
+        matter.close()
+    for a, b in zip(runs[False][0], runs[True][0], strict=True):
+        assert float(np.abs(a - b).max()) <= 1e-6
+    assert runs[False][1] is None
+    for name, counts in runs[True][1].items():
+        assert counts["graphs"] >= 1 and counts["replays"] >= 2, (name, counts)
+
+
+@needs_cuda
+def test_on_cuda_a_call_that_waits_for_the_gpu_stays_eager():
+    def syncs(x):
+        return x * float(x.sum().item())  # .item() waits for the GPU: no graph can hold it
+
+    def pure(x):
+        return x * 2 + 1
+
+    network = types.SimpleNamespace(**{name: pure for name in GRAPHED_METHODS}, object_transformer=types.SimpleNamespace())
+    network.segment = syncs
+    graphed = GraphedNetwork(network)
+    with torch.inference_mode():
+        for value in (1.0, 2.0, 3.0):
+            x = torch.full((4,), value, device="cuda")
+            assert torch.equal(graphed.segment(x), x * 4 * value)
+            assert torch.equal(graphed.encode_image(x), x * 2 + 1)
+    assert graphed.stats()["segment"] == {"graphs": 0, "replays": 0}
+    assert graphed.stats()["encode_image"] == {"graphs": 1, "replays": 2}
