@@ -22,7 +22,9 @@ One thing in MatAnyone is not capturable as shipped: the object transformer's at
 clears fully-masked rows through ``mask[torch.where(rows)] = False``, which syncs with the host.
 ``use_sync_free_aux_mask`` gives our network instance the same mask computed with ``masked_fill``
 (identical booleans). The graphs are per pass, so a cached positional encoding that a graph reads
-is never swapped under it by a pass at another frame size.
+is never swapped under it by another pass of the same job; and each graph keeps a reference to the
+positional encodings that existed when it was captured, so that a job at another frame size
+running at the same time (``BGFX_GPU_CONCURRENCY`` > 1) cannot free the memory a graph reads.
 """
 
 from __future__ import annotations
@@ -132,12 +134,14 @@ def _run_noting_host_syncs(run: Callable[[], Any]) -> tuple[Any, str | None]:
 class GraphedMethod:
     """One network method: eager the first time per input signature, then a graph replay."""
 
-    def __init__(self, name: str, fn: Callable[..., Any], capture: Callable, lock: threading.Lock) -> None:
+    def __init__(self, name: str, fn: Callable[..., Any], capture: Callable, lock: threading.Lock,
+                 hidden_inputs: Callable[[], list[Any]] = list) -> None:
         self.name = name
         self._fn = fn
         self._capture = capture
         self._lock = lock
-        self._graphs: dict[Any, tuple[Callable[[], None], list[Any], Any] | None] = {}
+        self._hidden_inputs = hidden_inputs  # tensors a graph reads that are not arguments (kept alive)
+        self._graphs: dict[Any, tuple[Callable[[], None], list[Any], Any, list[Any]] | None] = {}
         self.replays = 0
 
     @staticmethod
@@ -168,7 +172,7 @@ class GraphedMethod:
                 return self._first_call(key, leaves, spec)
             if entry is None:
                 return self._fn(*args, **kwargs)
-            replay, statics, outputs = entry
+            replay, statics, outputs, _ = entry
             for static, leaf in zip(statics, leaves, strict=True):
                 if isinstance(static, torch.Tensor):
                     static.copy_(leaf)
@@ -210,7 +214,7 @@ class GraphedMethod:
             logger.warning("%s stays eager for this input (%s: %s)", self.name, type(exc).__name__, exc)
             self._graphs[key] = None
             return result
-        self._graphs[key] = (replay, statics, outputs)
+        self._graphs[key] = (replay, statics, outputs, self._hidden_inputs())
         return result
 
     @property
@@ -231,10 +235,15 @@ class GraphedNetwork:
     def __init__(self, network: Any, capture: Callable = capture_cuda_graph) -> None:
         self._network = use_sync_free_aux_mask(network)
         lock = threading.Lock()
-        self._methods = {name: GraphedMethod(name, getattr(network, name), capture, lock)
+        self._methods = {name: GraphedMethod(name, getattr(network, name), capture, lock, self.cached_encodings)
                          for name in GRAPHED_METHODS}
         for name, method in self._methods.items():
             setattr(self, name, method)
+
+    def cached_encodings(self) -> list[Any]:
+        """The positional encodings MatAnyone caches inside its modules (read by the graphs)."""
+        modules = self._network.modules() if hasattr(self._network, "modules") else ()
+        return [m.cached_penc for m in modules if getattr(m, "cached_penc", None) is not None]
 
     def __getattr__(self, name: str) -> Any:  # everything not graphed is the real network's
         return getattr(self._network, name)

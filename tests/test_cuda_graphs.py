@@ -51,6 +51,11 @@ def test_graphed_passes_equal_eager_passes_bit_for_bit(network):
     matter = RerunGraphMatter(network, options)
     graphed = [matter.start(frames[0], mask)] + [matter.step(frame) for frame in frames[1:]]
     stats = matter.graph_stats()
+    # the graphs that read MatAnyone's cached positional encodings keep them referenced
+    assert matter._graphed.cached_encodings()
+    for name in ("readout_query", "encode_mask"):
+        entries = [entry for entry in matter._graphed._methods[name]._graphs.values() if entry]
+        assert entries and all(entry[3] for entry in entries), name
     matter.close()
     for a, b in zip(eager, graphed, strict=True):
         np.testing.assert_array_equal(a, b)
