@@ -262,11 +262,14 @@ def get_network(spec: ModelSpec, settings: Settings, device: Any) -> Any:
 
 
 # --- the contract with models/engines.py ---------------------------------------------------
-def describe_engine(sam: ModelSpec, matter: ModelSpec, device: Any, dtype: Any, weights: str) -> str:
-    """One line for the report: "SAM2.1-small + MatAnyone on cuda (bfloat16)"."""
+def describe_engine(sam: ModelSpec, matter: ModelSpec, device: Any, dtype: Any, weights: str,
+                    cuda_graphs: bool = False) -> str:
+    """One line for the report: "SAM2.1-small + MatAnyone on cuda (bfloat16, CUDA graphs)"."""
     from models.random_weights import RANDOM_WEIGHTS_BANNER
 
     precision = str(dtype).replace("torch.", "") if dtype is not None else "float32"
+    if cuda_graphs and device.type == "cuda":
+        precision += ", CUDA graphs"
     line = f"{sam.label} + {matter.label} on {device.type} ({precision})"
     return f"{line}, {RANDOM_WEIGHTS_BANNER}" if weights == "random" else line
 
@@ -317,4 +320,5 @@ def load_real_engine(settings: Settings) -> tuple[Segmenter, Callable[[], Matter
     if _RELEASE_AFTER_USE:  # a one-job process: SAM2 goes once the job's masks are made
         release = functools.partial(release_network, sam_spec, settings.weights, device)
     segmenter = SAM2Segmenter(sam_network, dtype=dtype, on_close=release)
-    return segmenter, new_matter, describe_engine(sam_spec, matter_spec, device, dtype, settings.weights)
+    return segmenter, new_matter, describe_engine(sam_spec, matter_spec, device, dtype, settings.weights,
+                                                      settings.cuda_graphs)

@@ -252,3 +252,14 @@ def test_cli_offline_auto_runs_embedded_and_sam2_says_why(tmp_path):
     assert sam2.returncode != 0 and not (tmp_path / "sam2").exists()
     assert lines[-1].startswith("error E501: ") and "BGFX_CHECKPOINT_DIR" in lines[-1]
     assert "Traceback" not in sam2.stderr
+
+
+def test_engine_description_says_when_cuda_graphs_run():
+    import types
+
+    sam, matter = spec_for("sam2.1-tiny", "segmenter"), spec_for("matanyone", "matter")
+    cuda, cpu = types.SimpleNamespace(type="cuda"), types.SimpleNamespace(type="cpu")
+    line = model_loader.describe_engine(sam, matter, cuda, "torch.bfloat16", "hub", cuda_graphs=True)
+    assert line == "SAM2.1-tiny + MatAnyone on cuda (bfloat16, CUDA graphs)"
+    assert "CUDA graphs" not in model_loader.describe_engine(sam, matter, cuda, "torch.bfloat16", "hub")
+    assert "CUDA graphs" not in model_loader.describe_engine(sam, matter, cpu, None, "hub", cuda_graphs=True)
