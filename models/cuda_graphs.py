@@ -1,10 +1,10 @@
 """MatAnyone's network calls replayed as CUDA graphs: one launch where eager PyTorch makes hundreds.
 
-Why: on a GPU one MatAnyone step issues about a thousand small kernels (ResNet encoders, the
-object transformer, the mask decoder, autocast's casts), and at the preset sizes the GPU finishes
-each long before Python has issued the next. The step is then bound by the CPU (25-31 ms on an
-H100 or H200 whatever the frame size). A CUDA graph records a call's kernels once and replays them
-with one launch: on an H100 the 1080p step of the fast preset went from 29-31 ms to 14 ms, with
+Why: on a GPU one MatAnyone step issues hundreds of small kernels (ResNet encoders, the object
+transformer, the mask decoder, autocast's casts), and at the preset sizes the GPU finishes each
+long before Python has issued the next. The step is then bound by the CPU (25-39 ms on an H100 or
+H200 whatever the frame size). A CUDA graph records a call's kernels once and replays them with
+one launch: on an H100 the 1080p step of the fast preset went from 29-39 ms to 14-17 ms, with
 identical alphas (bench/RESULTS.md). InferenceCore's own bookkeeping (memory bank, top-k readout, object
 ids) changes shape and branches from frame to frame, so it stays eager; what is graphed are the
 network methods it calls, each a pure function of its inputs for a given shape:
