@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The one device call for the real engines (see bench/RESULTS.md, "Real engines"), random weights:
+#   0. tests/test_cuda_graphs.py, whose CUDA tests are skipped on machines without a GPU (-> gpu.txt);
 #   1. bench.real_engines gpu (bench/gpu_engines.py): SAM2 + MatAnyone per stage at 1080p and 720p, MatAnyone's network
 #      calls eager and as CUDA graphs on the same frames (with their largest alpha difference);
 #   2. bench.real_engines gpu-jobs: whole run_job calls in one process (models loaded once, as the studio);
@@ -29,6 +30,7 @@ export PYTHONPATH="$PWD:$PWD/.gpu_site/py:/tmp/site:${PYTHONPATH:-}"
 export BGFX_WEIGHTS=random HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 BGFX_WORK_DIR=/tmp/bgfx-work
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1; nproc
   "$PY" -c "import torch; print(torch.__version__)"; } > "$OUT/gpu.txt"
+timeout 150 "$PY" -m pytest -q -rs -p no:cacheprovider tests/test_cuda_graphs.py >> "$OUT/gpu.txt" 2>&1  # CUDA tests
 timeout 150 "$PY" -m bench.real_engines gpu --frames "$FRAMES" --sizes "$SIZES" --json "$OUT/stages.json" \
   > "$OUT/stages.log" 2>&1 || echo "stages exit $?" >> "$OUT/stages.log"
 timeout 200 "$PY" -m bench.real_engines gpu-jobs --frames "$JOB_FRAMES" --sizes "$SIZES" --work /tmp/bgfx-gpu-jobs \
