@@ -106,3 +106,12 @@ def test_shrink_matches_one_area_resize():
         assert got.shape == want.shape
         diff = np.abs(got.astype(int) - want)
         assert diff.max() <= max_diff and diff.mean() <= mean_diff, (size, diff.max(), diff.mean())
+
+
+def test_background_fill_keeps_a_flat_background_exact():
+    # rounded, not truncated: a flat grey of 100 stays 100 (truncation gave 99 where the blur's
+    # float sum came out a hair under 100), under and around the subject's hole alike
+    frame = np.full((120, 160, 3), 100, np.uint8)
+    alpha = _soft_disc(120, 160)
+    fill = c.background_fill(frame, alpha, sigma=25)
+    assert fill.dtype == np.uint8 and (fill == 100).all()
