@@ -174,3 +174,34 @@ class Worker:
         self._thread.join()
         if self._error is not None:
             raise self._error
+
+
+class Background:
+    """``fn(*args)`` on a thread of its own, started at once: start-up work that need not hold up
+    the rest (the matter's look at the clip runs while the clicks are segmented).
+
+    ``wait`` returns when it is done and raises what it raised; ``join`` only waits (for clean-up
+    when another error is already on its way)."""
+
+    def __init__(self, fn: Callable[..., None], *args: Any, name: str = "background") -> None:
+        self._error: BaseException | None = None
+        self.busy_s = 0.0
+        self._thread = threading.Thread(target=self._run, args=(fn, args), name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[..., None], args: tuple) -> None:
+        started = time.perf_counter()
+        try:
+            fn(*args)
+        except BaseException as exc:  # handed to whoever waits
+            self._error = exc
+        self.busy_s = time.perf_counter() - started
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error

@@ -2,7 +2,8 @@
 
 A video job, top to bottom:
 1. check the request (input, limits, prompts, background, output folder) before heavy work;
-2. segment each prompt frame (clicks -> mask, per subject, merged);
+2. segment each prompt frame (clicks -> mask, per subject, merged), while the matter takes its
+   look at the clip on a thread and a reader of its own (core/clip_samples.py);
 3. if the prompt frame is not the first, matte backwards from it, chunk by chunk, spilling the
    alphas (1 byte a pixel) to a scratch file, so memory stays flat;
 4. one forward pass: decode (thread) -> matte -> compose -> encode (thread), in bounded queues;
@@ -23,6 +24,7 @@ import numpy as np
 
 from app_config import OUTPUT_FORMATS, QUALITIES, Settings, get_settings
 from core import memory_manager
+from core.clip_samples import ClipSamples
 from core.compositing import clean_foreground, mix_despill, refine_alpha
 from core.exceptions import (
     FormatError,
@@ -31,7 +33,7 @@ from core.exceptions import (
 )
 from core.job import EdgeOptions, JobRequest, JobResult
 from core.outputs import WITH_AUDIO, FrameSink, Staging, write_json
-from core.pipelining import Prefetcher, Worker, opencv_threads_for_a_job
+from core.pipelining import Background, Prefetcher, Worker, opencv_threads_for_a_job
 from core.progress_tracker import ProgressCallback, ProgressTracker
 from core.prompts import segment_objects, union_mask, validate_prompts
 from core.spill import AlphaSpill, RawSpill
@@ -102,37 +104,6 @@ def run_job(
         return VideoJob(replace(request, input_path=path), settings, progress, cancel).run()
 
 
-class ClipSamples:
-    """The ``SampleSource`` of a job: frames of the clip decoded on the matter's request, once.
-
-    Must be asked before the forward pass starts decoding on its own thread (one reader)."""
-
-    PAIR_GAP = 6  # frames between the two first looks: enough for a pan to show
-
-    def __init__(self, reader, prompt_frame: int, stop: int, n: int, timings: dict[str, float]) -> None:
-        self._reader, self._p, self._stop, self._n, self._timings = reader, prompt_frame, stop, n, timings
-        self._pair: tuple[np.ndarray, np.ndarray] | None = None
-        self._spread: list[np.ndarray] | None = None
-
-    def pair(self) -> tuple[np.ndarray, np.ndarray] | None:
-        later = min(self._p + self.PAIR_GAP, self._stop - 1)
-        if later <= self._p:
-            return None
-        if self._pair is None:
-            started = time.perf_counter()
-            frames = {f.index: f.rgb for f in self._reader.frames(self._p, later + 1, only={self._p, later})}
-            self._timings["decode"] += time.perf_counter() - started
-            self._pair = (frames[self._p], frames[later])
-        return self._pair
-
-    def spread(self) -> list[np.ndarray]:
-        if self._spread is None:
-            started = time.perf_counter()
-            self._spread = self._reader.sample(self._n)
-            self._timings["decode"] += time.perf_counter() - started
-        return self._spread
-
-
 class VideoJob:
     """State of one video job; ``run`` is the whole story, each step a method below it."""
 
@@ -184,14 +155,24 @@ class VideoJob:
         try:
             with memory_manager.PeakRSS() as peak, VideoReader(self.request.input_path, self.info) as reader:
                 self.engine = self._load_engine()
-                masks = self._segment(reader)
-                samples = self._samples(reader)
-                spill = self._matte_backwards(reader, masks[self.prompt_frame], samples)
+                samples = self._samples()
+                matter = self.engine.matter_factory()
+                # The matter's look at the clip (a still camera's plate decodes frames spread over it)
+                # runs beside the segmentation and the backward pass, on a reader of its own.
+                prepared = Background(matter.prepare, samples, name="prepare")
                 try:
-                    self._forward(reader, masks, samples, spill, staging)
+                    masks = self._segment(reader)
+                    spill = self._matte_backwards(reader, masks[self.prompt_frame], samples)
+                    try:
+                        self._forward(reader, masks, matter, prepared, spill, staging)
+                    finally:
+                        if spill is not None:
+                            spill.close()
                 finally:
-                    if spill is not None:
-                        spill.close()
+                    prepared.join()  # never close the samples' reader under its decode
+                    matter.close()
+                    samples.close()
+                    self.timings["decode"] += samples.decode_s
                 self._add_audio(staging)
             report = self._report(time.perf_counter() - started, peak.peak_mb)
             write_json(staging.file("report.json"), report)
@@ -227,11 +208,11 @@ class VideoJob:
         self.engine.segmenter.close()
         return masks
 
-    def _samples(self, reader) -> ClipSamples:
+    def _samples(self) -> ClipSamples:
         """What the matter may look at before it starts (decoded only if it asks; bounded by memory)."""
         frame_mb = self.info.width * self.info.height * 3 / 2**20
         n = int(np.clip(256 / max(frame_mb, 1e-3), 4, 16))
-        return ClipSamples(reader, self.prompt_frame, self.stop, n, self.timings)
+        return ClipSamples(self.request.input_path, self.info, self.prompt_frame, self.stop, n)
 
     def _backward_segment_start(self, end: int) -> int:
         """Where the backward segment ending at ``end`` starts: at the earliest keyframe that keeps
@@ -288,30 +269,32 @@ class VideoJob:
                 frames.close()
         return spill
 
-    def _forward(self, reader, masks, samples, spill: AlphaSpill | None, staging: Staging) -> None:
-        """Decode -> matte -> compose -> encode, every frame of [first, stop), in order."""
+    def _forward(self, reader, masks, matter, prepared: Background, spill: AlphaSpill | None,
+                 staging: Staging) -> None:
+        """Decode -> matte -> compose -> encode, every frame of [first, stop), in order.
+
+        ``matter`` is being prepared by ``prepared``: the decoder starts filling its queue first."""
         info, req = self.info, self.request
         preset = self.settings.preset
         sink = FrameSink(staging, self.formats, info.width, info.height, info.fps, info.time_base,
                          preset.crf, preset.x264_preset, req.matte_frames)
-        if self.background is not None:
-            geometry = OutputGeometry(info.width, info.height, self.stop - self.first, float(info.fps))
-            t0 = time.perf_counter()
-            self.background.open(geometry, lambda f, msg: self.tracker.announce("background", msg))
-            self.timings["load"] += time.perf_counter() - t0
-            if self.background.notice:
-                self.warnings.append(self.background.notice)
-        matter = self.engine.matter_factory()
+        chunk = memory_manager.chunk_size(max(1, self.settings.chunk_frames))  # smaller under memory pressure
+        frames = Prefetcher(reader.frames(self.first, self.stop), depth=chunk, name="decode")
         try:
-            matter.prepare(samples)  # may decode: before the decode thread owns the reader
+            if self.background is not None:
+                geometry = OutputGeometry(info.width, info.height, self.stop - self.first, float(info.fps))
+                t0 = time.perf_counter()
+                self.background.open(geometry, lambda f, msg: self.tracker.announce("background", msg))
+                self.timings["load"] += time.perf_counter() - t0
+                if self.background.notice:
+                    self.warnings.append(self.background.notice)
+            prepared.wait()
         except BaseException:
-            matter.close()
+            frames.close()
             if self.background is not None:
                 self.background.close()
             sink.abort()
             raise
-        chunk = memory_manager.chunk_size(max(1, self.settings.chunk_frames))  # smaller under memory pressure
-        frames = Prefetcher(reader.frames(self.first, self.stop), depth=chunk, name="decode")
         encoders = [Worker(enc, depth=chunk, name=f"encode-{name}") for name, enc in sink.encoders().items()]
         edges = req.edges
 
@@ -354,7 +337,6 @@ class VideoJob:
             done = True
         finally:
             frames.close()
-            matter.close()
             if self.background is not None:
                 self.background.close()
             self.timings["decode"] += frames.busy_s

@@ -12,7 +12,7 @@ from app_config import load_settings
 from core import exceptions as E
 from core.memory_manager import PeakRSS, chunk_size, snapshot
 from core.outputs import Staging
-from core.pipelining import Prefetcher, Worker, encoder_threads, opencv_threads_for_a_job
+from core.pipelining import Background, Prefetcher, Worker, encoder_threads, opencv_threads_for_a_job
 from core.progress_tracker import ProgressTracker
 from core.prompts import validate_prompts
 from models.backgrounds import make_background
@@ -97,6 +97,23 @@ def test_prefetcher_and_worker_order_and_errors():
     bad.submit(0)
     with pytest.raises(ZeroDivisionError):
         bad.finish()
+
+
+def test_background_runs_on_its_own_thread_and_hands_over_its_error():
+    ran_on = []
+    ok = Background(lambda x: ran_on.append((threading.current_thread().name, x)), 7, name="look")
+    ok.wait()
+    assert ran_on == [("look", 7)]
+
+    def fails():
+        time.sleep(0.05)
+        raise E.TruncatedMediaError("broken clip")
+
+    bad = Background(fails, name="look")
+    bad.join()  # waiting only: nothing raised
+    with pytest.raises(E.TruncatedMediaError):
+        bad.wait()
+    bad.wait()  # handed over once
 
 
 def test_opencv_threads_for_a_job_is_counted_and_restored(monkeypatch):

@@ -179,6 +179,54 @@ def test_cancel_stops_between_chunks_and_leaves_nothing(tmp_path):
     assert max(u.frame for u in seen if u.stage == "process") < 60
 
 
+def test_the_matters_look_at_the_clip_runs_beside_segmentation(tmp_path, monkeypatch):
+    """The still-camera plate decodes frames spread over the clip: that must not wait for the
+    clicks to be segmented (nor they for it). Proof: segmentation waits for the look to start."""
+    import core.video_processor as vp
+    from models.embedded_matter import EmbeddedMatter
+
+    clip = media.make_video(tmp_path / "in.mp4", width=64, height=48, frames=12)
+    looking = threading.Event()
+    seen = {}
+    prepare, segment = EmbeddedMatter.prepare, vp.segment_objects
+
+    def watched_prepare(self, samples):
+        seen["prepare_thread"] = threading.current_thread().name
+        looking.set()
+        return prepare(self, samples)
+
+    def waiting_segment(*args, **kwargs):
+        seen["look_started_first"] = looking.wait(timeout=10)
+        return segment(*args, **kwargs)
+
+    monkeypatch.setattr(EmbeddedMatter, "prepare", watched_prepare)
+    monkeypatch.setattr(vp, "segment_objects", waiting_segment)
+    request = JobRequest(input_path=clip, out_dir=tmp_path / "out", engine="embedded", formats=("alpha.mp4",),
+                         prompts={0: [ObjectPrompt(points=[(30, 30)], labels=[1])]})
+    run_job(request)
+    assert seen == {"prepare_thread": "prepare", "look_started_first": True}
+    assert (tmp_path / "out" / "alpha.mp4").exists()
+
+
+def test_a_failing_look_at_the_clip_fails_the_job_cleanly(tmp_path, monkeypatch):
+    from core.exceptions import TruncatedMediaError
+    from models.embedded_matter import EmbeddedMatter
+
+    clip = media.make_video(tmp_path / "in.mp4", width=64, height=48, frames=12)
+
+    def broken(self, samples):
+        samples.pair()  # the samples' own reader opens, and must be closed afterwards
+        raise TruncatedMediaError("frame 7 cannot be decoded")
+
+    monkeypatch.setattr(EmbeddedMatter, "prepare", broken)
+    request = JobRequest(input_path=clip, out_dir=tmp_path / "out", engine="embedded",
+                         prompts={0: [ObjectPrompt(points=[(30, 30)], labels=[1])]})
+    with pytest.raises(TruncatedMediaError, match="frame 7"):
+        run_job(request)
+    assert not (tmp_path / "out").exists()
+    assert not [t for t in threading.enumerate() if t.name in ("prepare", "decode")]
+
+
 def test_subprocess_contract_exit_codes_and_one_line_errors(tmp_path):
     clip = media.make_video(tmp_path / "in.mp4", frames=8)
     ok = subprocess.run([sys.executable, "app.py", "process", str(clip), "--out", str(tmp_path / "o"),

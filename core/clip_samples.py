@@ -1,0 +1,77 @@
+"""Frames of the clip that a matter looks at before it starts, decoded by a reader of their own.
+
+Why a reader of their own: a still camera's clean plate is the temporal median of frames spread
+over the whole clip, and on a clip with few keyframes that means decoding most of its reference
+frames (about 0.5 s for 8 s of 720p on two cores) before the first frame can be matted. With its
+own reader that decode can run beside the rest of a job's start (segmenting the clicks, the
+forward pass's decoder filling its queue) instead of before it: ``core.pipelining.Background``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+
+class ClipSamples:
+    """The ``SampleSource`` of a job (models.base): frames decoded on the matter's request, once.
+
+    Safe to share between threads (the forward and the backward matter may ask at the same time):
+    one lock around the reader, and what was decoded is kept for the next asker.
+    """
+
+    PAIR_GAP = 6  # frames between the two first looks: enough for a pan to show
+
+    def __init__(self, path: Path | str, info, prompt_frame: int, stop: int, n: int) -> None:
+        self._path, self._info = path, info
+        self._p, self._stop, self._n = prompt_frame, stop, n
+        self._reader = None
+        self._lock = threading.Lock()
+        self._closed = False
+        self._pair: tuple[np.ndarray, np.ndarray] | None = None
+        self._spread: list[np.ndarray] | None = None
+        self.decode_s = 0.0  # time spent decoding samples (it may overlap other stages)
+
+    def _open(self):
+        from core.video_io import VideoReader
+
+        if self._closed:
+            raise RuntimeError("the clip's samples are closed")
+        if self._reader is None:
+            self._reader = VideoReader(self._path, self._info)
+        return self._reader
+
+    def pair(self) -> tuple[np.ndarray, np.ndarray] | None:
+        later = min(self._p + self.PAIR_GAP, self._stop - 1)
+        if later <= self._p:
+            return None
+        with self._lock:
+            if self._pair is None:
+                started = time.perf_counter()
+                frames = {f.index: f.rgb for f in self._open().frames(self._p, later + 1, only={self._p, later})}
+                self.decode_s += time.perf_counter() - started
+                self._pair = (frames[self._p], frames[later])
+            return self._pair
+
+    def spread(self) -> list[np.ndarray]:
+        with self._lock:
+            if self._spread is None:
+                started = time.perf_counter()
+                self._spread = self._open().sample(self._n)
+                self.decode_s += time.perf_counter() - started
+            return self._spread
+
+    def close(self) -> None:
+        """Close the reader and drop the frames (call once nothing decodes from it any more)."""
+        with self._lock:
+            self._closed = True
+            self._pair = self._spread = None
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
