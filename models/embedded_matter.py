@@ -40,6 +40,7 @@ from models.embedded.colour import ColourModel
 from models.embedded.edges import Sampler, solve_alpha, spread_colours
 from models.embedded.guided import gray_coefficients
 from models.embedded.motion import STILL_PX, FlowTracker, camera_motion, is_still
+from models.embedded.movers import PUSH, BackgroundMovers
 from models.embedded.palette import localise, pick_from_palette, subject_palette
 from models.embedded.plate import BackgroundPlate, median_plate, temporal_median
 
@@ -82,6 +83,7 @@ class EmbeddedMatter(Matter):
         self._band_kernel = self._disc(2)
         self._full_plate: np.ndarray | None = None
         self.plate: BackgroundPlate | None = None
+        self.movers: BackgroundMovers | None = None  # still camera only
         self.palette: np.ndarray | None = None
         self.frames_seen = 0
 
@@ -158,6 +160,7 @@ class EmbeddedMatter(Matter):
         self.colours = ColourModel(small, inner, ~near)
         self.palette = subject_palette(small, inner)
         self.plate = self._initial_plate(frame, small, fg, near)
+        self.movers = BackgroundMovers(self.plate.image) if self.plate.full is not None else None
         self.prev_gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         self.prev_alpha = fg.astype(np.float32)
         self.frames_seen = 1
@@ -173,6 +176,11 @@ class EmbeddedMatter(Matter):
         self._follow_camera(flow, carried)
         self.plate.fit_gain(small, carried < 0.02)
         roi = self._roi(carried > 0.3)
+        if self.movers is not None:
+            if self.plate.full is None:  # the camera moved after all: the median is no longer the background
+                self.movers = None
+            else:
+                self.movers.update(small, self.plate.gain, self.flow, flow, carried, roi)
         fg = np.zeros(small.shape[:2], bool)
         if roi is not None:
             fg[roi] = self._decide(small[roi], carried[roi], roi)
@@ -183,6 +191,7 @@ class EmbeddedMatter(Matter):
 
     def close(self) -> None:
         self.plate = None
+        self.movers = None
         self._prepared = None
         self._full_plate = None
 
@@ -247,6 +256,10 @@ class EmbeddedMatter(Matter):
         logit = 1.6 * _logit(carried)
         logit += (0.4 + 1.0 * sep) * _logit(self.colours.posterior(small))
         p_plate, trust = self.plate.evidence(small, roi)
+        if self.movers is not None:  # something passing behind: the plate is not the background there
+            moving = self.movers.weight(roi)
+            trust *= 1.0 - moving
+            logit -= PUSH * moving * (1.0 - carried)
         logit += 2.2 * trust * _logit(p_plate)
         prob = 1.0 / (1.0 + np.exp(-logit))
         guide = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
@@ -329,7 +342,7 @@ class EmbeddedMatter(Matter):
             at = Sampler(u * np.float32(m[0, 0]) + m[0, 2], v * np.float32(m[1, 1]) + m[1, 2])
             pix = np.take(frame.reshape(-1, 3), idx, axis=0).astype(np.float32)
             gray_pix = pix @ np.float32([0.299 / 255.0, 0.587 / 255.0, 0.114 / 255.0])
-            coef = at(cv2.merge([a, b, self.plate.valid[roi]]))
+            coef = at(cv2.merge([a, b, self._plate_trust(roi)]))
             value = np.clip(coef[:, 0] * gray_pix + coef[:, 1], 0.0, 1.0)
             if colours is not None:
                 fgc = at(colours)
@@ -398,13 +411,18 @@ class EmbeddedMatter(Matter):
         pix = small.reshape(-1, 3)[zone].astype(np.float32)
         plate = self.plate.image[roi].reshape(-1, 3)[zone] * np.float32(self.plate.gain)
         solved, trust = solve_alpha(pix, colours.reshape(-1, 3)[zone], plate)
-        trust *= np.clip(self.plate.valid[roi].reshape(-1)[zone] * 2.0 - 1.0, 0.0, 1.0)
+        trust *= np.clip(self._plate_trust(roi).reshape(-1)[zone] * 2.0 - 1.0, 0.0, 1.0)
         mixed = np.zeros(fg.size, np.uint8)
         mixed[zone] = (trust > 0.3) & (solved > 0.02) & (solved < 0.97)
         band |= cv2.dilate(mixed.reshape(fg.shape), self._kernel3) > 0
         flat = soft.reshape(-1)
         flat[zone] = trust * solved + (1.0 - trust) * flat[zone]
         return band, colours
+
+    def _plate_trust(self, roi: tuple[slice, slice]) -> np.ndarray:
+        """How far the plate is the background in the ROI: known there, and nothing passing in front."""
+        valid = self.plate.valid[roi]
+        return valid if self.movers is None else valid * (1.0 - self.movers.weight(roi))
 
     def _respect_mask(self, alpha: np.ndarray, hard: np.ndarray) -> np.ndarray:
         inner = cv2.erode(hard.astype(np.uint8), self._disc(3)) > 0
