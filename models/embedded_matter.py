@@ -6,7 +6,9 @@ Per frame, at tracking resolution (``preset.embedded_scale_px`` on the long side
 3. three pieces of evidence are fused in log-odds: the carried matte, the subject/background
    colour models, and the difference from the background plate (where the plate is known);
    the carried matte limits where the subject can be (a band around it), so clutter far away
-   never joins the subject;
+   never joins the subject; with a still camera, things moving in the background are marked
+   while they are far from the subject and followed when they pass near it, and the plate is not
+   trusted under them (models/embedded/movers.py);
 4. the fused map is smoothed edge-aware (guided filter) and cut at 0.5 -> the subject this frame;
    the models (colours, plate) learn from the confident parts, which re-anchors the track;
 5. the edge at full resolution (``embedded_refine``): a band of tracking pixels (the mask's edge
