@@ -182,7 +182,7 @@ class EmbeddedMatter(Matter):
             if self.plate.full is None:  # the camera moved after all: the median is no longer the background
                 self.movers = None
             else:
-                self.movers.update(small, self.plate.gain, self.flow, flow, carried, roi)
+                self.movers.update(small, self.plate.gain, self.flow, flow, carried, self.band_px)
         fg = np.zeros(small.shape[:2], bool)
         if roi is not None:
             fg[roi] = self._decide(small[roi], carried[roi], roi)

@@ -206,33 +206,34 @@ def test_background_movers_are_marked_away_from_the_subject_and_followed_near_it
     import cv2
 
     from models.embedded.motion import FlowTracker
-    from models.embedded.movers import BackgroundMovers
+    from models.embedded.movers import FAR, BackgroundMovers
 
-    h, w = 120, 200
+    h, w = 120, 400
+    band_px = 4  # marks start more than FAR x 4 = 32 px from the subject
     median = np.full((h, w, 3), 150, np.float32)
     movers = BackgroundMovers(median)
     flow = FlowTracker(w, h)
     still = np.zeros((h, w, 2), np.float32)  # no motion between the frames
     carried = np.zeros((h, w), np.float32)
-    cv2.circle(carried, (170, 60), 25, 1.0, -1)  # the subject, on the right (x from 145)
-    roi = (slice(0, h), slice(125, w))  # where the subject can be this frame
+    cv2.circle(carried, (330, 60), 25, 1.0, -1)  # the subject, on the right (x from 305)
     frame = np.full((h, w, 3), 150, np.uint8)
     frame[50:70, 20:40] = (220, 40, 40)  # a red thing far on the left
     frame[carried > 0] = (40, 30, 20)  # the subject differs from the median as much
-    movers.update(frame, 1.0, flow, still, carried, roi)
+    movers.update(frame, 1.0, flow, still, carried, band_px)
     assert movers.map[50:70, 20:40].all() and movers.map.sum() == 400  # the thing, not the subject
-    # inside the subject's box nothing is marked afresh (it could be the subject): marks are carried
+    # near the subject nothing is marked afresh (it could be a part of the subject): marks are carried
     near = np.full((h, w, 3), 150, np.uint8)
-    near[50:70, 120:135] = (220, 40, 40)
+    near[50:70, 280:295] = (220, 40, 40)
     near[carried > 0] = (40, 30, 20)
     movers.map[:] = 0
-    movers.map[50:70, 118:133] = 1  # where the thing was a frame ago
-    movers.update(near, 1.0, flow, still, carried, roi)
-    assert movers.map[50:70, 120:135].all()  # followed, and spread onto its new pixels
-    assert not movers.map[:, 135:].any()  # nothing else near the subject, nor on it
+    movers.map[50:70, 278:293] = 1  # where the thing was a frame ago
+    movers.update(near, 1.0, flow, still, carried, band_px)
+    assert movers.map[50:70, 280:295].all()  # followed, and spread onto its new pixels
+    assert movers.map.sum() == 20 * 15  # nothing else, and nothing on the subject
     movers.map[:] = 0
-    movers.update(near, 1.0, flow, still, carried, roi)
-    assert movers.map[50:70, 120:125].all() and not movers.map[:, 125:].any()  # afresh: outside the box only
-    # gone again, and no subject left: nothing marked
-    movers.update(np.full((h, w, 3), 150, np.uint8), 1.0, flow, still, np.zeros((h, w), np.float32), None)
+    movers.update(near, 1.0, flow, still, carried, band_px)
+    assert not movers.map.any()  # seen afresh this close, it is not marked
+    assert FAR * band_px > 305 - 280  # (all of it is that close)
+    # gone again: nothing marked
+    movers.update(np.full((h, w, 3), 150, np.uint8), 1.0, flow, still, np.zeros((h, w), np.float32), band_px)
     assert not movers.map.any()
