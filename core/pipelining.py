@@ -185,17 +185,14 @@ class Background:
 
     def __init__(self, fn: Callable[..., None], *args: Any, name: str = "background") -> None:
         self._error: BaseException | None = None
-        self.busy_s = 0.0
         self._thread = threading.Thread(target=self._run, args=(fn, args), name=name, daemon=True)
         self._thread.start()
 
     def _run(self, fn: Callable[..., None], args: tuple) -> None:
-        started = time.perf_counter()
         try:
             fn(*args)
         except BaseException as exc:  # handed to whoever waits
             self._error = exc
-        self.busy_s = time.perf_counter() - started
 
     def join(self) -> None:
         self._thread.join()
