@@ -327,7 +327,8 @@ class EmbeddedMatter(Matter):
         gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32) * np.float32(1.0 / 255.0)
         a, b = gray_coefficients(gray, fgb.astype(np.float32), _GUIDED_R, _EPS)
         soft = np.clip(a * gray + b, 0.0, 1.0)
-        band, colours = self._band(crop, fgb, soft, roi)
+        plate_trust = self._plate_trust(roi)  # the same for the tracking-resolution and full solves
+        band, colours = self._band(crop, fgb, soft, roi, plate_trust)
         self.prev_alpha[roi] = soft
         (x0, y0, x1, y1), m = self._full_box(roi, (w, h), (sw, sh))
         # One nearest-neighbour upscale of the ROI's labels (1 subject, 2 band): a full-resolution
@@ -344,7 +345,7 @@ class EmbeddedMatter(Matter):
             at = Sampler(u * np.float32(m[0, 0]) + m[0, 2], v * np.float32(m[1, 1]) + m[1, 2])
             pix = np.take(frame.reshape(-1, 3), idx, axis=0).astype(np.float32)
             gray_pix = pix @ np.float32([0.299 / 255.0, 0.587 / 255.0, 0.114 / 255.0])
-            coef = at(cv2.merge([a, b, self._plate_trust(roi)]))
+            coef = at(cv2.merge([a, b, plate_trust]))
             value = np.clip(coef[:, 0] * gray_pix + coef[:, 1], 0.0, 1.0)
             if colours is not None:
                 fgc = at(colours)
@@ -376,8 +377,8 @@ class EmbeddedMatter(Matter):
         m = np.float32([[fx, 0, (x0 + 0.5) * fx - 0.5 - xs.start], [0, fy, (y0 + 0.5) * fy - 0.5 - ys.start]])
         return (x0, y0, x1, y1), m
 
-    def _band(self, small: np.ndarray, fg: np.ndarray, soft: np.ndarray,
-              roi: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray | None]:
+    def _band(self, small: np.ndarray, fg: np.ndarray, soft: np.ndarray, roi: tuple[slice, slice],
+              plate_trust: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Pixels of the ROI whose alpha is solved at full resolution, and the subject's colours there.
 
         The band is the mask's edge, plus every pixel near it that the same compositing solve,
@@ -413,7 +414,7 @@ class EmbeddedMatter(Matter):
         pix = small.reshape(-1, 3)[zone].astype(np.float32)
         plate = self.plate.image[roi].reshape(-1, 3)[zone] * np.float32(self.plate.gain)
         solved, trust = solve_alpha(pix, colours.reshape(-1, 3)[zone], plate)
-        trust *= np.clip(self._plate_trust(roi).reshape(-1)[zone] * 2.0 - 1.0, 0.0, 1.0)
+        trust *= np.clip(plate_trust.reshape(-1)[zone] * 2.0 - 1.0, 0.0, 1.0)
         mixed = np.zeros(fg.size, np.uint8)
         mixed[zone] = (trust > 0.3) & (solved > 0.02) & (solved < 0.97)
         band |= cv2.dilate(mixed.reshape(fg.shape), self._kernel3) > 0
