@@ -44,7 +44,7 @@ from models.embedded.guided import gray_coefficients
 from models.embedded.motion import STILL_PX, FlowTracker, camera_motion, is_still
 from models.embedded.movers import PUSH, BackgroundMovers
 from models.embedded.palette import localise, pick_from_palette, subject_palette
-from models.embedded.plate import BackgroundPlate, median_plate, temporal_median
+from models.embedded.plate import BackgroundPlate, channel_max, median_plate, temporal_median
 
 logger = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ class EmbeddedMatter(Matter):
         if self._prepared is not None and self._prepared[0].shape[:2] == small.shape[:2]:
             plate, agree = self._prepared
             # Where the subject stood still in the samples the median shows the subject: not a plate.
-            same = cv2.absdiff(small.astype(np.float32), plate).max(axis=-1) < 20
+            same = channel_max(cv2.absdiff(small.astype(np.float32), plate)) < 20
             unknown = (cv2.dilate((fg & same).astype(np.uint8), self._kernel) > 0) | (agree < 0.5)
             # Background seen now, away from the subject, fills the holes of the median.
             fill = unknown & ~near

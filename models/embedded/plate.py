@@ -35,12 +35,19 @@ def median_plate(samples: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]
     if len(samples) < 5:
         return None
     med = temporal_median(samples)
-    close = np.stack([cv2.absdiff(s.astype(np.float32), med).max(axis=-1) < STILL_TOLERANCE for s in samples])
+    close = np.stack([channel_max(cv2.absdiff(s.astype(np.float32), med)) < STILL_TOLERANCE for s in samples])
     agree = close.reshape(len(samples), -1).mean(axis=1)
     logger.debug("plate: agreement per sample %s", np.round(agree, 2))
     if np.mean(agree >= STILL_AGREEMENT) < 0.8:
         return None
     return med, close.mean(axis=0).astype(np.float32)
+
+
+def channel_max(image: np.ndarray) -> np.ndarray:
+    """Largest of the three channels per pixel (HxWx3 -> HxW). Three planes and two ``cv2.max``:
+    numpy's ``max(axis=-1)`` over the short last axis is about fifteen times slower."""
+    d = cv2.split(image)
+    return cv2.max(cv2.max(d[0], d[1]), d[2])
 
 
 def temporal_median(samples: Sequence[np.ndarray]) -> np.ndarray:
@@ -147,8 +154,7 @@ class BackgroundPlate:
         With ``roi``, ``small`` is that crop of the frame and the answer covers the crop only.
         """
         image, valid = (self.image, self.valid) if roi is None else (self.image[roi], self.valid[roi])
-        d = cv2.split(cv2.absdiff(small.astype(np.float32), image * np.float32(self.gain)))
-        diff = cv2.max(cv2.max(d[0], d[1]), d[2])
+        diff = channel_max(cv2.absdiff(small.astype(np.float32), image * np.float32(self.gain)))
         ratio = diff / self.tolerance(roi)
         p = np.clip((ratio - 0.8) / 1.4, 0.0, 1.0)  # <0.8x tolerance: background; >2.2x: subject
         return 0.04 + 0.92 * p, np.clip(valid * 2.0 - 1.0, 0.0, 1.0)
