@@ -8,7 +8,7 @@ import numpy as np
 from models.embedded.edges import Sampler, gather, solve_alpha, spread_colours
 from models.embedded.motion import camera_motion, is_still
 from models.embedded.palette import localise, nearest_colour, pick_from_palette, subject_palette
-from models.embedded.plate import BackgroundPlate, median_plate, temporal_median
+from models.embedded.plate import BackgroundPlate, channel_max, median_plate, temporal_median
 
 
 def test_solve_alpha_inverts_the_compositing_equation():
@@ -59,6 +59,13 @@ def test_temporal_median_equals_numpy_for_every_sample_count():
         assert np.array_equal(temporal_median(samples), expected), n
     floats = [rng.uniform(0, 1, (5, 7)).astype(np.float32) for _ in range(5)]
     assert np.allclose(temporal_median(floats), np.median(np.stack(floats), axis=0))
+
+
+def test_channel_max_is_the_largest_channel_of_each_pixel():
+    rng = np.random.default_rng(5)
+    for dtype in (np.uint8, np.float32):
+        image = rng.uniform(0, 255, (9, 13, 3)).astype(dtype)
+        assert np.array_equal(channel_max(image), image.max(axis=-1))
 
 
 def test_median_plate_still_vs_moving_and_gain():
