@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -46,7 +47,14 @@ class ProgressTracker:
 
     ``stages`` maps a stage name to its share of the job in frames (a frame matted backwards and
     later composited counts twice), so the fraction and the ETA stay honest across passes.
+    The rate (fps, and the ETA from it) is that of the last ``RATE_WINDOW_S`` seconds of frames
+    of the current stage:
+    a job's start (opening the clip, segmenting the clicks, a still camera's look at the whole
+    clip) takes a while before the first frame, and an average since the start made the first
+    ETAs many times too long (97 s shown for a job that took 6 s).
     """
+
+    RATE_WINDOW_S = 3.0
 
     def __init__(
         self,
@@ -60,11 +68,12 @@ class ProgressTracker:
         self.callback = callback
         self.cancel = cancel
         self.min_interval_s = min_interval_s
-        self.started = time.perf_counter()
         self.units_done = 0
         self._stage_done: dict[str, int] = {name: 0 for name in stages}
         self._last_emit = 0.0
         self._last_stage: str | None = None
+        self._history: deque[tuple[float, int]] = deque()  # (time, units done) at each advance
+        self._rate_stage: str | None = None  # the stage whose advances are in _history
 
     def check_cancelled(self) -> None:
         """Raise ``JobCancelledError`` when the front end asked to stop."""
@@ -74,6 +83,10 @@ class ProgressTracker:
     def advance(self, stage: str, frames: int = 1, message: str = "") -> None:
         self._stage_done[stage] = self._stage_done.get(stage, 0) + frames
         self.units_done += frames
+        if stage != self._rate_stage:  # a stage has its own pace (and may start after a pause)
+            self._history.clear()
+            self._rate_stage = stage
+        self._history.append((time.perf_counter(), self.units_done))
         self._emit(stage, message)
 
     def announce(self, stage: str, message: str = "") -> None:
@@ -90,8 +103,7 @@ class ProgressTracker:
             return
         self._last_emit = now
         self._last_stage = stage
-        elapsed = max(now - self.started, 1e-6)
-        rate = self.units_done / elapsed if self.units_done else None
+        rate = self._recent_rate(now)
         eta = (self.total_units - self.units_done) / rate if rate else None
         update = ProgressUpdate(
             fraction=min(1.0, self.units_done / self.total_units),
@@ -106,3 +118,15 @@ class ProgressTracker:
             self.callback(update)
         except Exception:  # a broken progress display must never kill a job
             logger.exception("progress callback failed")
+
+    def _recent_rate(self, now: float) -> float | None:
+        """Units per second over the last ``RATE_WINDOW_S`` (None until two advances are apart)."""
+        history = self._history
+        while len(history) > 2 and now - history[1][0] >= self.RATE_WINDOW_S:
+            history.popleft()  # keeps one advance at or before the window's start
+        if not history:
+            return None
+        t0, units0 = history[0]
+        if now <= t0 or self.units_done <= units0:
+            return None
+        return (self.units_done - units0) / (now - t0)

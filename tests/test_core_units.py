@@ -62,6 +62,32 @@ def test_progress_tracker_fraction_eta_and_cancel():
         tracker.check_cancelled()
 
 
+def test_progress_rate_and_eta_follow_the_recent_frames_not_the_start(monkeypatch):
+    import core.progress_tracker as progress
+
+    clock = [0.0]
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: clock[0])
+    updates = []
+    tracker = ProgressTracker({"segment": 1, "process": 100}, updates.append, min_interval_s=0)
+    clock[0] = 0.5
+    tracker.advance("segment")
+    clock[0] = 10.0  # a long start (a still camera's look at the whole clip) before the first frame
+    tracker.advance("process")
+    assert updates[-1].fps is None and updates[-1].eta_s is None  # no rate from one frame
+    for _ in range(39):  # then 20 fps
+        clock[0] += 0.05
+        tracker.advance("process")
+    assert updates[-1].fps == pytest.approx(20.0)
+    assert updates[-1].eta_s == pytest.approx(60 / 20.0)
+    for _ in range(100 - 40):  # slower now: 10 fps; the window forgets the faster frames
+        clock[0] += 0.1
+        tracker.advance("process")
+        if tracker.units_done == 91:
+            assert updates[-1].fps == pytest.approx(10.0)
+            assert updates[-1].eta_s == pytest.approx(1.0)
+    assert updates[-1].fraction == 1.0 and updates[-1].eta_s == 0
+
+
 def test_memory_helpers():
     snap = snapshot()
     assert snap["rss_mb"] > 10 and snap["available_mb"] > 0
