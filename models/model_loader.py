@@ -230,8 +230,9 @@ def release_models() -> int:
     return count
 
 
-def _build(spec: ModelSpec, settings: Settings, device: Any) -> Any:
-    """Build one network with its weights (or seeded random weights) on ``device``."""
+def _build(spec: ModelSpec, settings: Settings, device: Any, checkpoint: Path | None = None) -> Any:
+    """Build one network with its weights (or seeded random weights) on ``device``; ``checkpoint``:
+    the weights file when the caller has already found it."""
     from models.matanyone_matter import build_matanyone_network
     from models.random_weights import seeded, tame_matanyone
     from models.sam2_segmenter import build_sam2_model
@@ -245,13 +246,13 @@ def _build(spec: ModelSpec, settings: Settings, device: Any) -> Any:
         with seeded():
             network = make(None)
         return tame_matanyone(network) if spec.role == "matter" else network
-    return make(resolve_checkpoint(spec, settings))
+    return make(checkpoint or resolve_checkpoint(spec, settings))
 
 
-def get_network(spec: ModelSpec, settings: Settings, device: Any) -> Any:
+def get_network(spec: ModelSpec, settings: Settings, device: Any, checkpoint: Path | None = None) -> Any:
     """Cached network of ``spec``; CUDA and build failures become E502 with the reason."""
     try:
-        return cached_network(spec, settings.weights, device, lambda: _build(spec, settings, device))
+        return cached_network(spec, settings.weights, device, lambda: _build(spec, settings, device, checkpoint))
     except StudioError:
         raise
     except (RuntimeError, OSError, ValueError, KeyError, ImportError) as exc:  # CUDA errors are RuntimeError
@@ -287,9 +288,10 @@ def load_real_engine(settings: Settings) -> tuple[Segmenter, Callable[[], Matter
     preset = settings.preset
     sam_spec = spec_for(settings.sam2_model or preset.sam2_model, "segmenter")
     matter_spec = spec_for(settings.matanyone_model or preset.matanyone_model, "matter")
+    checkpoints: dict[str, Path | None] = {"segmenter": None, "matter": None}
     if settings.weights != "random":
         for spec in (sam_spec, matter_spec):
-            resolve_checkpoint(spec, settings)  # E501 here; a download lands in the cache _build reads
+            checkpoints[spec.role] = resolve_checkpoint(spec, settings)  # E501 here, before the imports
     try:
         from models.torch_imports import import_engine_packages
 
@@ -306,8 +308,8 @@ def load_real_engine(settings: Settings) -> tuple[Segmenter, Callable[[], Matter
 
     device = pick_device(settings.device)
     dtype = autocast_dtype(device)
-    sam_network = get_network(sam_spec, settings, device)
-    matter_network = get_network(matter_spec, settings, device)
+    sam_network = get_network(sam_spec, settings, device, checkpoints["segmenter"])
+    matter_network = get_network(matter_spec, settings, device, checkpoints["matter"])
     if device.type == "cpu":  # MatAnyone's steps allocate and free ~2 GB of tensors each on the CPU
         configure_for_tensors()
     options = MatAnyoneOptions(max_internal_size=preset.matanyone_max_size, n_warmup=preset.matanyone_warmup,

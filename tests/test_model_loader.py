@@ -188,8 +188,9 @@ def test_release_after_use_frees_sam2_once_the_masks_are_made(monkeypatch):
     model_loader.release_models()
 
 
-def test_hub_mode_loads_checkpoint_files(tmp_path):
-    """Weights mode ``hub`` with a checkpoint folder: the files' weights end up in the networks."""
+def test_hub_mode_loads_checkpoint_files(tmp_path, monkeypatch):
+    """Weights mode ``hub`` with a checkpoint folder: the files' weights end up in the networks,
+    each file looked up once."""
     from models.matanyone_matter import build_matanyone_network
     from models.random_weights import seeded
     from models.sam2_segmenter import build_sam2_model
@@ -202,7 +203,12 @@ def test_hub_mode_loads_checkpoint_files(tmp_path):
     settings = dataclasses.replace(Settings(), weights="hub", device="cpu", quality="fast",
                                    checkpoint_dir=tmp_path)
     model_loader.release_models()
+    looked_up = []
+    resolve = model_loader.resolve_checkpoint
+    monkeypatch.setattr(model_loader, "resolve_checkpoint",
+                        lambda spec, s: looked_up.append(spec.role) or resolve(spec, s))
     segmenter, factory, description = model_loader.load_real_engine(settings)
+    assert sorted(looked_up) == ["matter", "segmenter"]
     assert "RANDOM" not in description
     loaded_sam = segmenter._predictor.model.state_dict()
     name = "sam_mask_decoder.iou_prediction_head.layers.0.weight"
