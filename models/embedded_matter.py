@@ -186,10 +186,12 @@ class EmbeddedMatter(Matter):
         fg = np.zeros(small.shape[:2], bool)
         if roi is not None:
             fg[roi] = self._decide(small[roi], carried[roi], roi)
-        self._learn(small, fg, roi, carried)
+        # distance to this frame's subject in the ROI: both the plate's learning and the edge band use it
+        d_out = self._distance_outside(fg[roi]) if roi is not None else None
+        self._learn(small, fg, roi, carried, d_out)
         self.prev_gray = gray
         self.frames_seen += 1
-        return self._finish(frame, small, fg, roi)
+        return self._finish(frame, small, fg, roi, d_out=d_out)
 
     def close(self) -> None:
         self.plate = None
@@ -201,6 +203,11 @@ class EmbeddedMatter(Matter):
     @staticmethod
     def _disc(r: int) -> np.ndarray:
         return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+    @staticmethod
+    def _distance_outside(mask: np.ndarray) -> np.ndarray:
+        """Per pixel, the distance (px) to the nearest pixel of ``mask`` (bool); 0 on it."""
+        return cv2.distanceTransform(1 - mask.view(np.uint8), cv2.DIST_L2, 3)
 
     @staticmethod
     def _within(mask: np.ndarray, r: float) -> np.ndarray:
@@ -291,7 +298,7 @@ class EmbeddedMatter(Matter):
         return wanted[labels]
 
     def _learn(self, small: np.ndarray, fg: np.ndarray, roi: tuple[slice, slice] | None,
-               carried: np.ndarray) -> None:
+               carried: np.ndarray, d_out: np.ndarray | None) -> None:
         """Re-anchor: colours and plate learn from pixels that are clearly subject or background.
 
         The plate learns up to half a band from the subject, where the edge solve needs it most (on a
@@ -301,7 +308,7 @@ class EmbeddedMatter(Matter):
         far = np.ones(fg.shape, bool)
         if roi is not None:  # the ROI reaches 2 band_px beyond the subject: the distance is exact in it
             touched = cv2.dilate((carried[roi] > _PLATE_CLEAR).view(np.uint8), self._kernel) > 0
-            far[roi] = ~(self._within(fg[roi], _PLATE_GAP * self.band_px) | touched)
+            far[roi] = ~((d_out <= _PLATE_GAP * self.band_px) | touched)
         # The plate matters where the subject is (evidence, edge solve): updated there every frame,
         # everywhere every few frames (new background, light changes).
         everywhere = roi is None or self.frames_seen % _PLATE_EVERY == 0
@@ -311,10 +318,11 @@ class EmbeddedMatter(Matter):
             self.colours.update(small, inner, far, rate=0.1)
 
     def _finish(self, frame: np.ndarray, small: np.ndarray, fg: np.ndarray, roi: tuple[slice, slice] | None,
-                hard: np.ndarray | None = None) -> np.ndarray:
+                hard: np.ndarray | None = None, d_out: np.ndarray | None = None) -> np.ndarray:
         """Full-resolution alpha: the tracking mask upscaled, and the edge band solved at full resolution.
 
-        Only the ROI is looked at: outside it the subject is absent, so the alpha is 0.
+        Only the ROI is looked at: outside it the subject is absent, so the alpha is 0. ``d_out``: the
+        distance to ``fg`` in the ROI, when the caller has it already.
         """
         h, w = frame.shape[:2]
         sh, sw = small.shape[:2]
@@ -328,7 +336,7 @@ class EmbeddedMatter(Matter):
         a, b = gray_coefficients(gray, fgb.astype(np.float32), _GUIDED_R, _EPS)
         soft = np.clip(a * gray + b, 0.0, 1.0)
         plate_trust = self._plate_trust(roi)  # the same for the tracking-resolution and full solves
-        band, colours = self._band(crop, fgb, soft, roi, plate_trust)
+        band, colours = self._band(crop, fgb, soft, roi, plate_trust, d_out)
         self.prev_alpha[roi] = soft
         (x0, y0, x1, y1), m = self._full_box(roi, (w, h), (sw, sh))
         # One nearest-neighbour upscale of the ROI's labels (1 subject, 2 band): a full-resolution
@@ -378,7 +386,7 @@ class EmbeddedMatter(Matter):
         return (x0, y0, x1, y1), m
 
     def _band(self, small: np.ndarray, fg: np.ndarray, soft: np.ndarray, roi: tuple[slice, slice],
-              plate_trust: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+              plate_trust: np.ndarray, d_out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """Pixels of the ROI whose alpha is solved at full resolution, and the subject's colours there.
 
         The band is the mask's edge, plus every pixel near it that the same compositing solve,
@@ -390,7 +398,8 @@ class EmbeddedMatter(Matter):
         band = cv2.dilate(fg8, self._band_kernel) > cv2.erode(fg8, self._band_kernel)
         if self.plate is None or not self.refine:
             return band, None
-        d_out = cv2.distanceTransform(1 - fg8, cv2.DIST_L2, 3)
+        if d_out is None:
+            d_out = self._distance_outside(fg)
         d_in = cv2.distanceTransform(fg8, cv2.DIST_L2, 3)
         # The subject's own colours come from well inside it: near the edge they may be mixed.
         inner = (d_in > _DEEP * self.band_px).view(np.uint8)
