@@ -12,11 +12,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Hashable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class ClipSamples:
@@ -36,6 +39,8 @@ class ClipSamples:
         self._closed = False
         self._pair: tuple[np.ndarray, np.ndarray] | None = None
         self._spread: list[np.ndarray] | None = None
+        self._memo: dict[Hashable, Any] = {}
+        self._memo_lock = threading.Lock()  # its own: a computation may ask for the frames
         self.decode_s = 0.0  # time spent decoding samples (it may overlap other stages)
 
     def _open(self):
@@ -67,6 +72,14 @@ class ClipSamples:
                 self.decode_s += time.perf_counter() - started
             return self._spread
 
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` once per key; a second asker waits for the first's answer instead of
+        working it out again (the forward and the backward matter of one job)."""
+        with self._memo_lock:
+            if key not in self._memo:
+                self._memo[key] = compute()
+            return self._memo[key]
+
     def close(self) -> None:
         """Close the reader and drop the frames (call once nothing decodes from it any more)."""
         with self._lock:
@@ -75,3 +88,5 @@ class ClipSamples:
             if self._reader is not None:
                 self._reader.close()
                 self._reader = None
+        with self._memo_lock:
+            self._memo.clear()

@@ -12,11 +12,13 @@ Conventions, shared by all engines so that they can be swapped freely:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 POSITIVE = 1
 NEGATIVE = 0
@@ -78,18 +80,30 @@ class SampleSource(Protocol):
         """Frames spread over the whole clip (decoded once, then kept)."""
         ...
 
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` once per ``key`` for this source: what two matters of one job (forwards and
+        backwards from a prompt frame mid-clip) would otherwise both work out from the same frames.
+        The value is shared: a caller that changes it must copy it first."""
+        ...
+
 
 class FrameList:
     """A ``SampleSource`` over frames already in memory (spread over a clip): tests, benchmarks."""
 
     def __init__(self, frames: Sequence[np.ndarray]) -> None:
         self.frames = list(frames)
+        self._memo: dict[Hashable, Any] = {}
 
     def pair(self) -> tuple[np.ndarray, np.ndarray] | None:
         return (self.frames[0], self.frames[1]) if len(self.frames) >= 2 else None
 
     def spread(self) -> list[np.ndarray]:
         return self.frames
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
 
 def as_sample_source(samples: SampleSource | Sequence[np.ndarray]) -> SampleSource:

@@ -114,20 +114,28 @@ class EmbeddedMatter(Matter):
         Two frames a few apart are looked at first: when the camera clearly moves between them no
         plate can come of it, and the frames spread over the clip are never decoded."""
         source = as_sample_source(samples)
+        # Worked out once per job (the forward and the backward matter share it); the plates are
+        # changed in place later (``_initial_plate``), so each matter takes its own copies.
+        prepared, full = source.memo(("embedded plates", self.scale_px), lambda: self._plates(source))
+        self._prepared = None if prepared is None else (prepared[0].copy(), prepared[1])
+        self._full_plate = None if full is None else full.copy()
+
+    def _plates(self, source: SampleSource) -> tuple[tuple[np.ndarray, np.ndarray] | None, np.ndarray | None]:
+        """(tracking-resolution median plate and agreement, full-resolution median) of a still
+        camera; (None, None) for a moving one."""
         pair = source.pair()
         if pair is not None and self._camera_moves(*pair):
-            self._prepared = self._full_plate = None
             logger.info("embedded matter: moving camera (seen at the prompt frame)")
-            return
+            return None, None
         samples = source.spread()
         if len(samples) == 0:
-            return
+            return None, None
         h, w = samples[0].shape[:2]
         same = [s for s in samples if s.shape[:2] == (h, w)]
-        self._prepared = median_plate([self._downscale(s) for s in same])
-        self._full_plate = temporal_median(same) if self._prepared is not None else None
-        logger.info("embedded matter: %s camera in %d samples", "still" if self._prepared is not None else "moving",
+        prepared = median_plate([self._downscale(s) for s in same])
+        logger.info("embedded matter: %s camera in %d samples", "still" if prepared is not None else "moving",
                     len(same))
+        return prepared, temporal_median(same) if prepared is not None else None
 
     def _camera_moves(self, first: np.ndarray, later: np.ndarray) -> bool:
         """True when the background of ``later`` is clearly shifted from ``first`` (a fit of the

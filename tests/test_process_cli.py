@@ -208,6 +208,35 @@ def test_the_matters_look_at_the_clip_runs_beside_segmentation(tmp_path, monkeyp
     assert (tmp_path / "out" / "alpha.mp4").exists()
 
 
+def test_a_prompt_mid_clip_works_out_the_plates_once_for_both_matters(tmp_path, monkeypatch):
+    """Forwards and backwards from frame 6, two matters look at the same clip: the median plates
+    are worked out once and each matter gets its own copy (each changes it in place)."""
+    from models.embedded_matter import EmbeddedMatter
+
+    clip = media.make_video(tmp_path / "in.mp4", width=64, height=48, frames=12)
+    calls, prepared = [], []
+    plates, prepare = EmbeddedMatter._plates, EmbeddedMatter.prepare
+
+    def counted_plates(self, source):
+        calls.append(threading.current_thread().name)
+        return plates(self, source)
+
+    def kept_prepare(self, samples):
+        prepare(self, samples)
+        prepared.append(self._full_plate)
+
+    monkeypatch.setattr(EmbeddedMatter, "_plates", counted_plates)
+    monkeypatch.setattr(EmbeddedMatter, "prepare", kept_prepare)
+    request = JobRequest(input_path=clip, out_dir=tmp_path / "out", engine="embedded", formats=("alpha.mp4",),
+                         prompts={6: [ObjectPrompt(points=[(30, 30)], labels=[1])]})
+    run_job(request)
+    assert len(calls) == 1 and len(prepared) == 2
+    backward, forward = prepared
+    assert backward is not None and forward is not None, "the test clip's camera is still"
+    assert backward is not forward and np.array_equal(backward, forward)
+    assert (tmp_path / "out" / "alpha.mp4").exists()
+
+
 def test_a_failing_look_at_the_clip_fails_the_job_cleanly(tmp_path, monkeypatch):
     from core.exceptions import TruncatedMediaError
     from models.embedded_matter import EmbeddedMatter
