@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import threading
 import time
 
@@ -94,7 +95,10 @@ def test_memory_helpers():
     assert chunk_size(16, pressure=False) == 16
     assert chunk_size(16, pressure=True) == 4
     with PeakRSS(interval_s=0.01) as peak:
-        block = np.ones(64 * 2**20, np.uint8)  # 64 MB, touched
+        # 64 MB of fresh pages, touched (an array could reuse heap memory that earlier tests freed
+        # and that is still resident, and then RSS would not grow)
+        block = np.frombuffer(mmap.mmap(-1, 64 * 2**20), np.uint8)
+        block[::4096] = 1
         deadline = time.monotonic() + 2.0  # the sampler thread may be slow to get a core on a busy machine
         while peak.peak_mb < snap["rss_mb"] + 40 and time.monotonic() < deadline:
             time.sleep(0.01)

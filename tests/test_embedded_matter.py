@@ -167,6 +167,9 @@ class _CountingSamples:
         self.asked.append("spread")
         return [self.clip.frame(i)[0] for i in range(0, N, 3)]
 
+    def memo(self, key, compute):
+        return compute()  # one matter per source here
+
 
 @pytest.mark.parametrize("kind", ["static", "pan"])
 def test_prepare_decodes_spread_samples_only_for_a_still_camera(kind):
