@@ -139,6 +139,7 @@ class VideoJob:
         self.formats = resolve_formats(request, self.background is None)
         self.prompt_frame = min(request.prompts)
         self.warnings: list[str] = []
+        self.first_frame_s = 0.0  # set by the forward pass (report.json)
         n_back = self.prompt_frame - self.first
         self.tracker = ProgressTracker(
             {"segment": len(request.prompts), "matte backwards": n_back, "process": self.stop - self.first},
@@ -151,7 +152,7 @@ class VideoJob:
         from core.video_io import VideoReader
 
         staging = Staging(self.request.out_dir)
-        started = time.perf_counter()
+        started = self._started = time.perf_counter()
         try:
             with memory_manager.PeakRSS() as peak, VideoReader(self.request.input_path, self.info) as reader:
                 self.engine = self._load_engine()
@@ -329,6 +330,8 @@ class VideoJob:
                     alpha = refine_alpha(alpha, edges)
                 self.timings["matte"] += time.perf_counter() - t0
                 pts = None if frame.pts is None or first_pts is None else frame.pts - first_pts
+                if n == 0:  # what the job did before its first frame: open, segment, look, backward pass
+                    self.first_frame_s = time.perf_counter() - self._started
                 composer.submit(i - self.first, frame.rgb, alpha, pts, self._duration(i) if i == last else None)
                 self.tracker.advance("process", 1)
             composer.finish()
@@ -410,6 +413,9 @@ class VideoJob:
             "audio": getattr(self, "audio_mode", "none"),
             "seconds": {k: round(v, 3) for k, v in self.timings.items()} | {"total": round(total_s, 3)},
             "processing_fps": round(frames / max(total_s, 1e-6), 2),
+            # seconds until the first frame went to the compositor, and the rate after it
+            "first_frame_s": round(self.first_frame_s, 3),
+            "fps_after_first_frame": round((frames - 1) / max(total_s - self.first_frame_s, 1e-6), 2),
             "peak_rss_mb": round(peak_mb, 1),
             "warnings": self.warnings,
         }

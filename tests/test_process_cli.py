@@ -87,6 +87,9 @@ def test_clip_with_audio_keeps_frames_rate_duration_and_sync(tmp_path):
     for stage in ("decode", "segment", "matte", "compose", "encode", "audio"):
         assert stage in report["seconds"]
     assert report["processing_fps"] > 0 and report["peak_rss_mb"] > 0
+    # the first frame waits for the clicks' mask and the 12 frames matted backwards
+    assert report["seconds"]["segment"] < report["first_frame_s"] < report["seconds"]["total"]
+    assert report["fps_after_first_frame"] > 0
     assert probe(out / "alpha.mp4").frame_count == 50
     webm = probe(out / "foreground.webm")
     assert webm.frame_count == 50 and webm.codec == "vp9"
