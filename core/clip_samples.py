@@ -31,8 +31,13 @@ class ClipSamples:
 
     PAIR_GAP = 6  # frames between the two first looks: enough for a pan to show
 
-    def __init__(self, path: Path | str, info, prompt_frame: int, stop: int, n: int) -> None:
+    MAX_MB = 256  # the spread samples of a big frame size are fewer: 16 of 720p, 10 of 4K
+
+    def __init__(self, path: Path | str, info, prompt_frame: int, stop: int, n: int | None = None) -> None:
         self._path, self._info = path, info
+        if n is None:
+            frame_mb = info.width * info.height * 3 / 2**20
+            n = int(min(16, max(4, self.MAX_MB // max(frame_mb, 1e-3))))
         self._p, self._stop, self._n = prompt_frame, stop, n
         self._reader = None
         self._lock = threading.Lock()
@@ -40,7 +45,7 @@ class ClipSamples:
         self._pair: tuple[np.ndarray, np.ndarray] | None = None
         self._spread: list[np.ndarray] | None = None
         self._memo: dict[Hashable, Any] = {}
-        self._memo_lock = threading.Lock()  # its own: a computation may ask for the frames
+        self._memo_lock = threading.RLock()  # its own: a computation asks for the frames, or memo again
         self.decode_s = 0.0  # time spent decoding samples (it may overlap other stages)
 
     def _open(self):
@@ -79,6 +84,16 @@ class ClipSamples:
             if key not in self._memo:
                 self._memo[key] = compute()
             return self._memo[key]
+
+    def drop_frames(self) -> None:
+        """Free the decoded frames and the reader, keeping what was worked out from them (``memo``);
+        frames asked for again are decoded again. For a studio session that keeps a clip open
+        while a person clicks: what it needed from the frames is small."""
+        with self._lock:
+            self._pair = self._spread = None
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
 
     def close(self) -> None:
         """Close the reader and drop the frames (call once nothing decodes from it any more)."""

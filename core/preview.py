@@ -111,6 +111,8 @@ class MaskSession:
         self._image: np.ndarray | None = None
         self._last: dict[int, SegmentResult] = {}
         self._lock = threading.Lock()
+        self._clip_path: str | None = None
+        self._samples = None  # core.clip_samples.ClipSamples of the video on screen (None: a photo)
 
     @property
     def engine(self) -> EngineChoice:
@@ -131,6 +133,7 @@ class MaskSession:
         key = (str(path), int(frame_index))
         if key != self._image_key:
             self._image = read_frame(path, frame_index)
+            self._use_clip(path, frame_index)
             self.engine.segmenter.set_image(self._image)
             self._image_key = key
             self._last = {}
@@ -150,11 +153,29 @@ class MaskSession:
                 else:
                     results[obj.object_id] = self.engine.segmenter.segment(obj, self._last.get(obj.object_id))
             self._last = results
+            if self._samples is not None:  # what the segmenter took from the clip is kept; its frames go
+                self._samples.drop_frames()
             masks = {oid: r.mask for oid, r in results.items()}
             mask = union_mask(results, (h, w))
             alpha = self._soft_alpha(image, mask)
             return PreviewResult(draw_overlay(image, masks, live), alpha, masks, self.engine_name,
                                  self.engine_reason)
+
+    def _use_clip(self, path: Path | str, frame_index: int) -> None:
+        """Let the segmenter look at the clip on screen (a new clip: new samples; a photo: none)."""
+        from core.clip_samples import ClipSamples
+        from core.image_io import is_image_path
+        from core.video_io import probe
+
+        if str(path) == self._clip_path:
+            return
+        if self._samples is not None:
+            self._samples.close()
+        self._clip_path, self._samples = str(path), None
+        if not is_image_path(path):
+            info = probe(path)
+            self._samples = ClipSamples(path, info, frame_index, info.frame_count)
+        self.engine.segmenter.use_clip(self._samples)
 
     def _soft_alpha(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """The matter's alpha for this frame (soft edges), as the job will start with."""
@@ -192,7 +213,11 @@ class MaskSession:
 
     def close(self) -> None:
         if self._engine is not None:
+            self._engine.segmenter.use_clip(None)
             self._engine.segmenter.close()
+        if self._samples is not None:
+            self._samples.close()
+        self._samples = self._clip_path = None
         self._image = None
         self._image_key = None
 

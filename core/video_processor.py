@@ -162,7 +162,7 @@ class VideoJob:
                 # runs beside the segmentation and the backward pass, on a reader of its own.
                 prepared = Background(matter.prepare, samples, name="prepare")
                 try:
-                    masks = self._segment(reader)
+                    masks = self._segment(reader, samples)
                     spill = self._matte_backwards(reader, masks[self.prompt_frame], samples)
                     try:
                         self._forward(reader, masks, matter, prepared, spill, staging)
@@ -192,9 +192,13 @@ class VideoJob:
         logger.info("engine: %s (%s)", engine.name, engine.reason)
         return engine
 
-    def _segment(self, reader) -> dict[int, np.ndarray]:
-        """One merged mask per prompted frame (the first is the prompt frame, later ones corrections)."""
+    def _segment(self, reader, samples: ClipSamples) -> dict[int, np.ndarray]:
+        """One merged mask per prompted frame (the first is the prompt frame, later ones corrections).
+
+        The segmenter may look at the clip (``samples``): the embedded one takes the whole moving
+        thing under a click when the camera is still."""
         masks: dict[int, np.ndarray] = {}
+        self.engine.segmenter.use_clip(samples)
         shape = (self.info.height, self.info.width)
         for frame_index in sorted(self.request.prompts):
             self.tracker.check_cancelled()
@@ -206,14 +210,13 @@ class VideoJob:
             if not masks[frame_index].any():
                 self.warnings.append(f"frame {frame_index}: the clicks selected nothing")
             self.tracker.advance("segment", 1, f"frame {frame_index}")
+        self.engine.segmenter.use_clip(None)
         self.engine.segmenter.close()
         return masks
 
     def _samples(self) -> ClipSamples:
-        """What the matter may look at before it starts (decoded only if it asks; bounded by memory)."""
-        frame_mb = self.info.width * self.info.height * 3 / 2**20
-        n = int(np.clip(256 / max(frame_mb, 1e-3), 4, 16))
-        return ClipSamples(self.request.input_path, self.info, self.prompt_frame, self.stop, n)
+        """What the segmenter and the matter may look at (decoded only if they ask; bounded by memory)."""
+        return ClipSamples(self.request.input_path, self.info, self.prompt_frame, self.stop)
 
     def _backward_segment_start(self, end: int) -> int:
         """Where the backward segment ending at ``end`` starts: at the earliest keyframe that keeps

@@ -60,6 +60,11 @@ class Segmenter(ABC):
     def segment(self, prompt: ObjectPrompt, previous: SegmentResult | None = None) -> SegmentResult:
         """Mask for ``prompt`` on the image last given to ``set_image``."""
 
+    def use_clip(self, samples: SampleSource | None) -> None:  # noqa: B027 - optional hook
+        """Frames of the clip that the images to come belong to (None: a photo, or no clip). A
+        segmenter may look at them, only when a click needs it: the embedded one tells what moves
+        against a still camera's background."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release memory held for the current image."""
 

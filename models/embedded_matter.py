@@ -41,7 +41,7 @@ from models.base import Matter, SampleSource, as_sample_source
 from models.embedded.colour import ColourModel
 from models.embedded.edges import Sampler, solve_alpha, spread_colours
 from models.embedded.guided import gray_coefficients
-from models.embedded.motion import STILL_PX, FlowTracker, camera_motion, is_still
+from models.embedded.motion import STILL_PX, FlowTracker, camera_motion, camera_moves, is_still
 from models.embedded.movers import PUSH, BackgroundMovers
 from models.embedded.palette import localise, pick_from_palette, subject_palette
 from models.embedded.plate import BackgroundPlate, channel_max, median_plate, temporal_median
@@ -138,15 +138,11 @@ class EmbeddedMatter(Matter):
         return prepared, temporal_median(same) if prepared is not None else None
 
     def _camera_moves(self, first: np.ndarray, later: np.ndarray) -> bool:
-        """True when the background of ``later`` is clearly shifted from ``first`` (a fit of the
-        dominant motion of the whole frame; a subject covering less than two thirds of it does not
-        sway the robust fit). Unsure (no fit) counts as not moving: the samples then decide."""
+        """True when the camera clearly moves between the two frames (tracking resolution, grey)."""
         if first.shape != later.shape:
             return False
         a, b = (cv2.cvtColor(self._downscale(f), cv2.COLOR_RGB2GRAY) for f in (first, later))
-        flow = FlowTracker(a.shape[1], a.shape[0]).backward(b, a)
-        m = camera_motion(flow, np.ones(a.shape, bool))
-        return m is not None and not is_still(m, MOVING_CAMERA_PX)
+        return camera_moves(a, b, MOVING_CAMERA_PX)
 
     def start(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if frame.ndim != 3 or frame.shape[2] != 3:

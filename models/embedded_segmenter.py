@@ -8,6 +8,10 @@ cut at a higher resolution on a crop around it (so a small subject gets as many 
 one), only the parts connected to a positive click are kept, and the mask is brought to full
 resolution with a fast guided filter so that its edge follows the real image edge.
 
+With a still camera the clip's background is known (``use_clip``: the temporal median of
+frames spread over it), and a click on something that moves takes the whole moving thing, which
+colours alone cannot always tell from the background (models/embedded/seg_motion.py).
+
 A box prompt is a classical GrabCut rectangle. Negative clicks are sure background. A further
 click (``previous``) refines the last mask instead of starting again; a positive click outside
 it adds the best candidate for that click, so that every positive click ends up in the mask.
@@ -21,9 +25,10 @@ import cv2
 import numpy as np
 
 from core.exceptions import EmptyMaskError, MaskSizeError, NoPromptError, PointOutOfFrameError, PromptError
-from models.base import POSITIVE, ObjectPrompt, Segmenter, SegmentResult
+from models.base import POSITIVE, ObjectPrompt, SampleSource, Segmenter, SegmentResult
 from models.embedded.colour import ColourModel
 from models.embedded.guided import gray_coefficients, upsample_apply
+from models.embedded.plate import still_background
 from models.embedded.seg_candidates import best_candidate
 from models.embedded.seg_cut import (
     Crop,
@@ -34,6 +39,7 @@ from models.embedded.seg_cut import (
     keep_connected,
     run_grabcut,
 )
+from models.embedded.seg_motion import moving_region
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +51,7 @@ REFINE_BAND = 0.03  # how far (fraction of the crop's long side) the refining cu
 CLICK_REACH_BANDS = 3  # a further positive click may add what lies within this many bands of it
 CLICK_REACH = 0.08  # ... and same-coloured pixels this far (fraction of the short side) from the mask
 FLOOD_TOLERANCE = 28  # colour difference (0..255 per channel) that still counts as "the same thing"
+WHOLE_VS_PART = 2.0  # the moving thing under a click replaces a cut inside it this many times smaller
 
 
 def clean_mask(mask: np.ndarray, min_fraction: float = 0.002) -> np.ndarray:
@@ -78,6 +85,19 @@ class EmbeddedSegmenter(Segmenter):
     def __init__(self, work_side: int = WORK_SIDE) -> None:
         self.work_side = work_side
         self._image: np.ndarray | None = None
+        self._clip: SampleSource | None = None
+        self._background: np.ndarray | None = None  # the clip's, once looked at
+
+    def use_clip(self, samples: SampleSource | None) -> None:
+        """The clip's frames: with a still camera, its background is worked out at the first click."""
+        self._clip, self._background = samples, None
+
+    def _clip_background(self) -> np.ndarray | None:
+        """The still camera's background of the clip in use (None: a moving camera, or no clip)."""
+        if self._clip is not None:
+            self._background = still_background(self._clip)
+            self._clip = None  # kept what it needed: the clip's frames may go
+        return self._background
 
     def set_image(self, image: np.ndarray) -> None:
         """Keep the frame: every cut works on its own crop of it, so there is nothing to precompute."""
@@ -129,11 +149,11 @@ class EmbeddedSegmenter(Segmenter):
             seed = np.zeros((h, w), bool)
             x0, y0, x1, y1 = clamp_rect(prompt.box, w, h)
             seed[y0:y1, x0:x1] = True
-            region, hard_outside, forbid = (x0, y0, x1, y1), True, None
+            region, hard_outside, forbid, sure = (x0, y0, x1, y1), True, None, False
         else:
-            seed, forbid = self._seed_from(previous, pos, neg)
+            seed, forbid, sure = self._seed_from(previous, pos, neg)
             region, hard_outside = self._region(seed, pos), False
-        crop, fg = self._refine(seed, region, hard_outside, pos, neg, forbid)
+        crop, fg = self._refine(seed, region, hard_outside, pos, neg, forbid, sure)
         if not fg.any() and pos:  # never return nothing for a click on the subject
             fg = crop.mask_from_frame(seed)
         mask = self._to_full(crop, fg)
@@ -141,8 +161,9 @@ class EmbeddedSegmenter(Segmenter):
 
     # --- stages -------------------------------------------------------------------------
     def _seed_from(self, previous: SegmentResult | None, pos: list[Point],
-                   neg: list[Point]) -> tuple[np.ndarray, np.ndarray | None]:
-        """First guess of the subject (frame-sized bool) and what is surely not it (or None).
+                   neg: list[Point]) -> tuple[np.ndarray, np.ndarray | None, bool]:
+        """First guess of the subject (frame-sized bool), what is surely not it (or None), and
+        whether the guess is sure away from its outline (the moving thing under the clicks).
 
         With no previous mask: the best candidate region for the clicks. A further click refines
         the previous mask instead: a negative click inside it removes the plainly same-coloured
@@ -154,7 +175,8 @@ class EmbeddedSegmenter(Segmenter):
         assert image is not None
         h, w = image.shape[:2]
         if previous is None or previous.mask.shape != (h, w) or not previous.mask.any():
-            return self._candidate_mask(pos, neg), None
+            seed, sure = self._candidate_mask(pos, neg)
+            return seed, None, sure
         seed = previous.mask.astype(bool).copy()
         removed = np.zeros((h, w), bool)
         for x, y in neg:
@@ -166,10 +188,12 @@ class EmbeddedSegmenter(Segmenter):
         for x, y in pos:
             if not seed[int(y), int(x)]:
                 seed |= flood_region(image, (int(x), int(y)), (near > 0) & ~removed, FLOOD_TOLERANCE)
-        return seed, (removed if removed.any() else None)
+        return seed, (removed if removed.any() else None), False
 
-    def _candidate_mask(self, pos: list[Point], neg: list[Point]) -> np.ndarray:
-        """The best-scoring candidate for these clicks, as a frame-sized bool mask."""
+    def _candidate_mask(self, pos: list[Point], neg: list[Point]) -> tuple[np.ndarray, bool]:
+        """The best-scoring candidate for these clicks, as a frame-sized bool mask; with a still
+        camera's background, or the moving thing under the clicks when that is the bigger whole
+        (then True: only its outline is left to the refining cut)."""
         image = self._image
         assert image is not None
         best, _ = best_candidate(image, pos, neg)
@@ -177,7 +201,19 @@ class EmbeddedSegmenter(Segmenter):
         out = np.zeros(image.shape[:2], bool)
         out[y0:y1, x0:x1] = cv2.resize(best.mask.astype(np.uint8), (x1 - x0, y1 - y0),
                                        interpolation=cv2.INTER_NEAREST) > 0
-        return out
+        background = self._clip_background() if pos else None
+        moving = moving_region(image, background, pos) if background is not None else None
+        if moving is None or any(moving[int(y), int(x)] for x, y in neg):  # "not this", said of a part of it
+            return out, False
+        # Only where the cut is a small part of the moving thing (a patch of a white dog's fur) is the
+        # whole moving thing taken. Otherwise the cut stands: a subject that partly stands still (a
+        # man juggling: his legs are in the median) moves only in parts, a ball in someone's hand
+        # moves as one with the hand, and where a subject lingered the median shows it, so the
+        # background it left there differs too (a "ghost" beside a subject the cut found whole).
+        cut, inside = np.count_nonzero(out), np.count_nonzero(out & moving)
+        if np.count_nonzero(moving) >= WHOLE_VS_PART * cut and inside >= 0.8 * cut:
+            return moving, True
+        return out, False
 
     def _region(self, seed: np.ndarray, pos: list[Point]) -> Rect:
         """The crop the refining cut looks at: the seed's bounding box and the clicks, plus a margin."""
@@ -193,8 +229,9 @@ class EmbeddedSegmenter(Segmenter):
         return grow_rect(rect, REFINE_MARGIN, w, h, minimum=16)
 
     def _refine(self, seed: np.ndarray, region: Rect, hard_outside: bool, pos: list[Point],
-                neg: list[Point], forbid: np.ndarray | None = None) -> tuple[Crop, np.ndarray]:
-        """GrabCut at ``work_side`` on ``region``, started from ``seed`` (``forbid``: sure background).
+                neg: list[Point], forbid: np.ndarray | None = None, sure: bool = False) -> tuple[Crop, np.ndarray]:
+        """GrabCut at ``work_side`` on ``region``, started from ``seed`` (``forbid``: sure background;
+        ``sure``: the seed is the subject except near its outline).
 
         Returns the crop and the subject on it."""
         image = self._image
@@ -208,7 +245,7 @@ class EmbeddedSegmenter(Segmenter):
         if hard_outside:
             gc = np.where(inside, cv2.GC_PR_FGD, cv2.GC_BGD).astype(np.uint8)
         else:
-            gc = self._band_labels(crop, inside, pos)
+            gc = self._band_labels(crop, inside, pos, sure)
         if forbid is not None:
             gc[crop.mask_from_frame(forbid)] = cv2.GC_BGD
         for x, y in neg:
@@ -220,7 +257,7 @@ class EmbeddedSegmenter(Segmenter):
         fg = keep_connected(fg, seeds)
         return crop, keep_clicked(clean_mask(fg), fg, seeds)
 
-    def _band_labels(self, crop: Crop, inside: np.ndarray, pos: list[Point]) -> np.ndarray:
+    def _band_labels(self, crop: Crop, inside: np.ndarray, pos: list[Point], sure: bool = False) -> np.ndarray:
         """Labels that let the refining cut move the seed's outline only within a band around it.
 
         The seed is already the right object; the refining cut is there for its outline. Left free
@@ -237,6 +274,8 @@ class EmbeddedSegmenter(Segmenter):
         gc = np.full(crop.shape, cv2.GC_BGD, np.uint8)
         gc[reach] = cv2.GC_PR_BGD
         gc[inside] = cv2.GC_PR_FGD
+        if sure:  # a moving thing found against the still background: its colours may be the background's
+            gc[cv2.erode(inside.view(np.uint8), kernel) > 0] = cv2.GC_FGD
         return gc
 
     def _to_full(self, crop: Crop, fg: np.ndarray) -> np.ndarray:

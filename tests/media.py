@@ -17,6 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 BITS = 8  # frame indexes are coded modulo 256
@@ -254,4 +255,44 @@ def make_audio_only(path: str | Path, duration_s: float = 0.5) -> Path:
     path = Path(path)
     with av.open(str(path), "w", format="mp4") as out:
         _write_audio(out, _add_audio(out, "aac", 48000), sine_tone(duration_s))
+    return path
+
+
+def pale_dog_frames(frames: int = 24, width: int = 480, height: int = 270,
+                    seed: int = 3) -> tuple[list[np.ndarray], list[np.ndarray], tuple[int, int]]:
+    """A still camera on a pale, slightly textured pavement, and a white "dog" with one brown
+    patch walking across it: its white is close to the pavement's colour, so colours alone find
+    only the patch. Returns the RGB frames, the dog's true masks and a click on the patch."""
+    rng = np.random.default_rng(seed)
+    noise = cv2.GaussianBlur(rng.normal(0, 1, (height, width)).astype(np.float32), (0, 0), 3)[..., None]
+    pavement = 200 + 40 * noise + np.float32([0, -2, -6])
+    fur = np.float32([238, 236, 232]) + 6 * noise
+    images, masks = [], []
+    for i in range(frames):
+        cx, cy = width * 3 // 16 + 12 * i, height * 5 // 9
+        body = np.zeros((height, width), np.uint8)
+        cv2.ellipse(body, (cx, cy), (50, 28), 0, 0, 360, 1, -1)
+        cv2.circle(body, (cx + 52, cy - 22), 16, 1, -1)  # head
+        for dx in (-30, 30):
+            cv2.rectangle(body, (cx + dx - 5, cy + 15), (cx + dx + 5, cy + 55), 1, -1)  # legs
+        image = np.where(body[..., None] > 0, fur, pavement)
+        cv2.ellipse(image, (cx - 5, cy - 5), (18, 12), 20, 0, 360, (150, 90, 50), -1)  # the patch
+        images.append(np.clip(image, 0, 255).astype(np.uint8))
+        masks.append(body > 0)
+    return images, masks, (width * 3 // 16 - 5, height * 5 // 9 - 5)
+
+
+def write_frames(path: str | Path, frames: Sequence[np.ndarray], fps: int = 25) -> Path:
+    """Encode RGB frames as a near-lossless H.264 clip (x264 crf 12, one keyframe in ten)."""
+    path = Path(path)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt, stream.codec_context.gop_size = "yuv420p", 10
+        stream.options = {"crf": "12", "preset": "ultrafast"}
+        for image in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
     return path

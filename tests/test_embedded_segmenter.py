@@ -9,13 +9,15 @@ from __future__ import annotations
 import time
 
 import cv2
+import media
 import numpy as np
 import pytest
 
 from bench.metrics import iou
 from bench.synthetic import make_clip
 from core.exceptions import EmptyMaskError, MaskSizeError, NoPromptError, PointOutOfFrameError, PromptError
-from models.base import ObjectPrompt
+from models.base import FrameList, ObjectPrompt
+from models.embedded.plate import still_background
 from models.embedded.seg_candidates import box_touch, candidate_boxes
 from models.embedded.seg_cut import Crop
 from models.embedded.seg_saliency import saliency
@@ -204,3 +206,38 @@ def test_candidate_boxes_cover_clicks_and_touch_measures_cut_off_subjects():
     cut_off = np.zeros((200, 200), bool)
     cut_off[60:150, 80:120] = True  # runs into the box's bottom edge
     assert box_touch(cut_off, crop, box, (200, 200)) > 0.05
+
+
+def _click(frame: np.ndarray, point, clip_frames=None) -> np.ndarray:
+    seg = EmbeddedSegmenter()
+    seg.set_image(frame)
+    seg.use_clip(None if clip_frames is None else FrameList(clip_frames))
+    return seg.segment(ObjectPrompt(points=[point], labels=[1])).mask
+
+
+def test_a_click_on_a_pale_dog_takes_the_whole_dog_that_moves():
+    """White fur on a pale pavement: colours alone find only the brown patch under the click;
+    with the clip (a still camera), the whole thing that moves against the background is taken."""
+    frames, masks, click = media.pale_dog_frames()
+    assert iou(_click(frames[0], click), masks[0]) < 0.3  # 0.12: the patch alone
+    assert iou(_click(frames[0], click, frames[::2]), masks[0]) >= 0.95  # 1.0
+    x, y = click  # later in the clip the dog has walked 144 px on
+    assert iou(_click(frames[12], (x + 144, y), frames[::2]), masks[12]) >= 0.95
+
+
+def test_the_clip_leaves_a_click_alone_when_the_cut_found_a_whole_subject():
+    """The synthetic scenes' subjects are found whole by the cut; where one lingered, the median
+    shows it and the background it left differs too: that ghost must not be added."""
+    for seed in (0, 2, 4, 6):
+        clip = make_clip("static", 640, 360, frames=60, seed=seed)
+        frame, _ = clip.frame(0)
+        samples = [clip.frame(i)[0] for i in range(0, 60, 4)]
+        assert np.array_equal(_click(frame, clip.point), _click(frame, clip.point, samples)), seed
+
+
+def test_a_moving_camera_gives_no_background_to_compare_with():
+    clip = make_clip("pan", 640, 360, frames=30, seed=1)
+    frame, _ = clip.frame(0)
+    samples = FrameList([clip.frame(i)[0] for i in range(0, 30, 3)])
+    assert still_background(samples) is None
+    assert np.array_equal(_click(frame, clip.point), _click(frame, clip.point, samples.frames))

@@ -57,3 +57,20 @@ def test_preview_click_then_compose(clip):
 def test_device_description():
     info = describe("cpu")
     assert info["device"] == "cpu" and info["dtype"] == "float32"
+
+
+def test_preview_click_on_a_pale_dog_uses_the_clip_and_keeps_no_frames(tmp_path):
+    from bench.metrics import iou
+
+    frames, masks, click = media.pale_dog_frames()
+    clip = media.write_frames(tmp_path / "dog.mp4", frames)
+    session = MaskSession(engine="embedded")
+    try:
+        first = session.preview(clip, 0, [ObjectPrompt(points=[click], labels=[1])])
+        assert iou(first.masks[1], masks[0]) >= 0.9
+        assert session._samples._spread is None  # what the segmenter needed is kept, not the frames
+        x, y = click
+        later = session.preview(clip, 12, [ObjectPrompt(points=[(x + 144, y)], labels=[1])])
+        assert iou(later.masks[1], masks[12]) >= 0.9
+    finally:
+        session.close()

@@ -240,6 +240,20 @@ def test_a_prompt_mid_clip_works_out_the_plates_once_for_both_matters(tmp_path, 
     assert (tmp_path / "out" / "alpha.mp4").exists()
 
 
+def test_a_click_on_a_pale_dog_mattes_the_whole_dog(tmp_path):
+    """The job's segmenter looks at the clip: with a still camera the whole moving dog is taken
+    from a click on its one patch of colour (colours alone give the patch)."""
+    from bench.metrics import iou
+
+    frames, masks, click = media.pale_dog_frames()
+    clip = media.write_frames(tmp_path / "dog.mp4", frames)
+    request = JobRequest(input_path=clip, out_dir=tmp_path / "out", engine="embedded", formats=("alpha.mp4",),
+                         matte_frames=True, prompts={0: [ObjectPrompt(points=[click], labels=[1])]})
+    run_job(request)
+    first = cv2.imread(str(tmp_path / "out" / "alpha" / "000000.png"), cv2.IMREAD_GRAYSCALE) / 255.0
+    assert iou(first, masks[0]) >= 0.9
+
+
 def test_a_failing_look_at_the_clip_fails_the_job_cleanly(tmp_path, monkeypatch):
     from core.exceptions import TruncatedMediaError
     from models.embedded_matter import EmbeddedMatter

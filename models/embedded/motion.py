@@ -72,3 +72,14 @@ def is_still(m: np.ndarray | None, tolerance_px: float = STILL_PX) -> bool:
     corners = np.float32([[0, 0, 1], [500, 300, 1]])
     moved = corners @ m.T - corners[:, :2]
     return bool(np.abs(moved).max() < tolerance_px)
+
+
+def camera_moves(first: np.ndarray, later: np.ndarray, moving_px: float) -> bool:
+    """True when the background of ``later`` is clearly shifted from ``first`` (grey frames of one
+    size): a fit of the dominant motion of the whole frame, so a subject covering less than two
+    thirds of it does not sway it. Unsure (no fit) counts as not moving."""
+    if first.shape != later.shape:
+        return False
+    flow = FlowTracker(first.shape[1], first.shape[0]).backward(later, first)
+    m = camera_motion(flow, np.ones(first.shape, bool))
+    return m is not None and not is_still(m, moving_px)

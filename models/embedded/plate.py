@@ -9,6 +9,8 @@ compositing equation that the edge solve needs (models/embedded/edges.py).
   refreshed with the pixels that are confidently background.
 Exposure changes (auto exposure, flicker) are followed by one gain per frame, fitted on the
 background, so the plate does not have to be relearnt when the light changes.
+``still_background`` gives a still camera's median at a small size for other users of it (the
+click segmenter tells a moving subject from a look-alike background with it).
 """
 
 from __future__ import annotations
@@ -19,10 +21,16 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from core.compositing import shrink
+from models.base import SampleSource
+from models.embedded.motion import camera_moves
+
 logger = logging.getLogger(__name__)
 
 STILL_TOLERANCE = 12.0  # grey levels: a sample agrees with the median within this
 STILL_AGREEMENT = 0.6  # a still camera: in most samples, most pixels agree with the median
+BACKGROUND_SIDE = 480  # long side of ``still_background``
+MOVING_FRACTION = 2.0 / 384  # the two first looks shifted by this much of the long side: a moving camera
 
 
 def median_plate(samples: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -41,6 +49,32 @@ def median_plate(samples: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]
     if np.mean(agree >= STILL_AGREEMENT) < 0.8:
         return None
     return med, close.mean(axis=0).astype(np.float32)
+
+
+def still_background(source: SampleSource, side: int = BACKGROUND_SIDE) -> np.ndarray | None:
+    """A still camera's background: the temporal median (float32 RGB, ``side`` px on the long side)
+    of frames spread over the clip. None when the camera moves (seen in the two first looks or in
+    the samples) or there is nothing to look at. Worked out once per source (``memo``)."""
+    return source.memo(("still background", side), lambda: _still_background(source, side))
+
+
+def _still_background(source: SampleSource, side: int) -> np.ndarray | None:
+    def small(frame: np.ndarray) -> np.ndarray:
+        h, w = frame.shape[:2]
+        s = min(1.0, side / max(h, w))
+        return shrink(frame, (max(8, round(w * s)), max(8, round(h * s))))
+
+    pair = source.pair()
+    if pair is not None:
+        first, later = (cv2.cvtColor(small(f), cv2.COLOR_RGB2GRAY) for f in pair)
+        if camera_moves(first, later, MOVING_FRACTION * max(first.shape)):
+            return None
+    samples = source.spread()
+    if len(samples) == 0:
+        return None
+    shape = samples[0].shape[:2]
+    plate = median_plate([small(s) for s in samples if s.shape[:2] == shape])
+    return None if plate is None else plate[0]
 
 
 def channel_max(image: np.ndarray) -> np.ndarray:
