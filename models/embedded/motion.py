@@ -83,3 +83,17 @@ def camera_moves(first: np.ndarray, later: np.ndarray, moving_px: float) -> bool
     flow = FlowTracker(first.shape[1], first.shape[0]).backward(later, first)
     m = camera_motion(flow, np.ones(first.shape, bool))
     return m is not None and not is_still(m, moving_px)
+
+
+def nearest_body(moving: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel, which "body" of the moving parts (uint8 0/1) is nearest (int32 labels; all 1 when
+    nothing is left), and the bodies themselves (uint8 0/1).
+    Bodies are what remains once parts thinner than ``size`` px are opened away:
+    two things that touch through a thin bridge (a hand giving a dog a ball) are two bodies, and
+    each moving pixel goes with the nearest one, so a dog's legs stay with the dog and the
+    person's arm with the person."""
+    bodies = cv2.morphologyEx(moving, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    if not bodies.any():
+        return np.ones(moving.shape, np.int32), bodies
+    _, owner = cv2.distanceTransformWithLabels(1 - bodies, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_CCOMP)
+    return owner, bodies

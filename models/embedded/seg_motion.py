@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from core.compositing import shrink
+from models.embedded.motion import nearest_body
 from models.embedded.plate import channel_max
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def moving_region(image: np.ndarray, background: np.ndarray, points: list[tuple[
     differs = cv2.morphologyEx(differs, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     differs = cv2.morphologyEx(differs, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
     _, labels = cv2.connectedComponents(differs, connectivity=8)
-    owner = _nearest_body(differs)
+    owner, _ = nearest_body(differs, BODY)
     r = max(1, round(SNAP * min(bh, bw)))
 
     def under(x: float, y: float) -> np.ndarray | None:
@@ -64,18 +65,6 @@ def moving_region(image: np.ndarray, background: np.ndarray, points: list[tuple[
     region = fill_holes(region, HOLE_FILL * area)
     logger.debug("moving region under the clicks: %d px of %d at %dx%d", area, bh * bw, bw, bh)
     return cv2.resize(region.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-
-
-def _nearest_body(differs: np.ndarray) -> np.ndarray:
-    """Per pixel, which "body" of the moving parts is nearest (int32 labels). Bodies are what is
-    left after thin parts are opened away: two things that touch through a thin bridge (a hand
-    giving a dog a ball) are two bodies, and each moving pixel goes with the nearest one, so a
-    dog's legs stay with the dog and the person's arm with the person."""
-    bodies = cv2.morphologyEx(differs, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (BODY, BODY)))
-    if not bodies.any():
-        return np.ones(differs.shape, np.int32)
-    _, owner = cv2.distanceTransformWithLabels(1 - bodies, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_CCOMP)
-    return owner
 
 
 def fill_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
