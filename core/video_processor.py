@@ -198,7 +198,8 @@ class VideoJob:
         The segmenter may look at the clip (``samples``): the embedded one takes the whole moving
         thing under a click when the camera is still."""
         masks: dict[int, np.ndarray] = {}
-        self.engine.segmenter.use_clip(samples)
+        clicks = any(o.points and o.mask is None for objects in self.request.prompts.values() for o in objects)
+        self.engine.segmenter.use_clip(samples if clicks else None)  # a given mask needs no look
         shape = (self.info.height, self.info.width)
         for frame_index in sorted(self.request.prompts):
             self.tracker.check_cancelled()

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from core.exceptions import EmptyMaskError, MaskSizeError, NoPromptError, PointOutOfFrameError, PromptError
+from core.pipelining import Background
 from models.base import POSITIVE, ObjectPrompt, SampleSource, Segmenter, SegmentResult
 from models.embedded.colour import ColourModel
 from models.embedded.guided import gray_coefficients, upsample_apply
@@ -86,17 +87,23 @@ class EmbeddedSegmenter(Segmenter):
         self.work_side = work_side
         self._image: np.ndarray | None = None
         self._clip: SampleSource | None = None
+        self._look: Background | None = None
         self._background: np.ndarray | None = None  # the clip's, once looked at
 
     def use_clip(self, samples: SampleSource | None) -> None:
-        """The clip's frames: with a still camera, its background is worked out at the first click."""
+        """The clip's frames: with a still camera, its background is worked out on a thread of its own
+        from now on (decoding frames spread over the clip takes about half a second at 720p), so
+        that it is ready, or nearly, when the first click comes."""
         self._clip, self._background = samples, None
+        self._look = None if samples is None else Background(still_background, samples, name="segmenter-look")
 
     def _clip_background(self) -> np.ndarray | None:
         """The still camera's background of the clip in use (None: a moving camera, or no clip)."""
         if self._clip is not None:
-            self._background = still_background(self._clip)
-            self._clip = None  # kept what it needed: the clip's frames may go
+            if self._look is not None:
+                self._look.wait()  # a clip that cannot be decoded fails the click with its coded error
+            self._background = still_background(self._clip)  # the look's answer (``memo``)
+            self._clip = self._look = None  # kept what it needed: the clip's frames may go
         return self._background
 
     def set_image(self, image: np.ndarray) -> None:
