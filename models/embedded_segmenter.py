@@ -24,7 +24,14 @@ import logging
 import cv2
 import numpy as np
 
-from core.exceptions import EmptyMaskError, MaskSizeError, NoPromptError, PointOutOfFrameError, PromptError
+from core.exceptions import (
+    EmptyMaskError,
+    MaskSizeError,
+    NoPromptError,
+    PointOutOfFrameError,
+    PromptError,
+    StudioError,
+)
 from core.pipelining import Background
 from models.base import POSITIVE, ObjectPrompt, SampleSource, Segmenter, SegmentResult
 from models.embedded.colour import ColourModel
@@ -100,9 +107,13 @@ class EmbeddedSegmenter(Segmenter):
     def _clip_background(self) -> np.ndarray | None:
         """The still camera's background of the clip in use (None: a moving camera, or no clip)."""
         if self._clip is not None:
-            if self._look is not None:
-                self._look.wait()  # a clip that cannot be decoded fails the click with its coded error
-            self._background = still_background(self._clip)  # the look's answer (``memo``)
+            try:
+                if self._look is not None:
+                    self._look.wait()
+                self._background = still_background(self._clip)  # the look's answer (``memo``)
+            except StudioError as exc:  # a clip broken further on: the click is still answered from
+                logger.warning("segmenter: no look at the clip (%s)", exc.user_line())  # this frame
+                self._background = None
             self._clip = self._look = None  # kept what it needed: the clip's frames may go
         return self._background
 

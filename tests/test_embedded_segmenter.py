@@ -241,3 +241,17 @@ def test_a_moving_camera_gives_no_background_to_compare_with():
     samples = FrameList([clip.frame(i)[0] for i in range(0, 30, 3)])
     assert still_background(samples) is None
     assert np.array_equal(_click(frame, clip.point), _click(frame, clip.point, samples.frames))
+
+
+def test_a_clip_that_fails_to_decode_further_on_still_gets_its_click_answered():
+    from core.exceptions import TruncatedMediaError
+
+    class Broken(FrameList):
+        def spread(self):
+            raise TruncatedMediaError("frame 200 cannot be decoded")
+
+    frames, _, click = media.pale_dog_frames()
+    seg = EmbeddedSegmenter()
+    seg.set_image(frames[0])
+    seg.use_clip(Broken(frames[:2]))
+    assert np.array_equal(seg.segment(ObjectPrompt(points=[click], labels=[1])).mask, _click(frames[0], click))
