@@ -88,12 +88,17 @@ class ClipSamples:
     def drop_frames(self) -> None:
         """Free the decoded frames and the reader, keeping what was worked out from them (``memo``);
         frames asked for again are decoded again. For a studio session that keeps a clip open
-        while a person clicks: what it needed from the frames is small."""
-        with self._lock:
+        while a person clicks: what it needed from the frames is small. Never waits: while a
+        decode is under way (a look that no click has waited for yet), the frames stay till next time."""
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
             self._pair = self._spread = None
             if self._reader is not None:
                 self._reader.close()
                 self._reader = None
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
         """Close the reader and drop the frames (call once nothing decodes from it any more)."""

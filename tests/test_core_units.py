@@ -276,3 +276,28 @@ def test_spills_round_trip_in_any_order(tmp_path):
     assert back.dtype == np.float32 and np.abs(back - a).max() <= 0.5 / 255 + 1e-6
     alphas.close()
     assert list(tmp_path.iterdir()) == []  # anonymous files: nothing left behind
+
+
+def test_clip_samples_drop_frames_keeps_what_was_worked_out_and_never_waits(tmp_path):
+    import media
+
+    from core.clip_samples import ClipSamples
+    from core.video_io import probe
+
+    clip = media.make_video(tmp_path / "c.mp4", width=64, height=48, frames=24)
+    samples = ClipSamples(clip, probe(clip), 0, 24)
+    first = samples.spread()
+    assert len(first) >= 4 and samples.memo("answer", lambda: 42) == 42
+    samples._lock.acquire()  # a decode under way: dropping must not wait for it
+    try:
+        started = time.perf_counter()
+        samples.drop_frames()
+        assert time.perf_counter() - started < 0.5 and samples._spread is first
+    finally:
+        samples._lock.release()
+    samples.drop_frames()
+    assert samples._spread is None and samples._reader is None
+    assert samples.memo("answer", lambda: 0) == 42  # kept
+    again = samples.spread()  # decoded again on request
+    assert len(again) == len(first) and all(np.array_equal(a, b) for a, b in zip(again, first, strict=True))
+    samples.close()
