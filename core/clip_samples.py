@@ -93,10 +93,7 @@ class ClipSamples:
         if not self._lock.acquire(blocking=False):
             return
         try:
-            self._pair = self._spread = None
-            if self._reader is not None:
-                self._reader.close()
-                self._reader = None
+            self._forget_frames()
         finally:
             self._lock.release()
 
@@ -104,9 +101,13 @@ class ClipSamples:
         """Close the reader and drop the frames (call once nothing decodes from it any more)."""
         with self._lock:
             self._closed = True
-            self._pair = self._spread = None
-            if self._reader is not None:
-                self._reader.close()
-                self._reader = None
+            self._forget_frames()
         with self._memo_lock:
             self._memo.clear()
+
+    def _forget_frames(self) -> None:
+        """The decoded frames and the reader go (with ``_lock`` held)."""
+        self._pair = self._spread = None
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None

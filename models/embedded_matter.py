@@ -216,8 +216,7 @@ class EmbeddedMatter(Matter):
     @staticmethod
     def _within(mask: np.ndarray, r: float) -> np.ndarray:
         """Pixels within ``r`` px of ``mask`` (a wide dilation; a distance transform is cheaper)."""
-        dist = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
-        return dist <= r
+        return EmbeddedMatter._distance_outside(mask) <= r
 
     def _initial_plate(self, frame: np.ndarray, small: np.ndarray, fg: np.ndarray,
                        near: np.ndarray) -> BackgroundPlate:

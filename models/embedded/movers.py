@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from models.embedded.motion import FlowTracker
+from models.embedded.plate import channel_max
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +53,8 @@ class BackgroundMovers:
         """Carry last frame's marks along ``field`` (the backward flow), spread them onto pixels off
         the median that the matte does not carry as subject, and mark afresh what is off the median
         more than FAR x ``band_px`` from the carried matte."""
-        d = cv2.split(cv2.absdiff(small, cv2.convertScaleAbs(self.median, alpha=gain)))
-        off = cv2.compare(cv2.max(cv2.max(d[0], d[1]), d[2]), TOLERANCE, cv2.CMP_GT)
+        off = cv2.compare(channel_max(cv2.absdiff(small, cv2.convertScaleAbs(self.median, alpha=gain))),
+                          TOLERANCE, cv2.CMP_GT)
         moved = flow.warp(self.map * np.uint8(255), field)
         kept = cv2.compare(moved, 76, cv2.CMP_GT)  # more than 0.3 of a mark
         # where something still is (off the median), never onto the subject
