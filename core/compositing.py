@@ -61,6 +61,12 @@ def _smooth(image: np.ndarray, sigma: float, factor: int) -> np.ndarray:
     return cv2.GaussianBlur(image, (0, 0), max(0.5, sigma))
 
 
+def long_side_size(width: int, height: int, side: int, minimum: int = 1) -> tuple[int, int]:
+    """(w, h) with the long side at most ``side`` px (never enlarged), each at least ``minimum``."""
+    s = min(1.0, side / max(width, height))
+    return max(minimum, round(width * s)), max(minimum, round(height * s))
+
+
 def shrink(image: np.ndarray, size: tuple[int, int], last: int = cv2.INTER_AREA) -> np.ndarray:
     """Area-average ``image`` down to ``size`` (w, h): halved while it stays at least twice the size,
     then one ``last`` step. For a power-of-two factor these are the averages of one ``INTER_AREA``

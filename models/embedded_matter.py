@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from app_config import PRESETS, QualityPreset
-from core.compositing import shrink
+from core.compositing import long_side_size, shrink
 from core.exceptions import EmptyMaskError, MaskSizeError, PromptError
 from models.base import Matter, SampleSource, as_sample_source
 from models.embedded.colour import ColourModel
@@ -90,10 +90,6 @@ class EmbeddedMatter(Matter):
         self.frames_seen = 0
 
     # --- sizes --------------------------------------------------------------------------
-    def _small_size(self, w: int, h: int) -> tuple[int, int]:
-        s = min(1.0, self.scale_px / max(w, h))
-        return max(16, round(w * s)), max(16, round(h * s))
-
     def _shrink(self, frame: np.ndarray) -> np.ndarray:
         h, w = frame.shape[:2]
         if self._full_size is not None and (w, h) != self._full_size:
@@ -104,7 +100,7 @@ class EmbeddedMatter(Matter):
     def _downscale(self, frame: np.ndarray) -> np.ndarray:
         h, w = frame.shape[:2]
         # halved while at least the tracking size (INTER_AREA is fast for halving only), then bilinear
-        small = shrink(frame, self._small_size(w, h), last=cv2.INTER_LINEAR)
+        small = shrink(frame, long_side_size(w, h, self.scale_px, 16), last=cv2.INTER_LINEAR)
         return small.copy() if small is frame else small  # the plate keeps and updates what this returns
 
     # --- the Matter role ------------------------------------------------------------------
@@ -139,8 +135,6 @@ class EmbeddedMatter(Matter):
 
     def _camera_moves(self, first: np.ndarray, later: np.ndarray) -> bool:
         """True when the camera clearly moves between the two frames (tracking resolution, grey)."""
-        if first.shape != later.shape:
-            return False
         a, b = (cv2.cvtColor(self._downscale(f), cv2.COLOR_RGB2GRAY) for f in (first, later))
         return camera_moves(a, b, MOVING_CAMERA_PX)
 

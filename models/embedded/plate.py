@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from core.compositing import shrink
+from core.compositing import long_side_size, shrink
 from models.base import SampleSource
 from models.embedded.motion import camera_moves
 
@@ -61,8 +61,7 @@ def still_background(source: SampleSource, side: int = BACKGROUND_SIDE) -> np.nd
 def _still_background(source: SampleSource, side: int) -> np.ndarray | None:
     def small(frame: np.ndarray) -> np.ndarray:
         h, w = frame.shape[:2]
-        s = min(1.0, side / max(h, w))
-        return shrink(frame, (max(8, round(w * s)), max(8, round(h * s))))
+        return shrink(frame, long_side_size(w, h, side, 8))
 
     pair = source.pair()
     if pair is not None:

@@ -18,6 +18,8 @@ import logging
 import cv2
 import numpy as np
 
+from core.compositing import long_side_size
+
 logger = logging.getLogger(__name__)
 
 SALIENCY_SIDE = 160  # long side of the copy the paths are computed on (~20k nodes: ~20 ms)
@@ -66,8 +68,7 @@ def geodesic_from_border(image: np.ndarray, sides: tuple[str, ...] = ("top", "le
 def saliency(frame: np.ndarray, side: int = SALIENCY_SIDE) -> np.ndarray:
     """Border-geodesic saliency of ``frame`` at a small size (float32 in [0, 1], long side ``side``)."""
     h, w = frame.shape[:2]
-    scale = min(1.0, side / max(h, w))
-    small = cv2.resize(frame, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(frame, long_side_size(w, h, side, 8), interpolation=cv2.INTER_AREA)
     dist = geodesic_from_border(small)
     top = float(np.percentile(dist, 99.5))
     return np.clip(dist / max(top, 1e-6), 0.0, 1.0)
