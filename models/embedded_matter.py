@@ -8,7 +8,8 @@ Per frame, at tracking resolution (``preset.embedded_scale_px`` on the long side
    the carried matte limits where the subject can be (a band around it), so clutter far away
    never joins the subject; with a still camera, things moving in the background are marked
    while they are far from the subject and followed when they pass near it, and the plate is not
-   trusted under them (models/embedded/movers.py);
+   trusted under them (models/embedded/movers.py); other bodies beside the subject at the prompt
+   frame (a hand touching it) are followed too, and never annexed (models/embedded/others.py);
 4. the fused map is smoothed edge-aware (guided filter) and cut at 0.5 -> the subject this frame;
    the models (colours, plate) learn from the confident parts, which re-anchors the track;
 5. the edge at full resolution (``embedded_refine``): a band of tracking pixels (the mask's edge
@@ -38,6 +39,7 @@ from app_config import PRESETS, QualityPreset
 from core.compositing import long_side_size, shrink
 from core.exceptions import EmptyMaskError, MaskSizeError, PromptError
 from models.base import Matter, SampleSource, as_sample_source
+from models.embedded import others as other_bodies
 from models.embedded.colour import ColourModel
 from models.embedded.edges import Sampler, solve_alpha, spread_colours
 from models.embedded.guided import gray_coefficients
@@ -75,6 +77,7 @@ class EmbeddedMatter(Matter):
         self.scale_px = int(self.preset.embedded_scale_px)
         self.refine = bool(self.preset.embedded_refine)
         self._prepared: np.ndarray | None = None
+        self._pair: tuple[np.ndarray, np.ndarray] | None = None
         self._full_size: tuple[int, int] | None = None
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
         self._kernel3 = np.ones((3, 3), np.uint8)
@@ -86,6 +89,7 @@ class EmbeddedMatter(Matter):
         self._full_plate: np.ndarray | None = None
         self.plate: BackgroundPlate | None = None
         self.movers: BackgroundMovers | None = None  # still camera only
+        self.others: other_bodies.OtherBodies | None = None  # still camera only
         self.palette: np.ndarray | None = None
         self.frames_seen = 0
 
@@ -112,30 +116,36 @@ class EmbeddedMatter(Matter):
         source = as_sample_source(samples)
         # Worked out once per job (the forward and the backward matter share it); the plates are
         # changed in place later (``_initial_plate``), so each matter takes its own copies.
-        prepared, full = source.memo(("embedded plates", self.scale_px), lambda: self._plates(source))
+        prepared, full, pair = source.memo(("embedded plates", self.scale_px), lambda: self._plates(source))
         self._prepared = None if prepared is None else (prepared[0].copy(), prepared[1])
         self._full_plate = None if full is None else full.copy()
+        self._pair = pair
 
-    def _plates(self, source: SampleSource) -> tuple[tuple[np.ndarray, np.ndarray] | None, np.ndarray | None]:
-        """(tracking-resolution median plate and agreement, full-resolution median) of a still
-        camera; (None, None) for a moving one."""
+    def _plates(self, source: SampleSource) -> tuple:
+        """(tracking-resolution median plate and agreement, full-resolution median, the two first
+        looks at tracking size) of a still camera; (None, None, None) for a moving one. The looks
+        tell who moves with the subject (models/embedded/others.py)."""
         pair = source.pair()
-        if pair is not None and self._camera_moves(*pair):
+        small_pair = None if pair is None else tuple(self._downscale(f) for f in pair)
+        if small_pair is not None and self._camera_moves(*small_pair):
             logger.info("embedded matter: moving camera (seen at the prompt frame)")
-            return None, None
+            return None, None, None
         samples = source.spread()
         if len(samples) == 0:
-            return None, None
+            return None, None, None
         h, w = samples[0].shape[:2]
         same = [s for s in samples if s.shape[:2] == (h, w)]
         prepared = median_plate([self._downscale(s) for s in same])
         logger.info("embedded matter: %s camera in %d samples", "still" if prepared is not None else "moving",
                     len(same))
-        return prepared, temporal_median(same) if prepared is not None else None
+        if prepared is None:
+            return None, None, None
+        return prepared, temporal_median(same), small_pair
 
-    def _camera_moves(self, first: np.ndarray, later: np.ndarray) -> bool:
-        """True when the camera clearly moves between the two frames (tracking resolution, grey)."""
-        a, b = (cv2.cvtColor(self._downscale(f), cv2.COLOR_RGB2GRAY) for f in (first, later))
+    @staticmethod
+    def _camera_moves(first: np.ndarray, later: np.ndarray) -> bool:
+        """True when the camera clearly moves between the two frames (at tracking size)."""
+        a, b = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (first, later))
         return camera_moves(a, b, MOVING_CAMERA_PX)
 
     def start(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -159,8 +169,15 @@ class EmbeddedMatter(Matter):
         inner = cv2.erode(fg.astype(np.uint8), self._kernel) > 0
         self.colours = ColourModel(small, inner, ~near)
         self.palette = subject_palette(small, inner)
+        # seen against the median as the samples gave it (the plate fills its holes from this frame)
+        others = None
+        if self._prepared is not None and self._prepared[0].shape[:2] == small.shape[:2]:
+            motion = self._pair_motion(small)
+            if motion is not None:
+                others = other_bodies.OtherBodies(*self._prepared, small, fg, self.band_px, motion)
         self.plate = self._initial_plate(frame, small, fg, near)
         self.movers = BackgroundMovers(self.plate.image) if self.plate.full is not None else None
+        self.others = others if self.movers is not None else None
         self.prev_gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         self.prev_alpha = fg.astype(np.float32)
         self.frames_seen = 1
@@ -181,6 +198,11 @@ class EmbeddedMatter(Matter):
                 self.movers = None
             else:
                 self.movers.update(small, self.plate.gain, self.flow, flow, carried, self.band_px)
+        if self.others is not None:
+            if self.plate.full is None:
+                self.others = None
+            else:
+                self.others.update(small, self.plate.gain, self.flow, flow, carried)
         fg = np.zeros(small.shape[:2], bool)
         if roi is not None:
             fg[roi] = self._decide(small[roi], carried[roi], roi)
@@ -191,9 +213,20 @@ class EmbeddedMatter(Matter):
         self.frames_seen += 1
         return self._finish(frame, small, fg, roi, d_out=d_out)
 
+    def _pair_motion(self, small: np.ndarray) -> np.ndarray | None:
+        """Where each pixel of the prompt frame goes by the second of the two first looks (flow at
+        tracking size), or None when those looks are not of this frame (samples given as a list)."""
+        if self._pair is None or self._pair[0].shape != small.shape or \
+                cv2.norm(self._pair[0], small, cv2.NORM_INF) > 2:
+            return None
+        first, later = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in self._pair)
+        return self.flow.backward(first, later)
+
     def close(self) -> None:
+        self._pair = None
         self.plate = None
         self.movers = None
+        self.others = None
         self._prepared = None
         self._full_plate = None
 
@@ -266,6 +299,8 @@ class EmbeddedMatter(Matter):
             moving = self.movers.weight(roi)
             trust *= 1.0 - moving
             logit -= PUSH * moving * (1.0 - carried)
+        if self.others is not None:  # another body that stood beside the subject: never newly annexed
+            logit -= other_bodies.PUSH * self.others.weight(roi)
         logit += 2.2 * trust * _logit(p_plate)
         prob = 1.0 / (1.0 + np.exp(-logit))
         guide = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
@@ -333,7 +368,10 @@ class EmbeddedMatter(Matter):
         a, b = gray_coefficients(gray, fgb.astype(np.float32), _GUIDED_R, _EPS)
         soft = np.clip(a * gray + b, 0.0, 1.0)
         plate_trust = self._plate_trust(roi)  # the same for the tracking-resolution and full solves
-        band, colours = self._band(crop, fgb, soft, roi, plate_trust, d_out)
+        # Another body beside the subject has the subject's look to the solve (not the plate: alpha 1);
+        # its soft alpha would be carried into the next frame's subject, a few pixels a frame.
+        band_trust = plate_trust if self.others is None else plate_trust * (1.0 - self.others.weight(roi))
+        band, colours = self._band(crop, fgb, soft, roi, band_trust, d_out)
         self.prev_alpha[roi] = soft
         (x0, y0, x1, y1), m = self._full_box(roi, (w, h), (sw, sh))
         # One nearest-neighbour upscale of the ROI's labels (1 subject, 2 band): a full-resolution

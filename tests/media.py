@@ -282,6 +282,39 @@ def pale_dog_frames(frames: int = 24, width: int = 480, height: int = 270,
     return images, masks, (width * 3 // 16 - 5, height * 5 // 9 - 5)
 
 
+def dog_and_hand_frames(frames: int = 30, width: int = 480, height: int = 270,
+                        seed: int = 5) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """A still camera: a pale "dog" walks right, away from a "person" of the same pale colour whose
+    arm touches the dog's head in the first frame and then lifts. What ../shared/media/dog.mp4 shows
+    when the woman gives the dog its ball: the hand stays at the dog's mouth for the first third of
+    the clip. Returns the RGB frames, the dog's masks and the person's."""
+    rng = np.random.default_rng(seed)
+    noise = cv2.GaussianBlur(rng.normal(0, 1, (height, width)).astype(np.float32), (0, 0), 3)[..., None]
+    pavement = 120 + 25 * noise + np.float32([0, 4, 8])
+    pale = np.float32([235, 230, 222]) + 5 * noise
+    images, dogs, people = [], [], []
+    for i in range(frames):
+        dog, person = np.zeros((height, width), np.uint8), np.zeros((height, width), np.uint8)
+        cx, cy = width * 2 // 5 + 8 * i, height * 3 // 5
+        cv2.ellipse(dog, (cx, cy), (48, 24), 0, 0, 360, 1, -1)
+        cv2.circle(dog, (cx - 50, cy - 20), 16, 1, -1)  # its head, on the person's side
+        for dx in (-28, 28):
+            cv2.rectangle(dog, (cx + dx - 5, cy + 12), (cx + dx + 5, cy + 50), 1, -1)
+        px, py = width // 6 - 3 * i, height // 3  # she steps back: the median shows the pavement
+        cv2.rectangle(person, (px - 22, py - 30), (px + 22, height - 1), 1, -1)  # body
+        cv2.circle(person, (px, py - 48), 17, 1, -1)  # head
+        held = min(i, frames // 6)  # the hand follows the dog's head, then lifts
+        hand = (cx - 66 - 4 * (i - held), cy - 22 - 6 * (i - held))
+        cv2.line(person, (px + 15, py - 10), hand, 1, 14)
+        person &= 1 - dog
+        image = np.where((dog | person)[..., None] > 0, pale, pavement)
+        cv2.ellipse(image, (cx + 10, cy - 4), (16, 10), 0, 0, 360, (150, 90, 50), -1)  # the dog's patch
+        images.append(np.clip(image, 0, 255).astype(np.uint8))
+        dogs.append(dog > 0)
+        people.append(person > 0)
+    return images, dogs, people
+
+
 def write_frames(path: str | Path, frames: Sequence[np.ndarray], fps: int = 25) -> Path:
     """Encode RGB frames as a near-lossless H.264 clip (x264 crf 12, one keyframe in ten)."""
     path = Path(path)
