@@ -43,16 +43,16 @@ from models.embedded import others as other_bodies
 from models.embedded.colour import ColourModel
 from models.embedded.edges import Sampler, solve_alpha, spread_colours
 from models.embedded.guided import gray_coefficients
-from models.embedded.motion import STILL_PX, FlowTracker, camera_motion, camera_moves, is_still
+from models.embedded.motion import STILL_PX, FlowTracker, camera_motion, is_still
 from models.embedded.movers import PUSH, BackgroundMovers
 from models.embedded.palette import localise, pick_from_palette, subject_palette
-from models.embedded.plate import BackgroundPlate, channel_max, median_plate, temporal_median
+from models.embedded.plate import BackgroundPlate, channel_max
+from models.embedded.still_camera import StillCamera, look_at
 
 logger = logging.getLogger(__name__)
 
 _EPS = 1e-3
 STILL_CAMERA_PX = 0.75  # a clip whose samples looked still: smaller fitted motions are flow noise
-MOVING_CAMERA_PX = 2.0  # tracking-res px between the two first looks: surely a moving camera
 _DEEP = 0.8  # subject colours come from pixels deeper than this x band_px (with the palette: 0.4-1.3 swept, 0.8 best)
 _GUIDED_R = 2  # tracking-res px of the guided filter that gives the fallback alpha
 _PLATE_EVERY = 4  # frames between updates of the whole plate (the ROI's part: every frame)
@@ -76,8 +76,7 @@ class EmbeddedMatter(Matter):
         self.preset = preset or PRESETS["balanced"]
         self.scale_px = int(self.preset.embedded_scale_px)
         self.refine = bool(self.preset.embedded_refine)
-        self._prepared: np.ndarray | None = None
-        self._pair: tuple[np.ndarray, np.ndarray] | None = None
+        self._still: StillCamera | None = None
         self._full_size: tuple[int, int] | None = None
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
         self._kernel3 = np.ones((3, 3), np.uint8)
@@ -86,7 +85,6 @@ class EmbeddedMatter(Matter):
         # off the true edge still has the edge inside the ring, which steadies the matte over time
         # (bench.quality dtSSD 2.97 -> 2.94, for 40 % more band pixels than r = 1: 0.5 ms a 720p frame).
         self._band_kernel = self._disc(2)
-        self._full_plate: np.ndarray | None = None
         self.plate: BackgroundPlate | None = None
         self.movers: BackgroundMovers | None = None  # still camera only
         self.others: other_bodies.OtherBodies | None = None  # still camera only
@@ -109,44 +107,13 @@ class EmbeddedMatter(Matter):
 
     # --- the Matter role ------------------------------------------------------------------
     def prepare(self, samples: SampleSource | Sequence[np.ndarray]) -> None:
-        """A clean plate by temporal median of frames spread over the clip, if the camera is still.
-
-        Two frames a few apart are looked at first: when the camera clearly moves between them no
-        plate can come of it, and the frames spread over the clip are never decoded."""
+        """A clean plate by temporal median of frames spread over the clip, if the camera is still
+        (models/embedded/still_camera.py)."""
         source = as_sample_source(samples)
         # Worked out once per job (the forward and the backward matter share it); the plates are
-        # changed in place later (``_initial_plate``), so each matter takes its own copies.
-        prepared, full, pair = source.memo(("embedded plates", self.scale_px), lambda: self._plates(source))
-        self._prepared = None if prepared is None else (prepared[0].copy(), prepared[1])
-        self._full_plate = None if full is None else full.copy()
-        self._pair = pair
-
-    def _plates(self, source: SampleSource) -> tuple:
-        """(tracking-resolution median plate and agreement, full-resolution median, the two first
-        looks at tracking size) of a still camera; (None, None, None) for a moving one. The looks
-        tell who moves with the subject (models/embedded/others.py)."""
-        pair = source.pair()
-        small_pair = None if pair is None else tuple(self._downscale(f) for f in pair)
-        if small_pair is not None and self._camera_moves(*small_pair):
-            logger.info("embedded matter: moving camera (seen at the prompt frame)")
-            return None, None, None
-        samples = source.spread()
-        if len(samples) == 0:
-            return None, None, None
-        h, w = samples[0].shape[:2]
-        same = [s for s in samples if s.shape[:2] == (h, w)]
-        prepared = median_plate([self._downscale(s) for s in same])
-        logger.info("embedded matter: %s camera in %d samples", "still" if prepared is not None else "moving",
-                    len(same))
-        if prepared is None:
-            return None, None, None
-        return prepared, temporal_median(same), small_pair
-
-    @staticmethod
-    def _camera_moves(first: np.ndarray, later: np.ndarray) -> bool:
-        """True when the camera clearly moves between the two frames (at tracking size)."""
-        a, b = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (first, later))
-        return camera_moves(a, b, MOVING_CAMERA_PX)
+        # changed in place later (``_initial_plate``), so each matter takes its own copy.
+        still = source.memo(("embedded plates", self.scale_px), lambda: look_at(source, self._downscale))
+        self._still = None if still is None else still.own_copy()
 
     def start(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if frame.ndim != 3 or frame.shape[2] != 3:
@@ -170,11 +137,10 @@ class EmbeddedMatter(Matter):
         self.colours = ColourModel(small, inner, ~near)
         self.palette = subject_palette(small, inner)
         # seen against the median as the samples gave it (the plate fills its holes from this frame)
-        others = None
-        if self._prepared is not None and self._prepared[0].shape[:2] == small.shape[:2]:
-            motion = self._pair_motion(small)
-            if motion is not None:
-                others = other_bodies.OtherBodies(*self._prepared, small, fg, self.band_px, motion)
+        still = self._still if self._still is not None and self._still.median.shape == small.shape else None
+        motion = None if still is None else still.prompt_motion(small, self.flow)
+        others = None if motion is None else \
+            other_bodies.OtherBodies(still.median, still.agree, small, fg, self.band_px, motion)
         self.plate = self._initial_plate(frame, small, fg, near)
         self.movers = BackgroundMovers(self.plate.image) if self.plate.full is not None else None
         self.others = others if self.movers is not None else None
@@ -213,22 +179,11 @@ class EmbeddedMatter(Matter):
         self.frames_seen += 1
         return self._finish(frame, small, fg, roi, d_out=d_out)
 
-    def _pair_motion(self, small: np.ndarray) -> np.ndarray | None:
-        """Where each pixel of the prompt frame goes by the second of the two first looks (flow at
-        tracking size), or None when those looks are not of this frame (samples given as a list)."""
-        if self._pair is None or self._pair[0].shape != small.shape or \
-                cv2.norm(self._pair[0], small, cv2.NORM_INF) > 2:
-            return None
-        first, later = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in self._pair)
-        return self.flow.backward(first, later)
-
     def close(self) -> None:
-        self._pair = None
         self.plate = None
         self.movers = None
         self.others = None
-        self._prepared = None
-        self._full_plate = None
+        self._still = None
 
     # --- steps ----------------------------------------------------------------------------
     @staticmethod
@@ -247,8 +202,8 @@ class EmbeddedMatter(Matter):
 
     def _initial_plate(self, frame: np.ndarray, small: np.ndarray, fg: np.ndarray,
                        near: np.ndarray) -> BackgroundPlate:
-        if self._prepared is not None and self._prepared[0].shape[:2] == small.shape[:2]:
-            plate, agree = self._prepared
+        if self._still is not None and self._still.median.shape == small.shape:
+            plate, agree = self._still.median, self._still.agree
             # Where the subject stood still in the samples the median shows the subject: not a plate.
             same = channel_max(cv2.absdiff(small.astype(np.float32), plate)) < 20
             unknown = (cv2.dilate((fg & same).astype(np.uint8), self._kernel) > 0) | (agree < 0.5)
@@ -256,11 +211,10 @@ class EmbeddedMatter(Matter):
             fill = unknown & ~near
             plate[fill] = small[fill]
             unknown &= ~fill
-            full = self._full_plate
-            if full is not None:
-                h, w = full.shape[:2]
-                fill_full = cv2.resize(fill.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-                full[fill_full] = frame[fill_full]
+            full = self._still.full_median
+            h, w = full.shape[:2]
+            fill_full = cv2.resize(fill.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+            full[fill_full] = frame[fill_full]
             return BackgroundPlate(plate, ~unknown, full)
         return BackgroundPlate(small, ~near)
 

@@ -178,9 +178,9 @@ def test_prepare_decodes_spread_samples_only_for_a_still_camera(kind):
     matter = EmbeddedMatter(PRESETS["balanced"])
     matter.prepare(samples)
     if kind == "pan":  # the first look shows the camera moving: no plate, nothing more decoded
-        assert samples.asked == ["pair"] and matter._prepared is None
+        assert samples.asked == ["pair"] and matter._still is None
     else:
-        assert samples.asked == ["pair", "spread"] and matter._prepared is not None
+        assert samples.asked == ["pair", "spread"] and matter._still is not None
 
 
 def test_a_body_touching_the_subject_at_the_prompt_frame_stays_out_of_its_matte():

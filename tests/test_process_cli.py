@@ -214,21 +214,22 @@ def test_the_matters_look_at_the_clip_runs_beside_segmentation(tmp_path, monkeyp
 def test_a_prompt_mid_clip_works_out_the_plates_once_for_both_matters(tmp_path, monkeypatch):
     """Forwards and backwards from frame 6, two matters look at the same clip: the median plates
     are worked out once and each matter gets its own copy (each changes it in place)."""
+    import models.embedded_matter
     from models.embedded_matter import EmbeddedMatter
 
     clip = media.make_video(tmp_path / "in.mp4", width=64, height=48, frames=12)
     calls, prepared = [], []
-    plates, prepare = EmbeddedMatter._plates, EmbeddedMatter.prepare
+    look_at, prepare = models.embedded_matter.look_at, EmbeddedMatter.prepare
 
-    def counted_plates(self, source):
+    def counted_look_at(source, downscale):
         calls.append(threading.current_thread().name)
-        return plates(self, source)
+        return look_at(source, downscale)
 
     def kept_prepare(self, samples):
         prepare(self, samples)
-        prepared.append(self._full_plate)
+        prepared.append(None if self._still is None else self._still.full_median)
 
-    monkeypatch.setattr(EmbeddedMatter, "_plates", counted_plates)
+    monkeypatch.setattr(models.embedded_matter, "look_at", counted_look_at)
     monkeypatch.setattr(EmbeddedMatter, "prepare", kept_prepare)
     request = JobRequest(input_path=clip, out_dir=tmp_path / "out", engine="embedded", formats=("alpha.mp4",),
                          prompts={6: [ObjectPrompt(points=[(30, 30)], labels=[1])]})

@@ -1,0 +1,71 @@
+"""A still camera's look at the clip before the first frame is matted.
+
+Why: with a still camera the temporal median of frames spread over the clip is a clean plate of
+the background, behind the subject too, which the matter compares every frame against. The look
+starts with two frames a few apart (the prompt frame and one shortly after): when the camera
+clearly moves between them no plate can come of it, and the frames spread over the clip are never
+decoded. The same two looks say, at the prompt frame, which bodies move with the subject
+(models/embedded/others.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+
+from models.base import SampleSource
+from models.embedded.motion import FlowTracker, camera_moves
+from models.embedded.plate import median_plate, temporal_median
+
+logger = logging.getLogger(__name__)
+
+MOVING_CAMERA_PX = 2.0  # tracking-res px between the two first looks: surely a moving camera
+
+
+@dataclass(frozen=True)
+class StillCamera:
+    """What the look found: plates at tracking size and at full size, and the two first looks."""
+
+    median: np.ndarray  # float32 RGB, tracking size
+    agree: np.ndarray  # per pixel, the share of the samples that agree with the median
+    full_median: np.ndarray  # float32 RGB, the clip's size
+    looks: tuple[np.ndarray, np.ndarray] | None  # RGB at tracking size, the prompt frame first
+
+    def own_copy(self) -> StillCamera:
+        """A copy whose plates may be changed in place (the two matters of a job share the look)."""
+        return replace(self, median=self.median.copy(), full_median=self.full_median.copy())
+
+    def prompt_motion(self, small: np.ndarray, flow: FlowTracker) -> np.ndarray | None:
+        """Where each pixel of the prompt frame ``small`` goes by the second look (flow), or None
+        when the first look is not this frame (samples given as a list of frames)."""
+        if self.looks is None or self.looks[0].shape != small.shape or \
+                cv2.norm(self.looks[0], small, cv2.NORM_INF) > 2:
+            return None
+        first, later = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in self.looks)
+        return flow.backward(first, later)
+
+
+def look_at(source: SampleSource, downscale: Callable[[np.ndarray], np.ndarray]) -> StillCamera | None:
+    """The still camera's plates and looks (``downscale``: a frame to tracking size), or None when
+    the camera moves (in the two first looks or in the samples) or there is nothing to look at."""
+    pair = source.pair()
+    looks = None if pair is None else (downscale(pair[0]), downscale(pair[1]))
+    if looks is not None:
+        first, later = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in looks)
+        if camera_moves(first, later, MOVING_CAMERA_PX):
+            logger.info("embedded matter: moving camera (seen at the prompt frame)")
+            return None
+    samples = source.spread()
+    if len(samples) == 0:
+        return None
+    h, w = samples[0].shape[:2]
+    same = [s for s in samples if s.shape[:2] == (h, w)]
+    plate = median_plate([downscale(s) for s in same])
+    logger.info("embedded matter: %s camera in %d samples", "still" if plate is not None else "moving", len(same))
+    if plate is None:
+        return None
+    return StillCamera(plate[0], plate[1], temporal_median(same), looks)
