@@ -10,6 +10,7 @@ from bench.metrics import ClipScore, iou
 from bench.synthetic import make_clip
 from core.exceptions import EmptyMaskError, MaskSizeError, PromptError
 from models.base import ObjectPrompt
+from models.embedded.motion import FlowTracker
 from models.embedded_matter import EmbeddedMatter
 from models.embedded_segmenter import EmbeddedSegmenter
 
@@ -227,3 +228,24 @@ def test_other_bodies_are_solid_reach_beyond_the_edge_zone_and_move_otherwise():
     # Nothing moves: nothing tells the two apart, and nothing is marked.
     motion[:] = 0
     assert not OtherBodies(median, np.ones((120, 200), np.float32), frame, subject, 15, motion).map.any()
+
+
+def test_the_two_first_looks_tell_motion_only_at_their_own_frame():
+    """Who moves with the subject is read from the clip's two first looks, which begin at the
+    prompt frame; started on another frame (samples given as a list, a backward pass from the
+    end) the matter marks no other bodies rather than read a motion of another moment."""
+    import media
+
+    frames, dogs, _ = media.dog_and_hand_frames()
+    matter = EmbeddedMatter(PRESETS["balanced"])
+    matter.prepare(frames[::2])
+    still = matter._still
+    assert still is not None and still.looks is not None
+    small = matter._downscale(frames[0])
+    motion = still.prompt_motion(small, FlowTracker(small.shape[1], small.shape[0]))
+    assert motion is not None and motion.shape == small.shape[:2] + (2,)
+    assert still.prompt_motion(matter._downscale(frames[-1]), FlowTracker(small.shape[1], small.shape[0])) is None
+    matter.start(frames[-1], dogs[-1])
+    assert matter.others is None
+    matter.start(frames[0], dogs[0])
+    assert matter.others is not None and matter.others.map.any()
