@@ -16,7 +16,8 @@ click segmenter tells a moving subject from a look-alike background with it).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -63,17 +64,41 @@ def _still_background(source: SampleSource, side: int) -> np.ndarray | None:
         h, w = frame.shape[:2]
         return shrink(frame, long_side_size(w, h, side, 8))
 
+    look = look_at_clip(source, small)
+    return None if look is None else look.median
+
+
+@dataclass(frozen=True)
+class ClipLook:
+    """A still camera's clip, looked at: its median at a small size and what it came from."""
+
+    median: np.ndarray  # float32 RGB, at the size ``downscale`` gives
+    agree: np.ndarray  # per pixel, the share of the samples that agree with the median
+    samples: list[np.ndarray]  # the frames spread over the clip (one size), as decoded
+    looks: tuple[np.ndarray, np.ndarray] | None  # the two first looks, downscaled: the prompt frame first
+
+
+def look_at_clip(source: SampleSource, downscale: Callable[[np.ndarray], np.ndarray],
+                 moving_px: float | None = None) -> ClipLook | None:
+    """The median of a still camera's clip (``downscale``: a frame to the size wanted), or None when
+    the camera moves or there is nothing to look at. Two frames a few apart are looked at first: when
+    the camera clearly moves between them (``moving_px`` at the downscaled size; None: a share
+    ``MOVING_FRACTION`` of the long side) the frames spread over the clip are never decoded."""
     pair = source.pair()
-    if pair is not None:
-        first, later = (cv2.cvtColor(small(f), cv2.COLOR_RGB2GRAY) for f in pair)
-        if camera_moves(first, later, MOVING_FRACTION * max(first.shape)):
+    looks = None if pair is None else (downscale(pair[0]), downscale(pair[1]))
+    if looks is not None:
+        first, later = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in looks)
+        if camera_moves(first, later, MOVING_FRACTION * max(first.shape) if moving_px is None else moving_px):
+            logger.debug("look at the clip: moving camera (seen at the prompt frame)")
             return None
     samples = source.spread()
     if len(samples) == 0:
         return None
     shape = samples[0].shape[:2]
-    plate = median_plate([small(s) for s in samples if s.shape[:2] == shape])
-    return None if plate is None else plate[0]
+    same = [s for s in samples if s.shape[:2] == shape]
+    plate = median_plate([downscale(s) for s in same])
+    logger.debug("look at the clip: %s camera in %d samples", "still" if plate is not None else "moving", len(same))
+    return None if plate is None else ClipLook(plate[0], plate[1], same, looks)
 
 
 def channel_max(image: np.ndarray) -> np.ndarray:

@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 
 from models.base import SampleSource
-from models.embedded.motion import FlowTracker, camera_moves
-from models.embedded.plate import median_plate, temporal_median
+from models.embedded.motion import FlowTracker
+from models.embedded.plate import look_at_clip, temporal_median
 
 logger = logging.getLogger(__name__)
 
@@ -52,20 +52,9 @@ class StillCamera:
 def look_at(source: SampleSource, downscale: Callable[[np.ndarray], np.ndarray]) -> StillCamera | None:
     """The still camera's plates and looks (``downscale``: a frame to tracking size), or None when
     the camera moves (in the two first looks or in the samples) or there is nothing to look at."""
-    pair = source.pair()
-    looks = None if pair is None else (downscale(pair[0]), downscale(pair[1]))
-    if looks is not None:
-        first, later = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in looks)
-        if camera_moves(first, later, MOVING_CAMERA_PX):
-            logger.info("embedded matter: moving camera (seen at the prompt frame)")
-            return None
-    samples = source.spread()
-    if len(samples) == 0:
+    look = look_at_clip(source, downscale, MOVING_CAMERA_PX)
+    if look is None:
+        logger.info("embedded matter: no still camera (a moving one, or nothing to look at): no plate")
         return None
-    h, w = samples[0].shape[:2]
-    same = [s for s in samples if s.shape[:2] == (h, w)]
-    plate = median_plate([downscale(s) for s in same])
-    logger.info("embedded matter: %s camera in %d samples", "still" if plate is not None else "moving", len(same))
-    if plate is None:
-        return None
-    return StillCamera(plate[0], plate[1], temporal_median(same), looks)
+    logger.info("embedded matter: still camera in %d samples", len(look.samples))
+    return StillCamera(look.median, look.agree, temporal_median(look.samples), look.looks)
