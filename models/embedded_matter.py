@@ -144,7 +144,7 @@ class EmbeddedMatter(Matter):
             other_bodies.OtherBodies(still.median, still.agree, small, fg, self.band_px, motion)
         self.plate = self._initial_plate(frame, small, fg, near)
         self.movers = BackgroundMovers(self.plate.image) if self.plate.full is not None else None
-        self.others = others if self.movers is not None else None
+        self.others = others  # a still camera: the plate has its full median, and movers are on too
         self.prev_gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         self.prev_alpha = fg.astype(np.float32)
         self.frames_seen = 1

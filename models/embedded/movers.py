@@ -23,8 +23,8 @@ import logging
 import cv2
 import numpy as np
 
+from models.embedded.marks import FlowMarks
 from models.embedded.motion import FlowTracker
-from models.embedded.plate import channel_max
 
 logger = logging.getLogger(__name__)
 
@@ -32,34 +32,22 @@ logger = logging.getLogger(__name__)
 # dtSSD together; FAR from 2 to 8 (checked on ../shared/media/juggle.mp4 as well: 8 leaves it as it was).
 TOLERANCE = 60.0  # grey levels off the median (in any channel) that mark a pixel far from the subject
 FAR = 8.0  # x band_px (about a third of the frame): marks start only this far from the subject
-GROW = 2  # tracking-resolution px a mark may spread in one frame
 PUSH = 4.0  # logit taken off a marked pixel that the matte does not carry as subject
 
 
-class BackgroundMovers:
+class BackgroundMovers(FlowMarks):
     """Marks of background things that move, for a still camera (``map``: uint8 0/1, tracking resolution)."""
 
     def __init__(self, median: np.ndarray) -> None:
-        self.median = median.astype(np.float32)  # the plate as prepared: the still background
-        self.map = np.zeros(median.shape[:2], np.uint8)
-        self._grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * GROW + 1, 2 * GROW + 1))
-
-    def weight(self, roi: tuple[slice, slice]) -> np.ndarray:
-        """The marks of ``roi`` as float32 (1 = something passing in front of the plate)."""
-        return self.map[roi].astype(np.float32)
+        super().__init__(median, TOLERANCE)  # the plate as prepared: the still background
 
     def update(self, small: np.ndarray, gain: float, flow: FlowTracker, field: np.ndarray,
                carried: np.ndarray, band_px: int) -> None:
         """Carry last frame's marks along ``field`` (the backward flow), spread them onto pixels off
         the median that the matte does not carry as subject, and mark afresh what is off the median
         more than FAR x ``band_px`` from the carried matte."""
-        off = cv2.compare(channel_max(cv2.absdiff(small, cv2.convertScaleAbs(self.median, alpha=gain))),
-                          TOLERANCE, cv2.CMP_GT)
-        moved = flow.warp(self.map * np.uint8(255), field)
-        kept = cv2.compare(moved, 76, cv2.CMP_GT)  # more than 0.3 of a mark
-        # where something still is (off the median), never onto the subject
-        marks = cv2.bitwise_and(cv2.dilate(kept, self._grow), off)
-        marks = cv2.bitwise_and(marks, cv2.compare(carried, 0.5, cv2.CMP_LT))
+        off = self.off(small, gain)
+        marks = self.carried(off, flow, field, carried)
         # far from the subject, marked afresh (a distance this long is found on a quarter-size grid)
         h, w = carried.shape
         clear = cv2.compare(np.ascontiguousarray(carried[::4, ::4]), 0.05, cv2.CMP_LE)

@@ -29,27 +29,26 @@ import logging
 import cv2
 import numpy as np
 
+from models.embedded.marks import FlowMarks
 from models.embedded.motion import FlowTracker
-from models.embedded.plate import channel_max
 
 logger = logging.getLogger(__name__)
 
 TOLERANCE = 30.0  # grey levels off the median (in any channel): another body, not the background
 CLEAR = 2  # tracking-resolution px around the prompt's subject left unmarked (its own edge)
-GROW = 2  # tracking-resolution px a mark may spread in one frame
 PUSH = 8.0  # logit taken off a marked pixel
 TOGETHER_PX = 1.5  # tracking px over the two first looks: a body closer to the subject's motion moves with it
 TOGETHER_SHARE = 0.5  # ... or closer than this share of the subject's shift there (fast flow lags on flat parts)
 
 
-class OtherBodies:
+class OtherBodies(FlowMarks):
     """Marks of other bodies (``map``: uint8 0/1, tracking resolution), for a still camera."""
 
     def __init__(self, median: np.ndarray, agree: np.ndarray, small: np.ndarray, subject: np.ndarray,
                  reach: float, motion: np.ndarray) -> None:
-        self.median = median.astype(np.float32)  # a copy: the plate changes its own
+        super().__init__(median, TOLERANCE)
         d_out = cv2.distanceTransform(1 - subject.view(np.uint8), cv2.DIST_L2, 3)
-        seed = cv2.bitwise_and(self._off(small, 1.0), cv2.compare(d_out, CLEAR, cv2.CMP_GT))
+        seed = cv2.bitwise_and(self.off(small, 1.0), cv2.compare(d_out, CLEAR, cv2.CMP_GT))
         # not where the median is unsure (it shows where the subject lingers, not the background)
         seed = cv2.bitwise_and(seed, cv2.compare(agree, 0.5, cv2.CMP_GE))
         # solid parts only: a cloud of strands (the subject's hair beyond the prompt's cut) opens away
@@ -63,27 +62,13 @@ class OtherBodies:
         far[0] = False
         far &= _moves_apart(labels, n, d_out > reach, subject, motion)
         self.map = far[labels].view(np.uint8)
-        self._grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * GROW + 1, 2 * GROW + 1))
         logger.debug("other bodies at the prompt frame: %d px", int(self.map.sum()))
-
-    def _off(self, small: np.ndarray, gain: float) -> np.ndarray:
-        diff = channel_max(cv2.absdiff(small, cv2.convertScaleAbs(self.median, alpha=gain)))
-        return cv2.compare(diff, TOLERANCE, cv2.CMP_GT)
-
-    def weight(self, roi: tuple[slice, slice]) -> np.ndarray:
-        """The marks of ``roi`` as float32 (1 = another body)."""
-        return self.map[roi].astype(np.float32)
 
     def update(self, small: np.ndarray, gain: float, flow: FlowTracker, field: np.ndarray,
                carried: np.ndarray) -> None:
-        """Carry the marks along ``field`` (the backward flow) onto this frame, as described above."""
-        if not self.map.any():
-            return
-        moved = flow.warp(self.map * np.uint8(255), field)
-        kept = cv2.compare(moved, 76, cv2.CMP_GT)
-        marks = cv2.bitwise_and(cv2.dilate(kept, self._grow), self._off(small, gain))
-        marks = cv2.bitwise_and(marks, cv2.compare(carried, 0.5, cv2.CMP_LT))
-        self.map = cv2.bitwise_and(marks, 1)
+        """Carry the marks along ``field`` (the backward flow) onto this frame (models/embedded/marks.py)."""
+        if self.map.any():
+            self.map = cv2.bitwise_and(self.carried(self.off(small, gain), flow, field, carried), 1)
 
 
 def _moves_apart(labels: np.ndarray, n: int, far: np.ndarray, subject: np.ndarray,
