@@ -10,6 +10,9 @@ Per frame, at tracking resolution (``preset.embedded_scale_px`` on the long side
    while they are far from the subject and followed when they pass near it, and the plate is not
    trusted under them (models/embedded/movers.py); other bodies beside the subject at the prompt
    frame (a hand touching it) are followed too, and never annexed (models/embedded/others.py);
+   where the subject's own colour already matched the plate a frame ago (a white dog over pale
+   concrete), neither the plate nor the colour models can tell it from the background there, and
+   the carried matte decides (``_plate_blind``);
 4. the fused map is smoothed edge-aware (guided filter) and cut at 0.5 -> the subject this frame;
    the models (colours, plate) learn from the confident parts, which re-anchors the track;
 5. the edge at full resolution (``embedded_refine``): a band of tracking pixels (the mask's edge
@@ -45,7 +48,7 @@ from models.embedded.edges import Sampler, solve_alpha, spread_colours
 from models.embedded.guided import gray_coefficients
 from models.embedded.motion import STILL_PX, FlowTracker, camera_motion, is_still
 from models.embedded.movers import PUSH, BackgroundMovers
-from models.embedded.palette import localise, pick_from_palette, subject_palette
+from models.embedded.palette import localise, palette_distance, pick_from_palette, subject_palette
 from models.embedded.plate import BackgroundPlate, channel_max
 from models.embedded.still_camera import StillCamera, look_at
 
@@ -60,6 +63,8 @@ _PLATE_GAP = 0.5  # x band_px: the plate learns from pixels this far from the su
 _PLATE_CLEAR = 0.05  # ... and where the carried matte is below this (strands reaching out)
 _ROI_ALIGN = 16
 _SOLID = 0.9  # carried alpha above which a pixel well inside the subject is not solved again (0.8-0.98 swept)
+_NEAR_PALETTE = 30.0  # grey levels: a colour this close to one of the subject's palette is the subject's (-> 45: not)
+_FAR_FROM_PALETTE = 45.0
 _ROI_MARGIN = 8  # tracking-res px beyond the reach of the edge zone: the filters' support
 
 
@@ -146,6 +151,7 @@ class EmbeddedMatter(Matter):
         self.movers = BackgroundMovers(self.plate.image) if self.plate.full is not None else None
         self.others = others  # a still camera: the plate has its full median, and movers are on too
         self.prev_gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        self.prev_small = small.copy()
         self.prev_alpha = fg.astype(np.float32)
         self.frames_seen = 1
         return self._finish(frame, small, fg, self._roi(fg), hard=mask.astype(np.float32) >= 0.5)
@@ -171,14 +177,18 @@ class EmbeddedMatter(Matter):
             else:
                 self.others.update(small, self.plate.gain, self.flow, flow, carried)
         fg = np.zeros(small.shape[:2], bool)
+        blind = None
         if roi is not None:
-            fg[roi] = self._decide(small[roi], carried[roi], roi)
+            before = cv2.remap(self.prev_small, self.flow.grid[roi] + flow[roi], None, cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)  # the previous frame brought onto the ROI
+            fg[roi], blind = self._decide(small[roi], carried[roi], roi, before)
         # distance to this frame's subject in the ROI: both the plate's learning and the edge band use it
         d_out = self._distance_outside(fg[roi]) if roi is not None else None
         self._learn(small, fg, roi, carried, d_out)
         self.prev_gray = gray
+        self.prev_small = small
         self.frames_seen += 1
-        return self._finish(frame, small, fg, roi, d_out=d_out, carried=carried)
+        return self._finish(frame, small, fg, roi, d_out=d_out, carried=carried, blind=blind)
 
     def close(self) -> None:
         self.plate = None
@@ -227,6 +237,28 @@ class EmbeddedMatter(Matter):
         elif not is_still(m, STILL_CAMERA_PX if self.plate.full is not None else STILL_PX):
             self.plate.move(m)
 
+    def _plate_blind(self, before: np.ndarray, carried: np.ndarray, roi: tuple[slice, slice],
+                     tolerance: np.ndarray) -> np.ndarray:
+        """How far the plate is blind to the subject in the ROI (0..1): the carried subject, where its
+        colour one frame ago (``before``, brought along the flow) matched the plate and is one of
+        the subject's own colours.
+
+        There a pixel that matches the plate says nothing: a white dog over pale concrete matches it
+        as well as the concrete does. Without this the plate's "background" wins over the carried
+        matte, and the edge solve reads the fur as partly transparent, a little more each frame.
+        Background that got into the matte matches the plate too, but its colours are not the
+        subject's: the plate stays free to take it out.
+        """
+        blind = carried * (1.0 - self.plate.stands_out(before, roi, tolerance))
+        if self.palette is None:
+            return blind
+        flat = blind.reshape(-1)
+        idx = np.flatnonzero(flat > 0.01)
+        dist = palette_distance(before.reshape(-1, 3)[idx], self.palette)
+        flat[idx] *= np.clip((_FAR_FROM_PALETTE - dist) * np.float32(1 / (_FAR_FROM_PALETTE - _NEAR_PALETTE)), 0.0, 1.0)
+        flat[flat <= 0.01] = 0.0
+        return blind
+
     def _roi(self, subject: np.ndarray) -> tuple[slice, slice] | None:
         """The part of the tracking frame where anything about the subject can change this frame.
 
@@ -244,12 +276,17 @@ class EmbeddedMatter(Matter):
         y0, x0 = max(0, y - pad) // _ROI_ALIGN * _ROI_ALIGN, max(0, x - pad) // _ROI_ALIGN * _ROI_ALIGN
         return slice(y0, min(sh, y + h + pad)), slice(x0, min(sw, x + w + pad))
 
-    def _decide(self, small: np.ndarray, carried: np.ndarray, roi: tuple[slice, slice]) -> np.ndarray:
-        """Fuse the evidence into this frame's subject mask (bool, the ROI of the tracking frame)."""
+    def _decide(self, small: np.ndarray, carried: np.ndarray, roi: tuple[slice, slice],
+                before: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Fuse the evidence into this frame's subject mask (bool, the ROI of the tracking frame); also
+        where the plate is blind to the subject (``_plate_blind``), which the edge solve needs too."""
         sep = self.colours.separability()
         logit = 1.6 * _logit(carried)
-        logit += (0.4 + 1.0 * sep) * _logit(self.colours.posterior(small))
-        p_plate, trust = self.plate.evidence(small, roi)
+        tolerance = self.plate.tolerance(roi)
+        p_plate, trust = self.plate.evidence(small, roi, tolerance)
+        blind = self._plate_blind(before, carried, roi, tolerance)
+        logit += (0.4 + 1.0 * sep) * _logit(self.colours.posterior(small)) * (1.0 - blind)
+        trust *= 1.0 - blind
         if self.movers is not None:  # something passing behind: the plate is not the background there
             moving = self.movers.weight(roi)
             trust *= 1.0 - moving
@@ -263,7 +300,7 @@ class EmbeddedMatter(Matter):
         prob = a * guide + b
         reach = self._within(carried > 0.3, self.band_px)
         fg = (prob > 0.5) & reach
-        return self._keep_tracked(fg, carried)
+        return self._keep_tracked(fg, carried), blind
 
     def _keep_tracked(self, fg: np.ndarray, carried: np.ndarray) -> np.ndarray:
         """Keep the parts that overlap the carried subject; drop islands that appeared from nowhere."""
@@ -306,7 +343,7 @@ class EmbeddedMatter(Matter):
 
     def _finish(self, frame: np.ndarray, small: np.ndarray, fg: np.ndarray, roi: tuple[slice, slice] | None,
                 hard: np.ndarray | None = None, d_out: np.ndarray | None = None,
-                carried: np.ndarray | None = None) -> np.ndarray:
+                carried: np.ndarray | None = None, blind: np.ndarray | None = None) -> np.ndarray:
         """Full-resolution alpha: the tracking mask upscaled, and the edge band solved at full resolution.
 
         Only the ROI is looked at: outside it the subject is absent, so the alpha is 0. ``d_out``: the
@@ -334,6 +371,8 @@ class EmbeddedMatter(Matter):
             solid = cv2.bitwise_and(cv2.erode(fgb.view(np.uint8), self._kernel),
                                     cv2.compare(carried[roi], _SOLID, cv2.CMP_GT))
             band_trust = band_trust * (1 - solid).astype(np.float32)
+        if blind is not None:  # the plate cannot tell the subject there: nor can a solve against it
+            band_trust = band_trust * (1.0 - blind)
         band, colours = self._band(crop, fgb, soft, roi, band_trust, d_out)
         self.prev_alpha[roi] = soft
         (x0, y0, x1, y1), m = self._full_box(roi, (w, h), (sw, sh))

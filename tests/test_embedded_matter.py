@@ -201,6 +201,36 @@ def test_a_body_touching_the_subject_at_the_prompt_frame_stays_out_of_its_matte(
     assert ((alpha > 0.5) & people[-1]).sum() <= 0.02 * people[-1].sum()
 
 
+def test_the_plate_is_blind_only_to_subject_colours_it_cannot_tell_from_the_background():
+    """A white dog over pale concrete (../shared/media/dog.mp4, frames 30-40): where the carried
+    subject's colour one frame ago already matched the plate and is one of the subject's colours, a
+    match with the plate says nothing (blind). Not blind: where the subject stood out from the plate,
+    where nothing was carried, and where the carried colour matches the plate but is none of the
+    subject's (background that got into the matte: the plate must stay free to take it out)."""
+    background = np.full((216, 384, 3), (210, 208, 200), np.uint8)
+    frame = background.copy()
+    frame[60:160, 100:180] = (150, 90, 50)  # a brown patch: stands out
+    frame[60:160, 180:260] = (214, 212, 204)  # white fur: the concrete's colour
+    mask = np.zeros((216, 384), np.uint8)
+    mask[60:160, 100:260] = 1
+    matter = EmbeddedMatter(PRESETS["balanced"])
+    matter.start(frame, mask)  # tracking at the frame's own size: 384 px
+    grass = (90, 140, 60)
+    matter.plate.image[:] = background  # the clean plate a still camera's median gives
+    matter.plate.image[170:200, 20:80] = grass
+    matter.plate.valid[:] = 1.0
+    before = frame.copy()
+    before[170:200, 20:80] = grass  # ... and background that got into the matte last frame
+    carried = mask.astype(np.float32)
+    carried[170:200, 20:80] = 1.0
+    roi = (slice(0, 216), slice(0, 384))
+    blind = matter._plate_blind(before, carried, roi, matter.plate.tolerance(roi))
+    assert blind[65:155, 185:255].min() > 0.95  # the fur
+    assert blind[65:155, 105:175].max() < 0.05  # the patch
+    assert blind[172:198, 22:78].max() < 0.05  # the grass
+    assert blind[:50].max() == 0.0 and blind[:, 300:].max() == 0.0  # nothing carried there
+
+
 def test_other_bodies_are_solid_reach_beyond_the_edge_zone_and_move_otherwise():
     """Marked at the prompt frame: a body off the median that touches the subject, reaches far and
     moves otherwise than the subject between the two first looks.

@@ -55,6 +55,16 @@ def nearest_colour(image: np.ndarray, palette: np.ndarray) -> np.ndarray:
     return score.argmin(axis=1).reshape(image.shape[:2])
 
 
+def palette_distance(pixels: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """Distance (grey levels, float32 (N,)) from each pixel (N, 3) to the nearest palette colour."""
+    px = np.ascontiguousarray(pixels.T, dtype=np.float32)  # planar (3, N): see edges.solve_alpha
+    nearest = np.full(px.shape[1], np.inf, np.float32)
+    for colour in palette:
+        diff = px - colour[:, None]
+        np.minimum(nearest, planar_dot(diff, diff), out=nearest)
+    return np.sqrt(nearest)
+
+
 def pick_from_palette(pixel: np.ndarray, fg: np.ndarray, bg: np.ndarray,
                       palette: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(``fg`` (N, 3) with some rows replaced by the palette colour that best explains the pixel,

@@ -206,16 +206,24 @@ class BackgroundPlate:
         if den > 0:
             self.gain = float(np.clip(num / den, 0.7, 1.4))
 
-    def evidence(self, small: np.ndarray, roi: tuple[slice, slice] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def evidence(self, small: np.ndarray, roi: tuple[slice, slice] | None = None,
+                 tolerance: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(P(subject) from the difference, how much to trust it) per pixel, float32.
 
         With ``roi``, ``small`` is that crop of the frame and the answer covers the crop only.
         """
-        image, valid = (self.image, self.valid) if roi is None else (self.image[roi], self.valid[roi])
+        valid = self.valid if roi is None else self.valid[roi]
+        return 0.04 + 0.92 * self.stands_out(small, roi, tolerance), np.clip(valid * 2.0 - 1.0, 0.0, 1.0)
+
+    def stands_out(self, small: np.ndarray, roi: tuple[slice, slice] | None = None,
+                   tolerance: np.ndarray | None = None) -> np.ndarray:
+        """How clearly each pixel of ``small`` (the ROI's crop with ``roi``) differs from the plate:
+        0 within 0.8x the tolerance (it could be the background), 1 beyond 2.2x (it is not), float32.
+        ``tolerance``: this plate's ``tolerance(roi)``, when the caller has it already."""
+        image = self.image if roi is None else self.image[roi]
         diff = channel_max(cv2.absdiff(small.astype(np.float32), image * np.float32(self.gain)))
-        ratio = diff / self.tolerance(roi)
-        p = np.clip((ratio - 0.8) / 1.4, 0.0, 1.0)  # <0.8x tolerance: background; >2.2x: subject
-        return 0.04 + 0.92 * p, np.clip(valid * 2.0 - 1.0, 0.0, 1.0)
+        tolerance = self.tolerance(roi) if tolerance is None else tolerance
+        return np.clip((diff / tolerance - 0.8) * np.float32(1 / 1.4), 0.0, 1.0)
 
     def update(self, small: np.ndarray, background: np.ndarray, rate: float = 0.3,
                region: tuple[slice, slice] | None = None) -> None:
