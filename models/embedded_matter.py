@@ -15,10 +15,10 @@ Per frame, at tracking resolution (``preset.embedded_scale_px`` on the long side
    the carried matte decides (``_plate_blind``);
 4. the fused map is smoothed edge-aware (guided filter) and cut at 0.5 -> the subject this frame;
    the models (colours, plate) learn from the confident parts, which re-anchors the track;
-5. the edge at full resolution (``embedded_refine``, models/embedded/full_edges.py): a band of tracking pixels (the mask's edge
-   plus whatever a tracking-resolution compositing solve finds partly transparent, e.g. a cloud
-   of hair strands) is solved pixel by pixel with I = a F + (1 - a) B, B from the plate (the
-   full-resolution median for a still camera), F spread from the subject's interior or, where
+5. the edge at full resolution (``embedded_refine``, models/embedded/full_edges.py): a band of
+   tracking pixels (the mask's edge plus whatever a tracking-resolution compositing solve finds
+   partly transparent, e.g. a cloud of hair strands) is solved pixel by pixel with
+   I = a F + (1 - a) B, B from the plate (the full-resolution median for a still camera), F spread from the subject's interior or, where
    another of the subject's colours explains the pixel clearly better (hair strands beside a face),
    that colour from a small palette of the subject's colours (models/embedded/edges.py,
    palette.py); where that is ill-posed, a fast guided filter of the mask is used.
@@ -175,8 +175,7 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         fg = np.zeros(small.shape[:2], bool)
         blind = None
         if roi is not None:
-            before = cv2.remap(self.prev_small, self.flow.grid[roi] + flow[roi], None, cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REPLICATE)  # the previous frame brought onto the ROI
+            before = self.flow.warp(self.prev_small, flow, roi)  # the previous frame brought onto the ROI
             fg[roi], blind = self._decide(small[roi], carried[roi], roi, before)
         # distance to this frame's subject in the ROI: both the plate's learning and the edge band use it
         d_out = distance_outside(fg[roi]) if roi is not None else None

@@ -32,9 +32,10 @@ class FlowTracker:
         """Flow (HxWx2) so that ``gray(x) ~ prev_gray(x + flow(x))``."""
         return self._dis.calc(gray, prev_gray, None)
 
-    def warp(self, image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-        """Bring ``image`` (previous frame's geometry) onto the current frame along ``flow``."""
-        maps = self.grid + flow
+    def warp(self, image: np.ndarray, flow: np.ndarray, roi: tuple[slice, slice] | None = None) -> np.ndarray:
+        """Bring ``image`` (previous frame's geometry) onto the current frame along ``flow``; with
+        ``roi``, only that part of the current frame (the whole ``image`` is still sampled from)."""
+        maps = self.grid + flow if roi is None else self.grid[roi] + flow[roi]
         return cv2.remap(image, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
