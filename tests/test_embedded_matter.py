@@ -279,3 +279,33 @@ def test_the_two_first_looks_tell_motion_only_at_their_own_frame():
     assert matter.others is None
     matter.start(frames[0], dogs[0])
     assert matter.others is not None and matter.others.map.any()
+
+
+def test_a_small_subject_takes_its_colours_from_its_own_middle():
+    """A subject thinner than the edge zone (a white dog far off on pale concrete: ../shared/media/dog.mp4,
+    frames 30-50) has no pixel as deep inside it as a big subject's colours come from; its colours
+    then come from its inner half. Before, the edge solve read its fur against no colour at all
+    (black), found its edge transparent, and the dog faded a little more each frame."""
+    import cv2
+
+    background = np.full((216, 384, 3), (200, 198, 190), np.uint8)
+    background[::8] = (190, 188, 180)  # some texture for the optical flow
+    matter = EmbeddedMatter(PRESETS["balanced"])
+
+    def frame_at(x: int) -> tuple[np.ndarray, np.ndarray]:
+        frame, mask = background.copy(), np.zeros((216, 384), np.uint8)
+        cv2.ellipse(mask, (x, 108), (10, 16), 0, 0, 360, 1, -1)  # 20 px wide: thinner than 2 x 0.8 x band_px
+        frame[mask > 0] = (216, 214, 206)  # white fur, 28 levels from the concrete
+        frame[96:106, x - 4 : x + 4] = (150, 90, 50)  # a brown patch
+        return frame, mask
+
+    frame, mask = frame_at(150)
+    matter.start(frame, mask)
+    assert 0.8 * matter.band_px > 10  # no pixel of the subject is that deep inside it
+    matter.plate.image[:] = background  # the clean plate a still camera's median gives
+    matter.plate.valid[:] = 1.0
+    for i in range(1, 8):
+        frame, mask = frame_at(150 + 6 * i)
+        alpha = matter.step(frame)
+        assert alpha[mask > 0].mean() > 0.85, (i, alpha[mask > 0].mean())  # 0.71-0.73 before: its edge faded
+        assert alpha[cv2.dilate(mask, np.ones((9, 9), np.uint8)) == 0].max() < 0.1

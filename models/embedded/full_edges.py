@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 _EPS = 1e-3
 _DEEP = 0.8  # subject colours come from pixels deeper than this x band_px (with the palette: 0.4-1.3 swept, 0.8 best)
+_DEEP_OF_THICKNESS = 0.5  # ... or this x the subject's largest inner distance, if less (a small subject)
 _GUIDED_R = 2  # tracking-res px of the guided filter that gives the fallback alpha
 _SOLID = 0.9  # carried alpha above which a pixel well inside the subject is not solved again (0.8-0.98 swept)
 
@@ -137,8 +138,11 @@ class FullResolutionEdges:
         if d_out is None:
             d_out = distance_outside(fg)
         d_in = cv2.distanceTransform(fg8, cv2.DIST_L2, 3)
-        # The subject's own colours come from well inside it: near the edge they may be mixed.
-        inner = (d_in > _DEEP * self.band_px).view(np.uint8)
+        # The subject's own colours come from well inside it: near the edge they may be mixed. A subject
+        # thinner than twice that depth (a dog far off) has no such pixel, and its edge would be solved
+        # against no colour (black, read as transparent): its colours come from its inner half then.
+        deep = min(_DEEP * self.band_px, _DEEP_OF_THICKNESS * float(d_in.max()))
+        inner = (d_in > deep).view(np.uint8)
         # Spread at half resolution (the colours are smooth at this scale), then back up.
         half, half_inner = cv2.pyrDown(small.astype(np.float32)), cv2.pyrDown(inner.astype(np.float32))
         zone_mask = (d_out <= self.band_px) & (d_in <= self.band_px)
