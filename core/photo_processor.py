@@ -14,7 +14,7 @@ from core.exceptions import LimitExceededError
 from core.job import JobRequest, JobResult
 from core.outputs import Staging, write_json
 from core.progress_tracker import ProgressCallback, ProgressTracker
-from core.prompts import segment_objects, union_mask, validate_prompts
+from core.prompts import segment_objects, selection_warning, union_mask, validate_prompts
 from models.backgrounds import OutputGeometry, make_background
 from models.engines import resolve_engine
 
@@ -38,6 +38,8 @@ def run_photo_job(request: JobRequest, settings: Settings, progress: ProgressCal
             engine = resolve_engine(request.engine, settings)
             results = segment_objects(engine.segmenter, image, request.prompts[0])
             mask = union_mask(results, (height, width))
+            drawn = any(o.mask is None for o in request.prompts[0])  # clicks or a box, not a mask as given
+            selection = selection_warning(mask) if drawn else None
             tracker.advance("segment")
             matter = engine.matter_factory()
             try:
@@ -48,7 +50,7 @@ def run_photo_job(request: JobRequest, settings: Settings, progress: ProgressCal
             tracker.advance("matte")
             clean = clean_foreground(image, alpha)
             save_png(staging.file("cutout.png"), to_rgba(clean, alpha))
-            warnings = list(engine.warnings)
+            warnings = list(engine.warnings) + ([selection] if selection else [])
             if background is not None:
                 background.open(OutputGeometry(width, height, 1, 1.0))
                 if background.notice:

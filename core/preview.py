@@ -18,7 +18,7 @@ import numpy as np
 from app_config import Settings, get_settings
 from core.compositing import clean_foreground, composite, despill, refine_alpha
 from core.job import EdgeOptions
-from core.prompts import union_mask, validate_prompts
+from core.prompts import selection_warning, union_mask, validate_prompts
 from models.backgrounds import OutputGeometry, make_background
 from models.base import NEGATIVE, ObjectPrompt, SegmentResult
 from models.engines import EngineChoice, resolve_engine
@@ -71,6 +71,7 @@ class PreviewResult:
     masks: dict[int, np.ndarray]
     engine: str
     reason: str
+    notice: str | None = None  # clicks that selected nothing or next to nothing: what to do instead
 
 
 def draw_overlay(frame: np.ndarray, masks: dict[int, np.ndarray], objects: list[ObjectPrompt]) -> np.ndarray:
@@ -158,8 +159,9 @@ class MaskSession:
             masks = {oid: r.mask for oid, r in results.items()}
             mask = union_mask(results, (h, w))
             alpha = self._soft_alpha(image, mask)
+            drawn = any(o.mask is None for o in live)
             return PreviewResult(draw_overlay(image, masks, live), alpha, masks, self.engine_name,
-                                 self.engine_reason)
+                                 self.engine_reason, selection_warning(mask) if drawn else None)
 
     def _use_clip(self, path: Path | str, frame_index: int) -> None:
         """Let the segmenter look at the clip on screen (a new clip: new samples; a photo: none)."""

@@ -22,6 +22,10 @@ from models.base import ObjectPrompt, Segmenter, SegmentResult
 
 logger = logging.getLogger(__name__)
 
+#: share of the frame under which what clicks selected is reported: a click that missed the subject
+#: (on a plain wall, a gap between two things) gives a few pixels, not an error
+TINY_SELECTION = 2e-4
+
 
 def validate_prompts(
     prompts: dict[int, list[ObjectPrompt]], width: int, height: int, first: int, stop: int
@@ -83,3 +87,19 @@ def union_mask(results: dict[int, SegmentResult], shape: tuple[int, int]) -> np.
     for result in results.values():
         mask |= result.mask
     return mask
+
+
+def selection_warning(mask: np.ndarray, frame_index: int | None = None) -> str | None:
+    """What to tell a person whose clicks selected nothing or next to nothing, else None.
+
+    Not an error: the job's result is still what was asked for, and a tiny subject may be meant.
+    But a finished clip with nothing in it should say why, and what to do instead.
+    """
+    where = f"frame {frame_index}: " if frame_index is not None else ""
+    hint = "click on the subject's middle, add a box around it, or give a mask"
+    count = int(np.count_nonzero(mask))
+    if count == 0:
+        return f"{where}the clicks selected nothing: {hint}"
+    if count < TINY_SELECTION * mask.size:
+        return f"{where}the clicks selected only {count} px ({100 * count / mask.size:.2f} % of the frame): {hint}"
+    return None

@@ -35,7 +35,7 @@ from core.job import EdgeOptions, JobRequest, JobResult
 from core.outputs import WITH_AUDIO, FrameSink, Staging, write_json
 from core.pipelining import Background, Prefetcher, Worker, opencv_threads_for_a_job
 from core.progress_tracker import ProgressCallback, ProgressTracker
-from core.prompts import segment_objects, union_mask, validate_prompts
+from core.prompts import segment_objects, selection_warning, union_mask, validate_prompts
 from core.spill import AlphaSpill, RawSpill
 from models.backgrounds import OutputGeometry, make_background
 from models.engines import EngineChoice, resolve_engine
@@ -208,8 +208,9 @@ class VideoJob:
             results = segment_objects(self.engine.segmenter, image, self.request.prompts[frame_index])
             masks[frame_index] = union_mask(results, shape)
             self.timings["segment"] += time.perf_counter() - started
-            if not masks[frame_index].any():
-                self.warnings.append(f"frame {frame_index}: the clicks selected nothing")
+            drawn = any(o.mask is None for o in self.request.prompts[frame_index])  # not a mask as given
+            if drawn and (warning := selection_warning(masks[frame_index], frame_index)):
+                self.warnings.append(warning)
             self.tracker.advance("segment", 1, f"frame {frame_index}")
         self.engine.segmenter.use_clip(None)
         self.engine.segmenter.close()

@@ -33,6 +33,7 @@ from core.exceptions import (
     StudioError,
 )
 from core.pipelining import Background
+from core.prompts import TINY_SELECTION
 from models.base import POSITIVE, ObjectPrompt, SampleSource, Segmenter, SegmentResult
 from models.embedded.colour import ColourModel
 from models.embedded.guided import gray_coefficients, upsample_apply
@@ -192,7 +193,10 @@ class EmbeddedSegmenter(Segmenter):
         image = self._image
         assert image is not None
         h, w = image.shape[:2]
-        if previous is None or previous.mask.shape != (h, w) or not previous.mask.any():
+        # A previous mask of next to nothing (a click that missed the subject) is no start for a
+        # refinement: the next click, on the subject, searches afresh.
+        if previous is None or previous.mask.shape != (h, w) or \
+                np.count_nonzero(previous.mask) < TINY_SELECTION * h * w:
             seed, sure = self._candidate_mask(pos, neg)
             return seed, None, sure
         seed = previous.mask.astype(bool).copy()

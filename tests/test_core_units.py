@@ -15,7 +15,7 @@ from core.memory_manager import PeakRSS, chunk_size, snapshot
 from core.outputs import Staging
 from core.pipelining import Background, Prefetcher, Worker, encoder_threads, opencv_threads_for_a_job
 from core.progress_tracker import ProgressTracker
-from core.prompts import validate_prompts
+from core.prompts import selection_warning, validate_prompts
 from models.backgrounds import make_background
 from models.base import ObjectPrompt
 
@@ -204,6 +204,15 @@ def test_prompt_validation_codes():
         validate_prompts({}, 64, 48, 0, 10)
     with pytest.raises(E.PointOutOfFrameError):
         validate_prompts({0: [ObjectPrompt(box=(30, 10, 20, 40))]}, 64, 48, 0, 10)
+
+
+def test_selection_warning_for_empty_and_tiny_selections():
+    mask = np.zeros((720, 1280), bool)
+    assert "frame 3: the clicks selected nothing" in selection_warning(mask, 3)
+    mask[100:110, 100:110] = True  # 100 px: 0.01 % of the frame
+    assert "selected only 100 px (0.01 % of the frame)" in selection_warning(mask)
+    mask[100:140, 100:140] = True  # 1600 px: a small subject far off, as meant
+    assert selection_warning(mask, 0) is None
 
 
 def test_background_specs():

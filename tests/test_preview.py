@@ -74,3 +74,20 @@ def test_preview_click_on_a_pale_dog_uses_the_clip_and_keeps_no_frames(tmp_path)
         assert iou(later.masks[1], masks[12]) >= 0.9
     finally:
         session.close()
+
+
+def test_preview_says_so_when_a_click_selects_next_to_nothing(tmp_path):
+    """A click just beside the subject selects a few pixels of plain wall: the preview says what to do
+    (the studio shows it under the frame, the API gives it in its details)."""
+    import cv2
+
+    img = np.full((400, 300, 3), (200, 180, 160), np.uint8)
+    cv2.circle(img, (150, 100), 60, (20, 40, 200), -1)
+    photo = tmp_path / "p.png"
+    cv2.imwrite(str(photo), img[..., ::-1])
+    session = MaskSession(engine="embedded")
+    beside = session.preview(photo, 0, [ObjectPrompt(points=[(100.0, 150.0)], labels=[1])])
+    assert beside.notice and "click on the subject's middle" in beside.notice
+    # The next click, on the subject, is not taken as a refinement of those few pixels.
+    on = session.preview(photo, 0, [ObjectPrompt(points=[(100.0, 150.0), (150.0, 100.0)], labels=[1, 1])])
+    assert on.notice is None and on.alpha[100, 150] > 0.5 and on.alpha[100, 200] > 0.5

@@ -164,6 +164,20 @@ def test_photo_gives_cutout_and_composite(tmp_path):
     assert comp[3, 3, 0] > 200 and comp[3, 3, 2] < 30  # BGR: blue background in the corner
 
 
+def test_clicks_that_select_next_to_nothing_are_reported(tmp_path):
+    """A click just beside the subject, on a plain wall, selects a few pixels: the job still runs,
+    and its report says why the result is empty and what to do instead."""
+    img = np.full((400, 300, 3), (160, 180, 200), np.uint8)
+    cv2.circle(img, (150, 100), 60, (200, 40, 20), -1)
+    photo = tmp_path / "p.png"
+    cv2.imwrite(str(photo), img)
+    assert run_cli(photo, "--out", tmp_path / "beside", "--point", "100,150", "--background", "transparent") == 0
+    warnings = json.loads((tmp_path / "beside" / "report.json").read_text())["warnings"]
+    assert any("the clicks selected" in w and "click on the subject's middle" in w for w in warnings), warnings
+    assert run_cli(photo, "--out", tmp_path / "on", "--point", "150,100", "--background", "transparent") == 0
+    assert json.loads((tmp_path / "on" / "report.json").read_text())["warnings"] == []
+
+
 def test_cancel_stops_between_chunks_and_leaves_nothing(tmp_path):
     clip = media.make_video(tmp_path / "in.mp4", width=64, height=48, frames=60)
     out = tmp_path / "out"

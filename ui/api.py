@@ -88,6 +88,7 @@ class StudioAPI:
             "height": int(info["height"]),
             "coverage": round(float(result.alpha.mean()), 4),
             "objects": {str(k): int(v.sum()) for k, v in result.masks.items()},
+            "warnings": [result.notice] if result.notice else [],
         }
         return result.overlay, alpha_u8, details
 

@@ -115,6 +115,8 @@ class Handlers:
             state.alpha, state.alpha_frame = result.alpha, state.frame_index
             image = result.overlay
             engine_line = f"**Engine:** {result.engine} — {result.reason}"
+            if result.notice:
+                engine_line += f"\n\n**Note:** {result.notice}"
         else:
             image = read_frame(state.media_path, state.frame_index)
             if state.alpha_frame == state.frame_index:
