@@ -1,7 +1,7 @@
 """Quality benchmark of the embedded engine on synthetic clips with exact alpha.
 
 Usage: python -m bench.quality [--preset balanced] [--frames 60] [--prompt both|mask|point]
-                               [--via-pipeline] [--out DIR] [--quick]
+                               [--via-pipeline] [--out DIR] [--quick] [--clips target|linger]
 
 Each clip is written as a real H.264 mp4 (bench/synthetic.py), decoded back with PyAV, and
 matted from the first frame, prompted either with the exact first-frame mask or with a single
@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 #: (kind, width, height, seed): static and pan, two each, one at 1280x720.
 CLIPS = [("static", 640, 360, 11), ("static", 1280, 720, 12), ("pan", 640, 360, 13), ("pan", 960, 540, 14)]
 TARGETS = {"iou": 0.97, "mad": 10.0, "dtssd": 3.0}
+#: ``--clips linger``: a subject that stays on the spot, so the still camera's median shows it, with a
+#: ball bouncing beside it (bench/synthetic.py). Not part of the target's mean: a harder case, watched.
+LINGER_CLIPS = [("linger", 640, 360, 21), ("linger", 1280, 720, 22)]
 
 
 def decode(path: Path) -> Iterator[np.ndarray]:
@@ -119,9 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--via-pipeline", action="store_true", help="score core.video_processor.run_job's alpha PNGs")
     ap.add_argument("--out", type=Path, default=None, help="keep the clips here (default: a temp folder)")
     ap.add_argument("--quick", action="store_true", help="two small clips of 30 frames (a smoke run)")
+    ap.add_argument("--clips", default="target", choices=("target", "linger"),
+                    help="the target's four clips, or two of a subject lingering on the spot (not the target)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     clips = [("static", 480, 270, 11), ("pan", 480, 270, 13)] if args.quick else CLIPS
+    if args.clips == "linger":
+        clips = LINGER_CLIPS
     frames = 30 if args.quick else args.frames
     prompts = ("mask", "point") if args.prompt == "both" else (args.prompt,)
     root = args.out or Path(tempfile.mkdtemp(prefix="bgfx-bench-"))
@@ -145,10 +152,13 @@ def main(argv: list[str] | None = None) -> int:
         sel = [r for r in rows if r["prompt"] == prompt]
         mean = {k: float(np.mean([r[k] for r in sel])) for k in ("iou", "mad", "mse", "dtssd", "ms")}
         passed = mean["iou"] >= TARGETS["iou"] and mean["mad"] <= TARGETS["mad"] and mean["dtssd"] <= TARGETS["dtssd"]
-        ok &= passed
+        verdict = "PASS" if passed else "FAIL"
+        if args.clips == "linger":
+            verdict = f"{verdict} (not the target's clips)"
+        else:
+            ok &= passed
         print(f"{'MEAN':<22}{prompt:<7}{mean['iou']:>8.4f}{'':>8}{mean['mad']:>8.2f}{mean['mse']:>8.2f}"
-              f"{mean['dtssd']:>8.2f}{mean['ms']:>8.1f}  targets IoU>=0.97 MAD<=10 dtSSD<=3: "
-              f"{'PASS' if passed else 'FAIL'}")
+              f"{mean['dtssd']:>8.2f}{mean['ms']:>8.1f}  targets IoU>=0.97 MAD<=10 dtSSD<=3: {verdict}")
     (root / "results.json").write_text(json.dumps(rows, indent=1))
     print(f"clips and results.json in {root}")
     return 0 if ok else 1

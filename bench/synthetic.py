@@ -6,6 +6,12 @@ along a smooth path (with motion blur from sub-frame samples), and composited ov
 natural-looking background that is either still (static camera) or slides (panning camera).
 The compositing equation is applied exactly, so the alpha returned is the true matte of the
 frame. Frames are rendered on demand: memory stays bounded whatever the clip length.
+
+``linger``: a still camera and a subject that stays where it is, swaying (a person talking, or
+juggling on the spot: ../shared/media/juggle.mp4), so the clip's temporal median shows the subject
+over most of its area, not the background; and a ball that bounces right beside it, behind it,
+not part of it. Real still-camera footage is mostly like this; the other kinds walk the subject
+across the frame, where the median is clean.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("static", "pan")
+KINDS = ("static", "pan", "linger")
 
 # Natural-looking palettes (RGB) for backgrounds and subjects; picked by seed.
 _BG_PALETTES = [
@@ -147,9 +153,10 @@ class SyntheticClip:
         w, h, n = self.width, self.height, max(self.n_frames - 1, 1)
         u = t / n
         p = self._phase
-        cx = w * (0.5 + 0.2 * math.sin(2 * math.pi * 0.7 * u + p[0]))
+        reach = 0.2 if self.kind != "linger" else 0.03  # lingering: it sways on the spot
+        cx = w * (0.5 + reach * math.sin(2 * math.pi * 0.7 * u + p[0]))
         cy = h * (0.74 + 0.04 * math.sin(2 * math.pi * 1.1 * u + p[1]))
-        angle = 14.0 * math.sin(2 * math.pi * 0.9 * u + p[2])
+        angle = (14.0 if self.kind != "linger" else 6.0) * math.sin(2 * math.pi * 0.9 * u + p[2])
         scale = 1.0 + 0.12 * math.sin(2 * math.pi * 0.8 * u + p[3])
         s = self._sprite[1].shape[0]
         m = cv2.getRotationMatrix2D((s / 2, s / 2), angle, scale)
@@ -157,7 +164,7 @@ class SyntheticClip:
         return m
 
     def _camera_offset(self, i: int) -> tuple[float, float]:
-        if self.kind == "static":
+        if self.kind != "pan":
             return 4.0, 8.0
         u = i / max(self.n_frames - 1, 1)
         return self.width * 0.42 * u + 2.0, 8.0 + 5.0 * math.sin(2 * math.pi * u)
@@ -178,6 +185,25 @@ class SyntheticClip:
         colour = np.array((200, 80, 60), np.float32) * (0.8 + 0.2 * (yy - y0)[..., None] / (y1 - y0))
         bg[y0:y1, x0:x1] = bg[y0:y1, x0:x1] * (1 - a) + colour * a
 
+    def _draw_ball_beside(self, bg: np.ndarray, i: int, alpha: np.ndarray) -> None:
+        """``linger`` only: a white ball bouncing just beside the subject (``alpha``), behind it, not
+        part of it: from touching the subject's side to a few radii off, between its top and bottom."""
+        h, w = self.height, self.width
+        rows = np.flatnonzero((alpha > 0.5).any(axis=1))
+        r = h * 0.06
+        u = i / max(self.fps, 1.0)
+        y = rows.max() - r - (rows.max() - rows.min() - 2 * r) * abs(math.sin(math.pi * 0.8 * u))
+        side = np.flatnonzero(alpha[int(np.clip(y, 0, h - 1))] > 0.05)
+        x = (side.max() if side.size else w / 2) + r * (1.0 + 1.5 * abs(math.sin(2 * math.pi * 0.3 * u)))
+        bx0, bx1 = max(int(x - 2 * r), 0), min(int(x + 2 * r), w)
+        by0, by1 = max(int(y - 2 * r), 0), min(int(y + 2 * r), h)
+        if bx1 <= bx0 or by1 <= by0:
+            return
+        yy, xx = np.mgrid[by0:by1, bx0:bx1].astype(np.float32)
+        a = np.clip(r - np.hypot(xx - x, yy - y), 0, 1.5)[..., None] / 1.5
+        shade = 0.8 + 0.2 * np.cos((xx - x) * 0.3)[..., None]  # panels
+        bg[by0:by1, bx0:bx1] = bg[by0:by1, bx0:bx1] * (1 - a) + np.float32((236, 234, 228)) * shade * a
+
     # --- rendering ----------------------------------------------------------------------
     def frame(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Frame ``i``: RGB uint8 image and its exact alpha (float32 in [0, 1])."""
@@ -194,6 +220,8 @@ class SyntheticClip:
             alpha += cv2.warpAffine(self._sprite[1], m, (w, h), flags=cv2.INTER_LINEAR)
         premult /= k
         alpha = np.clip(alpha / k, 0.0, 1.0)
+        if self.kind == "linger":
+            self._draw_ball_beside(bg, i, alpha)
         img = premult + bg * (1.0 - alpha)[..., None]
         rng = np.random.default_rng(self.seed * 100003 + i)
         img *= 1.0 + 0.02 * math.sin(i * 0.3)  # slight exposure flicker

@@ -125,6 +125,37 @@ def test_plate_works_on_a_box_exactly():
     assert np.allclose(changed, 0.3 * np.abs(frame[:, 10:40] - before[:, 10:40]), atol=1e-3)
 
 
+def test_a_still_cameras_plate_does_not_keep_what_passes_by():
+    """Where the median is unknown (the subject stood there), what shows first (a white ball dropping
+    by) is taken but only partly trusted, and what is seen again (the grass) is known; where the
+    plate is known, a jump (the ball) moves it a tenth as far as a drift (light changing) does."""
+    grass, ball = (60.0, 110.0, 40.0), (235.0, 235.0, 230.0)
+    image = np.full((10, 20, 3), grass, np.float32)
+    valid = np.ones((10, 20), np.float32)
+    valid[:, :10] = 0.0  # where the subject stood in the samples
+    full = np.zeros((40, 80, 3), np.float32)  # a full-size median: a still camera
+    plate = BackgroundPlate(image.copy(), valid, full)
+    everything = np.ones((10, 20), bool)
+    frame = np.full((10, 20, 3), ball, np.uint8)
+    plate.update(frame, everything)
+    assert np.allclose(plate.image[:, :10], ball) and np.allclose(plate.valid[:, :10], 0.75)
+    assert np.allclose(plate.image[:, 10:], np.add(grass, 0.03 * np.subtract(ball, grass)))  # the jump, slowly
+    assert plate.valid[:, 10:].min() == 1.0
+    frame[:] = grass
+    plate.update(frame, everything)  # the ball has gone: the grass is new there, partly trusted
+    assert np.allclose(plate.image[:, :10], grass) and np.allclose(plate.valid[:, :10], 0.75)
+    plate.update(frame, everything)  # ... and seen again: known
+    assert plate.valid.min() == 1.0
+    frame[:] = np.add(grass, 8)  # a drift (the light): followed at the update's rate
+    before = plate.image.copy()
+    plate.update(frame, everything)
+    assert np.allclose(plate.image[:, 10:] - before[:, 10:], 0.3 * (frame[:, 10:] - before[:, 10:]), atol=0.01)
+    # A moving camera's plate knows new background at once.
+    moving = BackgroundPlate(image.copy(), valid.copy())
+    moving.update(np.full((10, 20, 3), ball, np.uint8), everything)
+    assert moving.valid.min() == 1.0 and np.allclose(moving.image[:, :10], ball)
+
+
 def test_camera_motion_follows_the_background_not_the_subject():
     h, w = 120, 200
     flow = np.zeros((h, w, 2), np.float32)

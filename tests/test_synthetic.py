@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -67,6 +68,24 @@ def test_clip_has_soft_exact_alpha_and_motion(kind):
     assert bg.std() > 10
     if kind == "pan":  # the camera moves: far background pixels change
         assert np.abs(f9.astype(int) - f0.astype(int))[:40, :40].mean() > 3
+
+
+def test_a_lingering_subject_stays_on_the_spot_with_a_ball_bouncing_beside_it():
+    """``linger``: the subject covers much the same pixels all clip long (so a still camera's median
+    shows it there), and a ball that is not part of it passes close beside it."""
+    clip = make_clip("linger", 320, 180, frames=40, seed=21)
+    alphas = np.stack([clip.frame(i)[1] > 0.5 for i in range(0, 40, 4)])
+    mostly = alphas.mean(axis=0) >= 0.6  # what a median of these frames shows as the subject
+    assert mostly.sum() > 0.7 * alphas[0].sum()
+    ball = np.zeros((180, 320), bool)
+    for i in range(0, 40, 4):
+        f, a = clip.frame(i)
+        white = (f.min(axis=2) > 190) & (a < 0.01)  # the ball is white; the subject's palette and the scene are not
+        ball |= white
+        if white.any():
+            near = cv2.dilate((a > 0.5).astype(np.uint8), np.ones((41, 41), np.uint8)) > 0
+            assert (white & near).any()  # within 20 px of the subject (the ball's diameter: 22 px)
+    assert ball.sum() > 50
 
 
 def test_composite_equation_holds():

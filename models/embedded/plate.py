@@ -32,6 +32,9 @@ STILL_TOLERANCE = 12.0  # grey levels: a sample agrees with the median within th
 STILL_AGREEMENT = 0.6  # a still camera: in most samples, most pixels agree with the median
 BACKGROUND_SIDE = 480  # long side of ``still_background``
 MOVING_FRACTION = 2.0 / 384  # the two first looks shifted by this much of the long side: a moving camera
+FIRST_LOOK = 0.75  # a still camera's unknown plate pixel: how far what shows there first is trusted
+SAME_TOLERANCE = 16.0  # grey levels: seen again, or a drift, within this (a jump beyond it)
+JUMP_RATE = 0.1  # x the update rate: a still camera's known plate pixel learns a jump this much slower
 
 
 def median_plate(samples: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -230,12 +233,36 @@ class BackgroundPlate:
         """Blend confidently-background pixels into the plate; unknown pixels take them whole.
 
         A pixel's weight is ``max(rate, 1 - valid)``, so a pixel never seen takes the new colour whole.
+        With a moving camera it is known at once: new background keeps coming in at the edges.
         ``region`` limits the update to that box (the plate is changed in place through views).
+
+        With a still camera the plate is the clip's median, and things passing by must not stay in
+        it (../shared/media/juggle.mp4: the ball dropping past the juggler's legs). Where the median
+        is unknown (the subject stood there in the samples), what shows first is taken whole but
+        only partly trusted (``FIRST_LOOK``) until it is seen again: known at once, the white ball
+        stayed there for good, the grass then differed from the plate and joined the subject, and
+        his white shoes matched it and went. Where the plate is known, a jump off it is learnt
+        ``JUMP_RATE`` times slower than a drift: at ``rate`` the ball left a trail.
+        bench.quality --clips linger (mask): IoU 0.891 -> 0.916, MAD 14.1 -> 10.5.
         """
         region = region or (slice(None), slice(None))
         image, valid, bg = self.image[region], self.valid[region], background[region]
         weight = cv2.max(1.0 - valid, rate)
         weight[~bg] = 0.0
         seen = cv2.multiply(small[region], 1.0 / self.gain, dtype=cv2.CV_32F)
+        if self.full is None:  # a moving camera
+            image += cv2.subtract(seen, image) * weight[..., None]
+            np.maximum(valid, bg, out=valid)
+            return
+        same = channel_max(cv2.absdiff(seen, image)) < SAME_TOLERANCE
+        known = valid >= 1.0
+        unsure = bg & ~known
+        if unsure.any():
+            again = unsure & same  # what it took last time, seen again: known now
+            weight[again] = 0.5
+            valid[again] = 1.0
+            anew = unsure & ~same  # a new colour: taken whole, partly trusted
+            weight[anew] = 1.0
+            valid[anew] = FIRST_LOOK
+        weight[bg & known & ~same] *= JUMP_RATE
         image += cv2.subtract(seen, image) * weight[..., None]
-        np.maximum(valid, bg, out=valid)
