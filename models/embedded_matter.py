@@ -51,6 +51,7 @@ from models.embedded.motion import STILL_PX, FlowTracker, camera_motion, is_stil
 from models.embedded.movers import PUSH, BackgroundMovers
 from models.embedded.palette import palette_distance, subject_palette
 from models.embedded.plate import BackgroundPlate, channel_max
+from models.embedded.reacquire import LostSubject
 from models.embedded.still_camera import StillCamera, look_at
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         self.movers: BackgroundMovers | None = None  # still camera only
         self.others: other_bodies.OtherBodies | None = None  # still camera only
         self.palette: np.ndarray | None = None
+        self.lost: LostSubject | None = None
         self.frames_seen = 0
 
     # --- sizes --------------------------------------------------------------------------
@@ -139,6 +141,7 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         inner = cv2.erode(fg.astype(np.uint8), self._kernel) > 0
         self.colours = ColourModel(small, inner, ~near)
         self.palette = subject_palette(small, inner)
+        self.lost = LostSubject(float(np.count_nonzero(fg)))
         # seen against the median as the samples gave it (the plate fills its holes from this frame)
         still = self._still if self._still is not None and self._still.median.shape == small.shape else None
         motion = None if still is None else still.prompt_motion(small, self.flow)
@@ -162,6 +165,7 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         carried = self.flow.warp(self.prev_alpha, flow)
         self._follow_camera(flow, carried)
         self.plate.fit_gain(small, carried < 0.02)
+        carried = self._find_if_lost(small, carried)
         roi = self._roi(carried > 0.3)
         if self.movers is not None:
             if self.plate.full is None:  # the camera moved after all: the median is no longer the background
@@ -223,6 +227,18 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
             self.plate.valid *= 0.5  # cannot follow the camera: trust the plate less
         elif not is_still(m, STILL_CAMERA_PX if self.plate.full is not None else STILL_PX):
             self.plate.move(m)
+
+    def _find_if_lost(self, small: np.ndarray, carried: np.ndarray) -> np.ndarray:
+        """``carried``, or where nothing is carried any more and the camera is still, the subject
+        found again as it comes back (models/embedded/reacquire.py), as if carried."""
+        if self.lost is None or self.plate.full is None or self.palette is None:
+            return carried
+        if cv2.countNonZero(cv2.compare(carried, 0.3, cv2.CMP_GT)):
+            self.lost.forget()
+            return carried
+        others = self.others.map if self.others is not None else None
+        found = self.lost.look(small, self.plate, self.palette, self.colours, others)
+        return carried if found is None else found.astype(np.float32)
 
     def _plate_blind(self, before: np.ndarray, carried: np.ndarray, roi: tuple[slice, slice],
                      tolerance: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 from models.embedded.edges import Sampler, gather, solve_alpha, spread_colours
 from models.embedded.motion import camera_motion, is_still
 from models.embedded.palette import localise, nearest_colour, pick_from_palette, subject_palette
-from models.embedded.plate import BackgroundPlate, channel_max, median_plate, temporal_median
+from models.embedded.plate import JUMP_LOOKS, BackgroundPlate, channel_max, median_plate, temporal_median
 
 
 def test_solve_alpha_inverts_the_compositing_equation():
@@ -128,7 +128,8 @@ def test_plate_works_on_a_box_exactly():
 def test_a_still_cameras_plate_does_not_keep_what_passes_by():
     """Where the median is unknown (the subject stood there), what shows first (a white ball dropping
     by) is taken but only partly trusted, and what is seen again (the grass) is known; where the
-    plate is known, a jump (the ball) moves it a tenth as far as a drift (light changing) does."""
+    plate is known, a jump (the ball) moves it a tenth as far as a drift (light changing) does,
+    unless the same new colour stays."""
     grass, ball = (60.0, 110.0, 40.0), (235.0, 235.0, 230.0)
     image = np.full((10, 20, 3), grass, np.float32)
     valid = np.ones((10, 20), np.float32)
@@ -150,6 +151,14 @@ def test_a_still_cameras_plate_does_not_keep_what_passes_by():
     before = plate.image.copy()
     plate.update(frame, everything)
     assert np.allclose(plate.image[:, 10:] - before[:, 10:], 0.3 * (frame[:, 10:] - before[:, 10:]), atol=0.01)
+    # The same new colour, again and again (a person who stood there in most samples walked off):
+    # the scene changed, and the plate takes it after JUMP_LOOKS updates.
+    frame[:] = (120, 90, 150)
+    for _ in range(JUMP_LOOKS - 1):
+        plate.update(frame, everything)
+    assert np.abs(plate.image[:, 10:] - np.float32((120, 90, 150))).max(axis=-1).min() > 30  # not yet
+    plate.update(frame, everything)
+    assert np.allclose(plate.image[:, 10:], (120, 90, 150))
     # A moving camera's plate knows new background at once.
     moving = BackgroundPlate(image.copy(), valid.copy())
     moving.update(np.full((10, 20, 3), ball, np.uint8), everything)

@@ -309,3 +309,73 @@ def test_a_small_subject_takes_its_colours_from_its_own_middle():
         alpha = matter.step(frame)
         assert alpha[mask > 0].mean() > 0.85, (i, alpha[mask > 0].mean())  # 0.71-0.73 before: its edge faded
         assert alpha[cv2.dilate(mask, np.ones((9, 9), np.uint8)) == 0].max() < 0.1
+
+
+def _leaves_and_comes_back(i: int) -> tuple[np.ndarray, np.ndarray]:
+    """A still scene 384x216 and a brown-and-white subject that walks out of the frame to the right
+    (frames 0-11), stays out (12-17), and walks back in (18-29): frame ``i`` and its mask."""
+    import cv2
+
+    rng = np.random.default_rng(5)
+    scene = cv2.GaussianBlur(rng.uniform(60, 140, (216, 384, 3)).astype(np.float32), (0, 0), 3)
+    scene[:, :, 1] += 30  # greenish
+    frame = np.clip(scene, 0, 255).astype(np.uint8)
+    x = 200 + 22 * i if i < 12 else 450 if i < 18 else 450 - 20 * (i - 17)
+    mask = np.zeros((216, 384), np.uint8)
+    cv2.ellipse(mask, (x, 120), (30, 20), 0, 0, 360, 1, -1)
+    frame[mask > 0] = (225, 222, 215)
+    patch = np.zeros_like(mask)
+    cv2.circle(patch, (x - 10, 115), 9, 1, -1)
+    frame[(patch > 0) & (mask > 0)] = (150, 85, 40)
+    return frame, mask
+
+
+def test_a_subject_that_leaves_the_frame_is_found_again_when_it_comes_back():
+    """../shared/media/dog.mp4: the dog runs out of the frame at frame 75 and back in at 110; the
+    matte used to stay empty from then on (60 % of the clip). With a still camera what comes back
+    in, stands out from the plate and is made of the subject's colours is the subject again."""
+    frames = [_leaves_and_comes_back(i) for i in range(30)]
+    matter = EmbeddedMatter(PRESETS["balanced"])
+    matter.prepare([f for f, _ in frames[::2]])
+    alpha = matter.start(*frames[0])
+    for i in range(1, 30):
+        frame, mask = frames[i]
+        alpha = matter.step(frame)
+        if 12 <= i < 18:
+            assert alpha.max() < 0.5  # nothing there
+    assert iou(alpha, mask.astype(np.float32)) > 0.8  # back, and followed again
+
+
+def test_only_a_blob_of_the_subjects_size_and_colours_seen_twice_is_the_lost_subject():
+    from models.embedded.colour import ColourModel
+    from models.embedded.plate import BackgroundPlate
+    from models.embedded.reacquire import LostSubject
+
+    scene = np.full((100, 160, 3), (90, 120, 70), np.uint8)
+    subject = np.zeros((100, 160), bool)
+    subject[40:60, 20:50] = True  # 600 px
+    first = scene.copy()
+    first[subject] = (225, 222, 215)
+    palette = np.float32([[225, 222, 215], [150, 85, 40]])
+    colours = ColourModel(first, subject, ~subject)
+    plate = BackgroundPlate(scene, np.ones((100, 160), np.float32), np.zeros((400, 640, 3), np.float32))
+
+    def frame_with(box: tuple[slice, slice], colour) -> np.ndarray:
+        frame = scene.copy()
+        frame[box] = colour
+        return frame
+
+    lost = LostSubject(area=600.0)
+    back = (slice(40, 62), slice(100, 128))
+    assert lost.look(frame_with(back, (225, 222, 215)), plate, palette, colours, None) is None  # once: not yet
+    found = lost.look(frame_with((slice(41, 63), slice(98, 126)), (225, 222, 215)), plate, palette, colours, None)
+    assert found is not None and found[50, 110] and not found[50, 30]
+    lost.forget()
+    for box, colour in [(back, (40, 40, 200)),  # not the subject's colours
+                        ((slice(45, 50), slice(100, 110)), (225, 222, 215)),  # far too small
+                        (back, (225, 222, 215))]:  # ... the subject's, but where another body is followed
+        others = np.zeros((100, 160), np.uint8)
+        if box is back and colour == (225, 222, 215):
+            others[30:70, 90:140] = 1
+        for _ in range(2):
+            assert lost.look(frame_with(box, colour), plate, palette, colours, others) is None
