@@ -271,22 +271,28 @@ class BackgroundPlate:
             valid[anew] = FIRST_LOOK
         jump = bg & known & ~same
         weight[jump] *= JUMP_RATE
-        self._count_jumps(seen, jump, bg & known & same, region)
         image += cv2.subtract(seen, image) * weight[..., None]
-        taken = jump & (self._jumps[region] >= JUMP_LOOKS)  # the same new colour again and again: the scene changed
-        image[taken] = seen[taken]
-        self._jumps[region][taken] = 0
-
-    def _count_jumps(self, seen: np.ndarray, jump: np.ndarray, back: np.ndarray,
-                     region: tuple[slice, slice]) -> None:
-        """Per known pixel, how many updates running it has jumped to one and the same new colour."""
         if self._jumps is None:
             self._jumps = np.zeros(self.valid.shape, np.uint8)
             self._jump_colour = np.zeros(self.image.shape, np.float32)
         count, colour = self._jumps[region], self._jump_colour[region]
+        count[bg & known & same] = 0  # the plate's own colour again: whatever passed has gone
+        x, y, w, h = cv2.boundingRect(jump.view(np.uint8))
+        if w:  # the jumps are few (a ball, someone walking off): counted in their box only
+            box = (slice(y, y + h), slice(x, x + w))
+            self._count_jumps(seen[box], jump[box], image[box], count[box], colour[box])
+
+    @staticmethod
+    def _count_jumps(seen: np.ndarray, jump: np.ndarray, image: np.ndarray, count: np.ndarray,
+                     colour: np.ndarray) -> None:
+        """Per known pixel that jumped, how many updates running it has shown one and the same new
+        colour (``count``, ``colour``); at ``JUMP_LOOKS`` the plate (``image``) takes it."""
         again = jump & (channel_max(cv2.absdiff(seen, colour)) < SAME_TOLERANCE)
         count[again] += 1
         anew = jump & ~again
         count[anew] = 1
         colour[anew] = seen[anew]
-        count[back] = 0  # the plate's own colour again: whatever passed has gone
+        taken = count >= JUMP_LOOKS
+        if taken.any():
+            image[taken] = seen[taken]
+            count[taken] = 0
