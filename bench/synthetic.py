@@ -123,6 +123,20 @@ def _subject(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarra
     return premult.astype(np.float32), np.clip(alpha, 0, 1).astype(np.float32)
 
 
+def _draw_ball(bg: np.ndarray, x: float, y: float, r: float, colour: tuple[int, int, int], shade) -> None:
+    """A soft-edged ball of radius ``r`` at (x, y) painted into ``bg`` (float32, in place); its
+    colour times ``shade(xx, yy, y0, y1)`` over the pixel grid of its box (rows y0..y1)."""
+    h, w = bg.shape[:2]
+    x0, x1 = max(int(x - 2 * r), 0), min(int(x + 2 * r), w)
+    y0, y1 = max(int(y - 2 * r), 0), min(int(y + 2 * r), h)
+    if x1 <= x0 or y1 <= y0:
+        return
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    a = np.clip(r - np.hypot(xx - x, yy - y), 0, 1.5)[..., None] / 1.5
+    paint = np.asarray(colour, np.float32) * shade(xx, yy, y0, y1)[..., None]
+    bg[y0:y1, x0:x1] = bg[y0:y1, x0:x1] * (1 - a) + paint * a
+
+
 @dataclass
 class SyntheticClip:
     """A clip rendered on demand; ``frame(i)`` gives (RGB uint8 HxWx3, true alpha float32 HxW)."""
@@ -175,15 +189,7 @@ class SyntheticClip:
         u = i / max(self.n_frames - 1, 1)
         x = w * (0.1 + 0.25 * u) + ox * 0.5 - ox  # farther away: moves at half the camera's speed
         y = h * (0.25 + 0.05 * math.sin(6 * u + self._phase[0]))
-        r = h * 0.06
-        x0, x1 = max(int(x - 2 * r), 0), min(int(x + 2 * r), w)
-        y0, y1 = max(int(y - 2 * r), 0), min(int(y + 2 * r), h)
-        if x1 <= x0 or y1 <= y0:
-            return
-        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-        a = np.clip(r - np.hypot(xx - x, yy - y), 0, 1.5)[..., None] / 1.5
-        colour = np.array((200, 80, 60), np.float32) * (0.8 + 0.2 * (yy - y0)[..., None] / (y1 - y0))
-        bg[y0:y1, x0:x1] = bg[y0:y1, x0:x1] * (1 - a) + colour * a
+        _draw_ball(bg, x, y, h * 0.06, (200, 80, 60), lambda xx, yy, y0, y1: 0.8 + 0.2 * (yy - y0) / (y1 - y0))
 
     def _draw_ball_beside(self, bg: np.ndarray, i: int, alpha: np.ndarray) -> None:
         """``linger`` only: a white ball bouncing just beside the subject (``alpha``), behind it, not
@@ -195,14 +201,7 @@ class SyntheticClip:
         y = rows.max() - r - (rows.max() - rows.min() - 2 * r) * abs(math.sin(math.pi * 0.8 * u))
         side = np.flatnonzero(alpha[int(np.clip(y, 0, h - 1))] > 0.05)
         x = (side.max() if side.size else w / 2) + r * (1.0 + 1.5 * abs(math.sin(2 * math.pi * 0.3 * u)))
-        bx0, bx1 = max(int(x - 2 * r), 0), min(int(x + 2 * r), w)
-        by0, by1 = max(int(y - 2 * r), 0), min(int(y + 2 * r), h)
-        if bx1 <= bx0 or by1 <= by0:
-            return
-        yy, xx = np.mgrid[by0:by1, bx0:bx1].astype(np.float32)
-        a = np.clip(r - np.hypot(xx - x, yy - y), 0, 1.5)[..., None] / 1.5
-        shade = 0.8 + 0.2 * np.cos((xx - x) * 0.3)[..., None]  # panels
-        bg[by0:by1, bx0:bx1] = bg[by0:by1, bx0:bx1] * (1 - a) + np.float32((236, 234, 228)) * shade * a
+        _draw_ball(bg, x, y, r, (236, 234, 228), lambda xx, yy, y0, y1: 0.8 + 0.2 * np.cos((xx - x) * 0.3))  # panels
 
     # --- rendering ----------------------------------------------------------------------
     def frame(self, i: int) -> tuple[np.ndarray, np.ndarray]:
