@@ -12,7 +12,9 @@ Per frame, at tracking resolution (``preset.embedded_scale_px`` on the long side
    frame (a hand touching it) are followed too, and never annexed (models/embedded/others.py);
    where the subject's own colour already matched the plate a frame ago (a white dog over pale
    concrete), neither the plate nor the colour models can tell it from the background there, and
-   the carried matte decides (``_plate_blind``);
+   the carried matte decides (``_plate_blind``); with a still camera, once nothing is carried any
+   more (the subject left the frame), what comes back in its size and colours is taken up again
+   (``_find_if_lost``, models/embedded/reacquire.py);
 4. the fused map is smoothed edge-aware (guided filter) and cut at 0.5 -> the subject this frame;
    the models (colours, plate) learn from the confident parts, which re-anchors the track;
 5. the edge at full resolution (``embedded_refine``, models/embedded/full_edges.py): a band of
