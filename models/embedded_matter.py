@@ -65,6 +65,7 @@ _PLATE_CLEAR = 0.05  # ... and where the carried matte is below this (strands re
 _ROI_ALIGN = 16
 _NEAR_PALETTE = 30.0  # grey levels: a colour this close to one of the subject's palette is the subject's (-> 45: not)
 _FAR_FROM_PALETTE = 45.0
+LOST = 0.1  # x the subject's prompt-frame area: carrying less than this, the subject is looked for
 _ROI_MARGIN = 8  # tracking-res px beyond the reach of the edge zone: the filters' support
 
 
@@ -231,16 +232,17 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
             self.plate.move(m)
 
     def _find_if_lost(self, small: np.ndarray, carried: np.ndarray) -> np.ndarray:
-        """``carried``, or where nothing is carried any more and the camera is still, the subject
-        found again as it comes back (models/embedded/reacquire.py), as if carried."""
+        """``carried``, or where next to nothing is carried any more (``LOST``: a scrap of the leash
+        is all that is left) and the camera is still, that and the subject found again as it comes
+        back (models/embedded/reacquire.py), as if carried."""
         if self.lost is None or self.plate.full is None or self.palette is None:
             return carried
-        if cv2.countNonZero(cv2.compare(carried, 0.3, cv2.CMP_GT)):
+        if cv2.countNonZero(cv2.compare(carried, 0.3, cv2.CMP_GT)) >= LOST * self.lost.area:
             self.lost.forget()
             return carried
         others = self.others.map if self.others is not None else None
         found = self.lost.look(small, self.plate, self.palette, self.colours, others)
-        return carried if found is None else found.astype(np.float32)
+        return carried if found is None else np.maximum(carried, found.astype(np.float32))
 
     def _plate_blind(self, before: np.ndarray, carried: np.ndarray, roi: tuple[slice, slice],
                      tolerance: np.ndarray) -> np.ndarray:

@@ -379,3 +379,18 @@ def test_only_a_blob_of_the_subjects_size_and_colours_seen_twice_is_the_lost_sub
             others[30:70, 90:140] = 1
         for _ in range(2):
             assert lost.look(frame_with(box, colour), plate, palette, colours, others) is None
+
+
+def test_a_scrap_left_behind_does_not_stop_the_search_for_the_subject():
+    """Lost is "next to nothing carried", not "nothing at all": a scrap of the matte left behind (a
+    bit of the leash) must not keep the subject from being found again."""
+    frames = [_leaves_and_comes_back(i) for i in range(30)]
+    matter = EmbeddedMatter(PRESETS["balanced"])
+    matter.prepare([f for f, _ in frames[::2]])
+    matter.start(*frames[0])
+    scrap = np.zeros((216, 384), np.float32)
+    scrap[10:14, 10:14] = 1.0  # 16 px: under a tenth of the subject
+    for i in (24, 25):
+        carried = matter._find_if_lost(matter._shrink(frames[i][0]), scrap)
+    assert carried[10:14, 10:14].min() == 1.0  # the scrap is kept as it was
+    assert iou(carried, frames[25][1].astype(np.float32)) > 0.7  # and the subject is found
