@@ -26,6 +26,7 @@ from app_config import OUTPUT_FORMATS, QUALITIES, Settings, get_settings
 from core import memory_manager
 from core.clip_samples import ClipSamples
 from core.compositing import clean_foreground, mix_despill, refine_alpha
+from core.coverage import EmptyFrames
 from core.exceptions import (
     FormatError,
     LimitExceededError,
@@ -317,6 +318,7 @@ class VideoJob:
         first_pts = info.frame_pts[self.first] if info.frame_pts else None
         last = self.stop - 1
         done = False
+        empty = EmptyFrames()
         try:
             for n, frame in enumerate(frames):
                 if n % chunk == 0:
@@ -333,6 +335,7 @@ class VideoJob:
                     alpha = matter.step(frame.rgb)
                 if refine:
                     alpha = refine_alpha(alpha, edges)
+                empty.add(i, alpha)
                 self.timings["matte"] += time.perf_counter() - t0
                 pts = None if frame.pts is None or first_pts is None else frame.pts - first_pts
                 if n == 0:  # what the job did before its first frame: open, segment, look, backward pass
@@ -352,6 +355,8 @@ class VideoJob:
             if done:
                 sink.close()
                 self.warnings.extend(sink.warnings)
+                if lost := empty.warning(float(info.fps)):
+                    self.warnings.append(lost)
             else:  # stop the composer and encoders before dropping their files
                 composer.abort()
                 for encoder in encoders:

@@ -215,6 +215,23 @@ def test_selection_warning_for_empty_and_tiny_selections():
     assert selection_warning(mask, 0) is None
 
 
+def test_empty_frames_are_told_in_stretches_of_a_second_or_more():
+    from core.coverage import EmptyFrames
+
+    empty = EmptyFrames()
+    subject, nothing = np.zeros((40, 40), np.float32), np.zeros((40, 40), np.float32)
+    subject[10:20, 10:20] = 1.0
+    for i in range(100):  # at 25 fps: nothing in 10-19 (0.4 s) and in 50-89 (1.6 s)
+        empty.add(i, nothing if 10 <= i < 20 or 50 <= i < 90 else subject)
+    assert empty.runs() == [(10, 19), (50, 89)]
+    text = empty.warning(25.0)
+    assert text.startswith("no subject in frames 50-89 (40 frames)") and "--correct 69:X,Y" in text
+    assert empty.warning(5.0).startswith("no subject in frames 10-19, 50-89 (50 frames)")
+    full = EmptyFrames()
+    full.add(0, subject)
+    assert full.warning(25.0) is None
+
+
 def test_background_specs():
     assert make_background("transparent") is None
     assert make_background("color:#00ff00").color == (0, 255, 0)

@@ -178,6 +178,33 @@ def test_clicks_that_select_next_to_nothing_are_reported(tmp_path):
     assert json.loads((tmp_path / "on" / "report.json").read_text())["warnings"] == []
 
 
+def test_frames_where_the_subject_is_gone_are_reported(tmp_path):
+    """The subject walks out of a still scene and stays out for 3 s: the report says which frames
+    have no subject and where a correction click would go."""
+    import av
+
+    clip = tmp_path / "out-of-frame.mp4"
+    with av.open(str(clip), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        for i in range(40):
+            img = np.full((64, 96, 3), (60, 110, 40), np.uint8)
+            img[::6] = (70, 120, 50)
+            if i < 8:
+                cv2.circle(img, (30 + 12 * i, 32), 10, (230, 200, 60), -1)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    out_dir = tmp_path / "out"
+    assert run_cli(clip, "--out", out_dir, "--point", "30,32", "--formats", "alpha.mp4") == 0
+    warnings = json.loads((out_dir / "report.json").read_text())["warnings"]
+    gone = [w for w in warnings if w.startswith("no subject in frames ")]
+    assert len(gone) == 1 and "-39 (" in gone[0] and "--correct" in gone[0], warnings
+    first = int(gone[0].split("frames ")[1].split("-")[0])
+    assert 7 <= first <= 12  # from about when it left
+
+
 def test_cancel_stops_between_chunks_and_leaves_nothing(tmp_path):
     clip = media.make_video(tmp_path / "in.mp4", width=64, height=48, frames=60)
     out = tmp_path / "out"

@@ -1,0 +1,50 @@
+"""Which frames of a finished job have no subject in their matte, told to the person as a warning.
+
+Why: a subject that runs out of the frame and is not found again, or a matte that lost it, leaves
+stretches of the result with nothing in them. On a long clip nobody watches every second of the
+output before using it, so the job's report says where those stretches are and what to do: a
+correction click on one of their frames (``--correct``, the studio's later-frame clicks).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+MIN_SECONDS = 1.0  # a stretch shorter than this (a blink behind something) is not reported
+SHOWN_RUNS = 3
+
+
+class EmptyFrames:
+    """Collects, frame by frame, where the matte holds no subject (alpha nowhere above 0.5)."""
+
+    def __init__(self) -> None:
+        self._empty: list[int] = []
+
+    def add(self, index: int, alpha: np.ndarray) -> None:
+        # every fourth pixel of every fourth row: a subject of a few pixels is not worth a full pass
+        if float(alpha[::4, ::4].max(initial=0.0)) < 0.5:
+            self._empty.append(index)
+
+    def runs(self) -> list[tuple[int, int]]:
+        """(first, last) frame indexes of each stretch of empty frames, in order."""
+        runs: list[tuple[int, int]] = []
+        for i in self._empty:
+            if runs and i == runs[-1][1] + 1:
+                runs[-1] = (runs[-1][0], i)
+            else:
+                runs.append((i, i))
+        return runs
+
+    def warning(self, fps: float) -> str | None:
+        """What to tell the person, or None when every stretch is shorter than ``MIN_SECONDS``."""
+        long = [(a, b) for a, b in self.runs() if b - a + 1 >= MIN_SECONDS * max(fps, 1.0)]
+        if not long:
+            return None
+        spans = ", ".join(f"{a}-{b}" for a, b in long[:SHOWN_RUNS]) + (", ..." if len(long) > SHOWN_RUNS else "")
+        a, b = long[0]
+        return (f"no subject in frames {spans} ({sum(b - a + 1 for a, b in long)} frames): it left the frame "
+                f"or was lost; if it is there, click on it in one of those frames (--correct {(a + b) // 2}:X,Y)")
