@@ -65,6 +65,7 @@ _PLATE_CLEAR = 0.05  # ... and where the carried matte is below this (strands re
 _ROI_ALIGN = 16
 _NEAR_PALETTE = 30.0  # grey levels: a colour this close to one of the subject's palette is the subject's (-> 45: not)
 _FAR_FROM_PALETTE = 45.0
+_OTHER_BODY = 0.25  # x the carried subject's area: a body reaching that far beyond the reach is not the subject's
 LOST = 0.1  # x the subject's prompt-frame area: carrying less than this, the subject is looked for
 _ROI_MARGIN = 8  # tracking-res px beyond the reach of the edge zone: the filters' support
 
@@ -305,9 +306,38 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         guide = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
         a, b = gray_coefficients(guide, prob.astype(np.float32), 1, 4e-3)
         prob = a * guide + b
-        reach = self._within(carried > 0.3, self.band_px)
+        core = carried > 0.3
+        reach = self._within(core, self.band_px)
         fg = (prob > 0.5) & reach
+        if self.plate.full is not None:  # a still camera: the plate tells bodies from the background
+            body = self._other_body_growth(fg & ~core, p_plate, core, reach)
+            fg &= ~body
+            if self.others is not None and body.any():  # followed from now on, like those at the prompt
+                self.others.map[roi] |= body.view(np.uint8)
         return self._keep_tracked(fg, carried), blind
+
+    def _other_body_growth(self, new: np.ndarray, p_plate: np.ndarray, core: np.ndarray,
+                           reach: np.ndarray) -> np.ndarray:
+        """Pixels the subject would newly take this frame (``new``) that belong to another body touching it.
+
+        A body off the plate that a new pixel belongs to, and that reaches further outside the
+        subject's reach than inside it, by more than ``_OTHER_BODY`` of the subject's area, is another
+        body: the subject's own parts that the carried matte missed lie within its reach (a leg that
+        moved faster than the flow). ../shared/media/dog.mp4 clicked at frame 150, where the woman
+        bends down to the dog: from frame 156 on the matte took her, arm first, then all of her.
+        Bodies beside the subject at the prompt frame are models/embedded/others.py's."""
+        if not new.any():
+            return np.zeros_like(new)
+        off = (p_plate > 0.5) & ~core
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(off.view(np.uint8), connectivity=8)
+        if n <= 1:
+            return np.zeros_like(new)
+        inside = np.bincount(labels[reach], minlength=n)
+        outside = stats[:, cv2.CC_STAT_AREA] - inside
+        touched = np.bincount(labels[new], minlength=n) > 0
+        big = (outside > _OTHER_BODY * max(1, np.count_nonzero(core))) & (outside > inside) & touched
+        big[0] = False
+        return big[labels]
 
     def _keep_tracked(self, fg: np.ndarray, carried: np.ndarray) -> np.ndarray:
         """Keep the parts that overlap the carried subject; drop islands that appeared from nowhere."""
