@@ -332,11 +332,16 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         n, labels, stats, _ = cv2.connectedComponentsWithStats(off.view(np.uint8), connectivity=8)
         if n <= 1:
             return np.zeros_like(new)
+        area = stats[:, cv2.CC_STAT_AREA]
+        least = _OTHER_BODY * max(1, np.count_nonzero(core))
+        touched = np.unique(labels[new])
+        if not np.any(area[touched[touched > 0]] > least):  # most frames: only specks touch the subject
+            return np.zeros_like(new)
         inside = np.bincount(labels[reach], minlength=n)
-        outside = stats[:, cv2.CC_STAT_AREA] - inside
-        touched = np.bincount(labels[new], minlength=n) > 0
-        big = (outside > _OTHER_BODY * max(1, np.count_nonzero(core))) & (outside > inside) & touched
+        outside = area - inside
+        big = (outside > least) & (outside > inside)
         big[0] = False
+        big[np.setdiff1d(np.arange(n), touched)] = False
         return big[labels]
 
     def _keep_tracked(self, fg: np.ndarray, carried: np.ndarray) -> np.ndarray:
