@@ -310,25 +310,25 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         reach = self._within(core, self.band_px)
         fg = (prob > 0.5) & reach
         if self.plate.full is not None:  # a still camera: the plate tells bodies from the background
-            body = self._other_body_growth(fg & ~core, p_plate, core, reach)
+            body = self._other_body_growth(fg & ~core, (p_plate > 0.5) & (self.plate.valid[roi] > 0.5), core, reach)
             fg &= ~body
             if self.others is not None and body.any():  # followed from now on, like those at the prompt
                 self.others.map[roi] |= body.view(np.uint8)
         return self._keep_tracked(fg, carried), blind
 
-    def _other_body_growth(self, new: np.ndarray, p_plate: np.ndarray, core: np.ndarray,
+    def _other_body_growth(self, new: np.ndarray, off_plate: np.ndarray, core: np.ndarray,
                            reach: np.ndarray) -> np.ndarray:
         """Pixels the subject would newly take this frame (``new``) that belong to another body touching it.
 
-        A body off the plate that a new pixel belongs to, and that reaches further outside the
-        subject's reach than inside it, by more than ``_OTHER_BODY`` of the subject's area, is another
-        body: the subject's own parts that the carried matte missed lie within its reach (a leg that
-        moved faster than the flow). ../shared/media/dog.mp4 clicked at frame 150, where the woman
+        A body off the plate (``off_plate``: where the plate is known and differs) that a new pixel
+        belongs to, and that reaches further outside the subject's reach than inside it, by more than
+        ``_OTHER_BODY`` of the subject's area, is another body: the subject's own parts that the
+        carried matte missed lie within its reach (a leg that moved faster than the flow). ../shared/media/dog.mp4 clicked at frame 150, where the woman
         bends down to the dog: from frame 156 on the matte took her, arm first, then all of her.
         Bodies beside the subject at the prompt frame are models/embedded/others.py's."""
         if not new.any():
             return np.zeros_like(new)
-        off = (p_plate > 0.5) & ~core
+        off = off_plate & ~core
         n, labels, stats, _ = cv2.connectedComponentsWithStats(off.view(np.uint8), connectivity=8)
         if n <= 1:
             return np.zeros_like(new)
