@@ -38,8 +38,7 @@ def run_photo_job(request: JobRequest, settings: Settings, progress: ProgressCal
             engine = resolve_engine(request.engine, settings)
             results = segment_objects(engine.segmenter, image, request.prompts[0])
             mask = union_mask(results, (height, width))
-            drawn = any(o.mask is None for o in request.prompts[0])  # clicks or a box, not a mask as given
-            selection = selection_warning(mask) if drawn else None
+            selection = selection_warning(mask, request.prompts[0])
             tracker.advance("segment")
             matter = engine.matter_factory()
             try:

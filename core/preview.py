@@ -159,9 +159,8 @@ class MaskSession:
             masks = {oid: r.mask for oid, r in results.items()}
             mask = union_mask(results, (h, w))
             alpha = self._soft_alpha(image, mask)
-            drawn = any(o.mask is None for o in live)
             return PreviewResult(draw_overlay(image, masks, live), alpha, masks, self.engine_name,
-                                 self.engine_reason, selection_warning(mask) if drawn else None)
+                                 self.engine_reason, selection_warning(mask, live))
 
     def _use_clip(self, path: Path | str, frame_index: int) -> None:
         """Let the segmenter look at the clip on screen (a new clip: new samples; a photo: none)."""

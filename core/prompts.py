@@ -89,12 +89,15 @@ def union_mask(results: dict[int, SegmentResult], shape: tuple[int, int]) -> np.
     return mask
 
 
-def selection_warning(mask: np.ndarray, frame_index: int | None = None) -> str | None:
-    """What to tell a person whose clicks selected nothing or next to nothing, else None.
+def selection_warning(mask: np.ndarray, objects: list[ObjectPrompt], frame_index: int | None = None) -> str | None:
+    """What to tell a person whose clicks (or box) for ``objects`` selected nothing or next to
+    nothing in ``mask``, else None; None too when every subject was given as a mask (their choice).
 
     Not an error: the job's result is still what was asked for, and a tiny subject may be meant.
     But a finished clip with nothing in it should say why, and what to do instead.
     """
+    if all(o.mask is not None for o in objects):
+        return None
     where = f"frame {frame_index}: " if frame_index is not None else ""
     hint = "click on the subject's middle, add a box around it, or give a mask"
     count = int(np.count_nonzero(mask))

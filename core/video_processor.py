@@ -209,8 +209,7 @@ class VideoJob:
             results = segment_objects(self.engine.segmenter, image, self.request.prompts[frame_index])
             masks[frame_index] = union_mask(results, shape)
             self.timings["segment"] += time.perf_counter() - started
-            drawn = any(o.mask is None for o in self.request.prompts[frame_index])  # not a mask as given
-            if drawn and (warning := selection_warning(masks[frame_index], frame_index)):
+            if warning := selection_warning(masks[frame_index], self.request.prompts[frame_index], frame_index):
                 self.warnings.append(warning)
             self.tracker.advance("segment", 1, f"frame {frame_index}")
         self.engine.segmenter.use_clip(None)

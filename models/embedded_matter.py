@@ -51,7 +51,7 @@ from models.embedded.full_edges import FullResolutionEdges, disc, distance_outsi
 from models.embedded.guided import gray_coefficients
 from models.embedded.motion import STILL_PX, FlowTracker, camera_motion, is_still
 from models.embedded.movers import PUSH, BackgroundMovers
-from models.embedded.palette import palette_distance, subject_palette
+from models.embedded.palette import NEAR, palette_distance, subject_palette
 from models.embedded.plate import BackgroundPlate, channel_max
 from models.embedded.reacquire import LostSubject
 from models.embedded.still_camera import StillCamera, look_at
@@ -63,8 +63,7 @@ _PLATE_EVERY = 4  # frames between updates of the whole plate (the ROI's part: e
 _PLATE_GAP = 0.5  # x band_px: the plate learns from pixels this far from the subject (swept 0.25-1: 0.5 best)
 _PLATE_CLEAR = 0.05  # ... and where the carried matte is below this (strands reaching out)
 _ROI_ALIGN = 16
-_NEAR_PALETTE = 30.0  # grey levels: a colour this close to one of the subject's palette is the subject's (-> 45: not)
-_FAR_FROM_PALETTE = 45.0
+_FAR_FROM_PALETTE = 45.0  # grey levels from the palette: not the subject's colour (palette.NEAR: it is)
 _OTHER_BODY = 0.25  # x the carried subject's area: a body reaching that far beyond the reach is not the subject's
 LOST = 0.1  # x the subject's prompt-frame area: carrying less than this, the subject is looked for
 _ROI_MARGIN = 8  # tracking-res px beyond the reach of the edge zone: the filters' support
@@ -263,7 +262,7 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         flat = blind.reshape(-1)
         idx = np.flatnonzero(flat > 0.01)
         dist = palette_distance(before.reshape(-1, 3)[idx], self.palette)
-        flat[idx] *= np.clip((_FAR_FROM_PALETTE - dist) * np.float32(1 / (_FAR_FROM_PALETTE - _NEAR_PALETTE)), 0.0, 1.0)
+        flat[idx] *= np.clip((_FAR_FROM_PALETTE - dist) * np.float32(1 / (_FAR_FROM_PALETTE - NEAR)), 0.0, 1.0)
         flat[flat <= 0.01] = 0.0
         return blind
 

@@ -207,12 +207,14 @@ def test_prompt_validation_codes():
 
 
 def test_selection_warning_for_empty_and_tiny_selections():
+    clicks = [ObjectPrompt(points=[(5, 5)], labels=[1])]
     mask = np.zeros((720, 1280), bool)
-    assert "frame 3: the clicks selected nothing" in selection_warning(mask, 3)
+    assert "frame 3: the clicks selected nothing" in selection_warning(mask, clicks, 3)
     mask[100:110, 100:110] = True  # 100 px: 0.01 % of the frame
-    assert "selected only 100 px (0.01 % of the frame)" in selection_warning(mask)
+    assert "selected only 100 px (0.01 % of the frame)" in selection_warning(mask, clicks)
+    assert selection_warning(mask, [ObjectPrompt(mask=mask)]) is None  # a mask as given: the person's choice
     mask[100:140, 100:140] = True  # 1600 px: a small subject far off, as meant
-    assert selection_warning(mask, 0) is None
+    assert selection_warning(mask, clicks, 0) is None
 
 
 def test_empty_frames_are_told_in_stretches_of_a_second_or_more():

@@ -311,15 +311,22 @@ def test_a_small_subject_takes_its_colours_from_its_own_middle():
         assert alpha[cv2.dilate(mask, np.ones((9, 9), np.uint8)) == 0].max() < 0.1
 
 
+def _still_scene() -> np.ndarray:
+    """A greenish, softly textured 384x216 background (uint8 RGB), the same every call."""
+    import cv2
+
+    rng = np.random.default_rng(5)
+    scene = cv2.GaussianBlur(rng.uniform(60, 140, (216, 384, 3)).astype(np.float32), (0, 0), 3)
+    scene[:, :, 1] += 30
+    return np.clip(scene, 0, 255).astype(np.uint8)
+
+
 def _leaves_and_comes_back(i: int) -> tuple[np.ndarray, np.ndarray]:
     """A still scene 384x216 and a brown-and-white subject that walks out of the frame to the right
     (frames 0-11), stays out (12-17), and walks back in (18-29): frame ``i`` and its mask."""
     import cv2
 
-    rng = np.random.default_rng(5)
-    scene = cv2.GaussianBlur(rng.uniform(60, 140, (216, 384, 3)).astype(np.float32), (0, 0), 3)
-    scene[:, :, 1] += 30  # greenish
-    frame = np.clip(scene, 0, 255).astype(np.uint8)
+    frame = _still_scene()
     x = 200 + 22 * i if i < 12 else 450 if i < 18 else 450 - 20 * (i - 17)
     mask = np.zeros((216, 384), np.uint8)
     cv2.ellipse(mask, (x, 120), (30, 20), 0, 0, 360, 1, -1)
@@ -402,10 +409,7 @@ def test_a_body_that_comes_to_touch_the_subject_later_stays_out_of_its_matte():
     subject's reach is another body, and is followed as one from then on."""
     import cv2
 
-    rng = np.random.default_rng(5)
-    scene = cv2.GaussianBlur(rng.uniform(60, 140, (216, 384, 3)).astype(np.float32), (0, 0), 3)
-    scene[:, :, 1] += 30
-    scene = np.clip(scene, 0, 255).astype(np.uint8)
+    scene = _still_scene()
 
     def frame_at(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         frame, subject, body = scene.copy(), np.zeros((216, 384), np.uint8), np.zeros((216, 384), np.uint8)

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 PALETTE_SIZE = 6  # subject colours kept (skin, hair, some of the clothes): 4 measured worse, 5-12 alike
 PALETTE_GAIN = 0.7  # a palette colour replaces the local one when it leaves < this x its distance to the pixel
 PALETTE_MIN_OFF = 6.0  # grey levels: a pixel the local colour already explains this well keeps it
+NEAR = 30.0  # grey levels: a colour this close to one of the palette's is one of the subject's colours
 MIN_PICKS = 20  # pixels that took a palette colour before that colour is localised
 _PALETTE_PIXELS = 4000  # a subsample is enough for k-means on a handful of clusters
 

@@ -1,9 +1,9 @@
 """Finding a lost subject again, with a still camera: the dog that ran out of the frame comes back.
 
-Why: the matter carries the subject from frame to frame along the optical flow. Once nothing is
-carried any more (../shared/media/dog.mp4: the dog runs out of the frame at frame 75 and comes back
-at frame 110), nothing can be carried back, and the matte stayed empty for the rest of the clip, 60 %
-of it. With a still camera the plate is the scene without the subject, so what comes in stands out
+Why: the matter carries the subject from frame to frame along the optical flow. Once next to
+nothing is carried any more (../shared/media/dog.mp4: the dog runs out of the frame at frame 75 and
+comes back at frame 110), nothing can be carried back, and the matte stayed empty for the rest of
+the clip, 74 % of it. With a still camera the plate is the scene without the subject, so what comes in stands out
 from it. What stands out is taken for the subject again when it is about the subject's size at the
 prompt frame, is made mostly of the subject's own colours (its palette, and the colour models'
 subject side), is not another body followed since the prompt frame (a person beside the subject),
@@ -18,20 +18,20 @@ import cv2
 import numpy as np
 
 from models.embedded.colour import ColourModel
-from models.embedded.palette import palette_distance
+from models.embedded.full_edges import disc
+from models.embedded.palette import NEAR, palette_distance
 from models.embedded.plate import BackgroundPlate
 
 logger = logging.getLogger(__name__)
 
 SIZE = (0.3, 3.0)  # x the subject's area at the prompt frame: a candidate's area within these
-NEAR_PALETTE = 30.0  # grey levels: a pixel this close to a palette colour is of the subject's colours
-MIN_SHARE = 0.7  # ... and a candidate is the subject when this share of its pixels is
+MIN_SHARE = 0.7  # a candidate is the subject when this share of its pixels is of its palette (palette.NEAR)
 MIN_POSTERIOR = 0.5  # ... and the colour models hold it for the subject on average
 SAME_PLACE = 0.2  # overlap (of the smaller) with the last frame's candidate: seen two frames running
 
 
 class LostSubject:
-    """Looks for the subject while nothing is carried (``look``), one frame at a time."""
+    """Looks for the subject while next to nothing is carried (``look``), one frame at a time."""
 
     def __init__(self, area: float) -> None:
         self.area = area  # tracking px of the subject at the prompt frame
@@ -61,8 +61,7 @@ class LostSubject:
         out = cv2.bitwise_and(out, cv2.compare(plate.valid, 0.5, cv2.CMP_GT))
         if others is not None:
             out[others > 0] = 0
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-        out = cv2.morphologyEx(cv2.morphologyEx(out, cv2.MORPH_OPEN, kernel), cv2.MORPH_CLOSE, kernel)
+        out = cv2.morphologyEx(cv2.morphologyEx(out, cv2.MORPH_OPEN, disc(2)), cv2.MORPH_CLOSE, disc(2))
         n, labels, stats, _ = cv2.connectedComponentsWithStats(out, connectivity=8)
         area = stats[:, cv2.CC_STAT_AREA]
         sized = [k for k in range(1, n) if SIZE[0] * self.area <= area[k] <= SIZE[1] * self.area]
@@ -72,7 +71,7 @@ class LostSubject:
         best, best_share = None, MIN_SHARE
         for k in sized:
             blob = labels == k
-            share = float(np.mean(palette_distance(small[blob], palette) < NEAR_PALETTE))
+            share = float(np.mean(palette_distance(small[blob], palette) < NEAR))
             if share >= best_share and float(posterior[blob].mean()) >= MIN_POSTERIOR:
                 best, best_share = blob, share
         return best
