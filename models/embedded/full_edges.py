@@ -25,6 +25,13 @@ _EPS = 1e-3
 _DEEP = 0.8  # subject colours come from pixels deeper than this x band_px (with the palette: 0.4-1.3 swept, 0.8 best)
 _DEEP_OF_THICKNESS = 0.5  # ... or this x the subject's largest inner distance, if less (a small subject)
 _GUIDED_R = 2  # tracking-res px of the guided filter that gives the fallback alpha
+# A tracking pixel beside the edge that the low-resolution solve finds at least this much subject
+# joins the band. Less is mostly the background's own texture against the plate (grass in the wind,
+# a soft shadow): a haze of alpha 0.05-0.2 around the subject (juggle.mp4 and dog.mp4: half of it
+# went from 0.02 to 0.1). Swept 0.02-0.3, bench.quality --via-pipeline (mask): MAD 3.72 / 3.56 /
+# 3.53 / 3.55 / 3.64 / 4.00 at 0.02 / 0.06 / 0.1 / 0.15 / 0.2 / 0.3, dtSSD 2.87 / 2.86 / 2.86 /
+# 2.90 / 2.99 / 3.36.
+_MIXED_FROM = 0.1
 _SOLID = 0.9  # carried alpha above which a pixel well inside the subject is not solved again (0.8-0.98 swept)
 
 
@@ -165,7 +172,7 @@ class FullResolutionEdges:
         solved, trust = solve_alpha(pix, colours.reshape(-1, 3)[zone], plate)
         trust *= np.clip(plate_trust.reshape(-1)[zone] * 2.0 - 1.0, 0.0, 1.0)
         mixed = np.zeros(fg.size, np.uint8)
-        mixed[zone] = (trust > 0.3) & (solved > 0.02) & (solved < 0.97)
+        mixed[zone] = (trust > 0.3) & (solved > _MIXED_FROM) & (solved < 0.97)
         band |= cv2.dilate(mixed.reshape(fg.shape), self._kernel3) > 0
         flat = soft.reshape(-1)
         flat[zone] = trust * solved + (1.0 - trust) * flat[zone]
