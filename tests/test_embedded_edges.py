@@ -142,6 +142,8 @@ def test_a_still_cameras_plate_does_not_keep_what_passes_by():
     assert np.allclose(plate.image[:, :10], ball) and np.allclose(plate.valid[:, :10], 0.75)
     assert np.allclose(plate.image[:, 10:], np.add(grass, 0.03 * np.subtract(ball, grass)))  # the jump, slowly
     assert plate.valid[:, 10:].min() == 1.0
+    # what the plate holds from the median, and what it learnt (the ball, first seen) since
+    assert not plate.from_median[:, :10].any() and plate.from_median[:, 10:].all()
     frame[:] = grass
     plate.update(frame, everything)  # the ball has gone: the grass is new there, partly trusted
     assert np.allclose(plate.image[:, :10], grass) and np.allclose(plate.valid[:, :10], 0.75)
@@ -157,12 +159,15 @@ def test_a_still_cameras_plate_does_not_keep_what_passes_by():
     for _ in range(JUMP_LOOKS - 1):
         plate.update(frame, everything)
     assert np.abs(plate.image[:, 10:] - np.float32((120, 90, 150))).max(axis=-1).min() > 30  # not yet
+    assert plate.from_median[:, 10:].all()
     plate.update(frame, everything)
     assert np.allclose(plate.image[:, 10:], (120, 90, 150))
+    assert not plate.from_median.any()
     # A moving camera's plate knows new background at once.
     moving = BackgroundPlate(image.copy(), valid.copy())
     moving.update(np.full((10, 20, 3), ball, np.uint8), everything)
     assert moving.valid.min() == 1.0 and np.allclose(moving.image[:, :10], ball)
+    assert moving.from_median is None
 
 
 def test_camera_motion_follows_the_background_not_the_subject():

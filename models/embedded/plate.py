@@ -175,6 +175,8 @@ class BackgroundPlate:
         self.image = image.astype(np.float32)
         self.valid = valid.astype(np.float32)
         self.full = full  # full-resolution plate (still camera only), float32 RGB
+        # still camera: where the plate is still the clip's median (False where it learnt a colour since)
+        self.from_median: np.ndarray | None = None if full is None else self.valid >= 1.0
         self._jumps: np.ndarray | None = None  # still camera: see ``update``
         self._jump_colour: np.ndarray | None = None
         self.gain = 1.0
@@ -200,7 +202,7 @@ class BackgroundPlate:
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         self.image = cv2.warpAffine(self.image, m, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
         self.valid = cv2.warpAffine(self.valid, m, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        self.full = None
+        self.full = self.from_median = None
 
     def fit_gain(self, small: np.ndarray, background: np.ndarray) -> None:
         """Exposure of this frame relative to the plate, from pixels believed to be background."""
@@ -269,6 +271,7 @@ class BackgroundPlate:
             anew = unsure & ~same  # a new colour: taken whole, partly trusted
             weight[anew] = 1.0
             valid[anew] = FIRST_LOOK
+            self.from_median[region][unsure] = False
         jump = bg & known & ~same
         weight[jump] *= JUMP_RATE
         image += cv2.subtract(seen, image) * weight[..., None]
@@ -280,11 +283,12 @@ class BackgroundPlate:
         x, y, w, h = cv2.boundingRect(jump.view(np.uint8))
         if w:  # the jumps are few (a ball, someone walking off): counted in their box only
             box = (slice(y, y + h), slice(x, x + w))
-            self._count_jumps(seen[box], jump[box], image[box], count[box], colour[box])
+            taken = self._count_jumps(seen[box], jump[box], image[box], count[box], colour[box])
+            self.from_median[region][box][taken] = False
 
     @staticmethod
     def _count_jumps(seen: np.ndarray, jump: np.ndarray, image: np.ndarray, count: np.ndarray,
-                     colour: np.ndarray) -> None:
+                     colour: np.ndarray) -> np.ndarray:
         """Per known pixel that jumped, how many updates running it has shown one and the same new
         colour (``count``, ``colour``); at ``JUMP_LOOKS`` the plate (``image``) takes it."""
         again = jump & (channel_max(cv2.absdiff(seen, colour)) < SAME_TOLERANCE)
@@ -296,3 +300,4 @@ class BackgroundPlate:
         if taken.any():
             image[taken] = seen[taken]
             count[taken] = 0
+        return taken
