@@ -1,4 +1,5 @@
-"""What a job is: the request every front end builds and the result it gets back.
+"""What a job is: the request every front end builds, the result it gets back, and the checks of
+a request that come before any heavy work (the input file, the trim, the output formats).
 
 The CLI (app.py process), the studio (ui/) and the API endpoints all build a ``JobRequest`` and
 call ``core.video_processor.run_job``; nothing else touches engines or media.
@@ -9,8 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app_config import DEFAULT_FORMATS
+from app_config import DEFAULT_FORMATS, OUTPUT_FORMATS, Settings
+from core.exceptions import FormatError, LimitExceededError
 from models.base import ObjectPrompt
+
+TRANSPARENT_DEFAULT = ("foreground.webm", "alpha.mp4")
 
 
 @dataclass
@@ -53,3 +57,37 @@ class JobResult:
     out_dir: Path
     outputs: dict[str, Path]
     report: dict
+
+
+def check_input_file(path: Path | str, settings: Settings) -> Path:
+    """A readable local file within the upload limit, else a coded error (URLs, folders refused)."""
+    from core.video_io import check_input_path
+
+    p = check_input_path(path)
+    size_mb = p.stat().st_size / 2**20
+    if size_mb > settings.max_upload_mb:
+        raise LimitExceededError(f"the file is {size_mb:.0f} MB, over the {settings.max_upload_mb} MB limit")
+    return p
+
+
+def resolve_formats(request: JobRequest, transparent: bool) -> tuple[str, ...]:
+    """The outputs to write. A transparent job has no composite; greenscreen needs no background."""
+    unknown = [f for f in request.formats if f not in OUTPUT_FORMATS]
+    if unknown:
+        raise FormatError(f"unknown output format {unknown[0]!r}")
+    formats = tuple(dict.fromkeys(request.formats))
+    if transparent:
+        formats = tuple(f for f in formats if f != "composite.mp4") or TRANSPARENT_DEFAULT
+    if not formats:
+        raise FormatError("no output format chosen")
+    return formats
+
+
+def frame_range(request: JobRequest, info) -> tuple[int, int]:
+    """[first, stop) frames kept by the trim (seconds from the source's first frame; exact for a
+    variable frame rate too: frames are found by their timestamps)."""
+    first = 0 if request.trim_start_s is None else info.index_at(max(0.0, request.trim_start_s))
+    stop = info.frame_count if request.trim_end_s is None else info.index_at(request.trim_end_s)
+    if stop <= first:
+        raise LimitExceededError("the trim leaves no frames", "choose trim start < trim end within the clip")
+    return first, stop

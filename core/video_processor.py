@@ -22,17 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from app_config import OUTPUT_FORMATS, QUALITIES, Settings, get_settings
+from app_config import QUALITIES, Settings, get_settings
 from core import memory_manager
 from core.clip_samples import ClipSamples
 from core.compositing import clean_foreground, mix_despill, refine_alpha
 from core.coverage import EmptyFrames
-from core.exceptions import (
-    FormatError,
-    LimitExceededError,
-    StudioError,
-)
-from core.job import EdgeOptions, JobRequest, JobResult
+from core.exceptions import FormatError, LimitExceededError, StudioError
+from core.job import EdgeOptions, JobRequest, JobResult, check_input_file, frame_range, resolve_formats
 from core.outputs import WITH_AUDIO, FrameSink, Staging, write_json
 from core.pipelining import Background, Prefetcher, Worker, opencv_threads_for_a_job
 from core.progress_tracker import ProgressCallback, ProgressTracker
@@ -43,43 +39,8 @@ from models.engines import EngineChoice, resolve_engine
 
 logger = logging.getLogger(__name__)
 
-TRANSPARENT_DEFAULT = ("foreground.webm", "alpha.mp4")
 #: most decoded frames (MB) the backward pass parks on disk at once (one segment)
 BACKWARD_SPILL_MB = 2048
-
-
-def check_input_file(path: Path | str, settings: Settings) -> Path:
-    """A readable local file within the upload limit, else a coded error (URLs, folders refused)."""
-    from core.video_io import check_input_path
-
-    p = check_input_path(path)
-    size_mb = p.stat().st_size / 2**20
-    if size_mb > settings.max_upload_mb:
-        raise LimitExceededError(f"the file is {size_mb:.0f} MB, over the {settings.max_upload_mb} MB limit")
-    return p
-
-
-def resolve_formats(request: JobRequest, transparent: bool) -> tuple[str, ...]:
-    """The outputs to write. A transparent job has no composite; greenscreen needs no background."""
-    unknown = [f for f in request.formats if f not in OUTPUT_FORMATS]
-    if unknown:
-        raise FormatError(f"unknown output format {unknown[0]!r}")
-    formats = tuple(dict.fromkeys(request.formats))
-    if transparent:
-        formats = tuple(f for f in formats if f != "composite.mp4") or TRANSPARENT_DEFAULT
-    if not formats:
-        raise FormatError("no output format chosen")
-    return formats
-
-
-def frame_range(request: JobRequest, info) -> tuple[int, int]:
-    """[first, stop) frames kept by the trim (seconds from the source's first frame; exact for a
-    variable frame rate too: frames are found by their timestamps)."""
-    first = 0 if request.trim_start_s is None else info.index_at(max(0.0, request.trim_start_s))
-    stop = info.frame_count if request.trim_end_s is None else info.index_at(request.trim_end_s)
-    if stop <= first:
-        raise LimitExceededError("the trim leaves no frames", "choose trim start < trim end within the clip")
-    return first, stop
 
 
 def run_job(
