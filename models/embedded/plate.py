@@ -250,7 +250,9 @@ class BackgroundPlate:
         ``JUMP_RATE`` times slower than a drift (at ``rate`` the ball left a trail), unless the
         same new colour stays for ``JUMP_LOOKS`` updates: then the scene itself changed (a person
         who stood there in most of the samples, so the median showed her, has walked off).
-        bench.quality --clips linger (mask): IoU 0.891 -> 0.916, MAD 14.1 -> 10.5.
+        bench.quality --clips linger (mask): IoU 0.891 -> 0.916, MAD 14.1 -> 10.5. Whatever it
+        learns that way is no longer the median's (``from_median``): the matter trusts less a
+        learnt colour's word that something is not the background (``_plate_doubtful``).
         """
         region = region or (slice(None), slice(None))
         image, valid, bg = self.image[region], self.valid[region], background[region]
