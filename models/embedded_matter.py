@@ -65,7 +65,6 @@ _PLATE_CLEAR = 0.05  # ... and where the carried matte is below this (strands re
 _ROI_ALIGN = 16
 _FAR_FROM_PALETTE = 45.0  # grey levels from the palette: not the subject's colour (palette.NEAR: it is)
 _OTHER_BODY = 0.25  # x the carried subject's area: a body reaching that far beyond the reach is not the subject's
-_CLEARLY_BACKGROUND = 0.2  # P(subject) from colour under which a learnt plate's "subject" is doubted (0.1-0.3: the same)
 LOST = 0.1  # x the subject's prompt-frame area: carrying less than this, the subject is looked for
 _ROI_MARGIN = 8  # tracking-res px beyond the reach of the edge zone: the filters' support
 
@@ -296,7 +295,7 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         posterior = self.colours.posterior(small)
         logit += (0.4 + 1.0 * sep) * _logit(posterior) * (1.0 - blind)
         trust *= 1.0 - blind
-        doubtful = self._plate_doubtful(posterior, p_plate, roi)
+        doubtful = self.plate.doubtful(posterior, p_plate, roi)
         if doubtful is not None:
             trust[doubtful] = 0.0
         if self.movers is not None:  # something passing behind: the plate is not the background there
@@ -321,21 +320,6 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         if doubtful is not None:  # nor can the edge solve trust the plate there
             blind = np.maximum(blind, doubtful.view(np.uint8).astype(np.float32))
         return self._keep_tracked(fg, carried), blind
-
-    def _plate_doubtful(self, posterior: np.ndarray, p_plate: np.ndarray,
-                        roi: tuple[slice, slice]) -> np.ndarray | None:
-        """Where a still camera's plate says "subject" from a colour it learnt during the clip, not
-        from the median, against colours that say "background" clearly (bool, the ROI), or None.
-
-        Why: a thing the clicks left out (his white shoes, the ball) that stood where the subject's
-        own ghost made the median unknown is learnt as background there; when it moves off, the
-        grass it uncovers differs from the plate, and beside the subject it was taken in and
-        carried for good (../shared/media/juggle.mp4: grass beside his legs from frame 30 to the end,
-        5000-7000 px at 720p). The median's own colours are left to speak: they were seen most.
-        """
-        if self.plate.from_median is None:
-            return None
-        return ~self.plate.from_median[roi] & (posterior < _CLEARLY_BACKGROUND) & (p_plate > 0.5)
 
     def _other_body_growth(self, new: np.ndarray, off_plate: np.ndarray, core: np.ndarray,
                            reach: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ FIRST_LOOK = 0.75  # a still camera's unknown plate pixel: how far what shows th
 SAME_TOLERANCE = 16.0  # grey levels: seen again, or a drift, within this (a jump beyond it)
 JUMP_RATE = 0.1  # x the update rate: a still camera's known plate pixel learns a jump this much slower
 JUMP_LOOKS = 5  # ... unless it shows the same new colour this many updates running: then it takes it
+CLEARLY_BACKGROUND = 0.2  # P(subject) from colour under which a learnt colour's "not background" is doubted (0.1-0.3: the same)
 
 
 def median_plate(samples: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -204,6 +205,21 @@ class BackgroundPlate:
         self.valid = cv2.warpAffine(self.valid, m, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         self.full = self.from_median = None
 
+    def doubtful(self, posterior: np.ndarray, p_plate: np.ndarray, roi: tuple[slice, slice]) -> np.ndarray | None:
+        """Where a still camera's plate says "subject" (``p_plate`` > 0.5) from a colour it learnt
+        during the clip, not from the median, while the colours (``posterior``: P(subject) from
+        colour) clearly say "background" (bool, the ROI); None with a moving camera.
+
+        Why: a thing the clicks left out (his white shoes, the ball) that stood where the subject's
+        own ghost made the median unknown is learnt as background there; when it moves off, the
+        grass it uncovers differs from the plate, and beside the subject it was taken in and
+        carried for good (../shared/media/juggle.mp4: grass beside his legs from frame 30 to the end,
+        5000-7000 px at 720p). The median's own colours are left to speak: they were seen most.
+        """
+        if self.from_median is None:
+            return None
+        return ~self.from_median[roi] & (posterior < CLEARLY_BACKGROUND) & (p_plate > 0.5)
+
     def fit_gain(self, small: np.ndarray, background: np.ndarray) -> None:
         """Exposure of this frame relative to the plate, from pixels believed to be background."""
         sel = (background & (self.valid > 0.9)).view(np.uint8)
@@ -251,8 +267,8 @@ class BackgroundPlate:
         same new colour stays for ``JUMP_LOOKS`` updates: then the scene itself changed (a person
         who stood there in most of the samples, so the median showed her, has walked off).
         bench.quality --clips linger (mask): IoU 0.891 -> 0.916, MAD 14.1 -> 10.5. Whatever it
-        learns that way is no longer the median's (``from_median``): the matter trusts less a
-        learnt colour's word that something is not the background (``_plate_doubtful``).
+        learns that way is no longer the median's (``from_median``): a learnt colour's word that
+        something is not the background is doubted against clear colours (``doubtful``).
         """
         region = region or (slice(None), slice(None))
         image, valid, bg = self.image[region], self.valid[region], background[region]
