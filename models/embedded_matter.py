@@ -317,8 +317,8 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
             fg &= ~body
             if self.others is not None and body.any():  # followed from now on, like those at the prompt
                 self.others.map[roi] |= body.view(np.uint8)
-        if doubtful is not None:  # nor can the edge solve trust the plate there
-            blind = np.maximum(blind, doubtful.view(np.uint8).astype(np.float32))
+        if doubtful is not None:  # nor can the edge solve trust the plate there (``blind`` is this frame's own)
+            blind[doubtful] = 1.0
         return self._keep_tracked(fg, carried), blind
 
     def _other_body_growth(self, new: np.ndarray, off_plate: np.ndarray, core: np.ndarray,
