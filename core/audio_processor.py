@@ -5,7 +5,8 @@ The video file written by the pipeline starts at 0 and its first frame is the so
 ``video_start + start_s`` must land at the output's time 0; ``end_s`` cuts it where the video
 ends. Without a trim the audio packets are copied untouched when the container accepts the
 codec (no quality loss, no decode); with a trim, or a codec the container refuses (e.g. PCM in
-MP4), the audio is decoded, cut to the exact sample and encoded to AAC (Opus in WebM).
+MP4), the audio is decoded, cut to the exact sample and encoded to AAC (Opus in WebM). Every
+audio track of the source is kept, in its order (the first stays the default one).
 
 No ffmpeg binary is needed: PyAV's bundled libraries do the demux, decode, encode and mux.
 """
@@ -18,6 +19,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from fractions import Fraction
 from pathlib import Path
 
@@ -63,10 +65,12 @@ def mux_audio(
     start_s: float | None = None,
     end_s: float | None = None,
 ) -> str:
-    """Write ``out_path``: the video of ``video_path`` with the audio of ``source_path``.
+    """Write ``out_path``: the video of ``video_path`` with the audio of ``source_path``, every
+    audio track of it (a camera's two microphones, a film's languages), in the source's order.
 
-    Returns what happened to the audio: ``"copy"``, ``"transcode"`` or ``"none"`` (the source
-    has no audio: the video is copied as is). Written atomically (temporary name, then rename).
+    Returns what happened to the audio: ``"copy"`` (every track copied as it is), ``"transcode"``
+    (at least one track re-encoded) or ``"none"`` (the source has no audio: the video is copied
+    as is). Written atomically (temporary name, then rename).
     """
     video_path, source_path, out_path = Path(video_path), Path(source_path), Path(out_path)
     suffix = out_path.suffix.lower()
@@ -75,45 +79,63 @@ def mux_audio(
     tmp = out_path.with_name(f".{out_path.stem}.{uuid.uuid4().hex[:8]}.part{out_path.suffix}")
     try:
         with av.open(str(source_path)) as src:
-            if not src.streams.audio:
-                shutil.copyfile(video_path, tmp)
-                mode = "none"
-            else:
-                mode = _mux(video_path, src, tmp, suffix, start_s, end_s)
+            tracks = len(src.streams.audio)
+        if tracks == 0:
+            shutil.copyfile(video_path, tmp)
+            mode = "none"
+        else:
+            mode = _mux(video_path, source_path, tracks, tmp, suffix, start_s, end_s)
         os.replace(tmp, out_path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    logger.info("audio %s -> %s (%s)", source_path.name, out_path.name, mode)
+    logger.info("audio %s -> %s (%s, %d track(s))", source_path.name, out_path.name, mode, tracks)
     return mode
 
 
-def _mux(video_path: Path, src, tmp: Path, suffix: str, start_s: float | None, end_s: float | None) -> str:
-    audio_in = src.streams.audio[0]
+def _mux(video_path: Path, source_path: Path, tracks: int, tmp: Path, suffix: str,
+         start_s: float | None, end_s: float | None) -> str:
+    """The video's packets and every audio track's, merged by time into ``tmp``.
+
+    Each track is read through a container of its own: one demuxer cannot feed several
+    generators that are consumed in turn (each would skip the packets the others need)."""
+    options = {"movflags": "+faststart"} if suffix in (".mp4", ".m4v", ".mov") else {}
+    modes = []
+    with ExitStack() as stack:
+        vid = stack.enter_context(av.open(str(video_path)))
+        out = stack.enter_context(av.open(str(tmp), "w", format=_FORMATS[suffix], container_options=options))
+        video_in = vid.streams.video[0]
+        video_out = out.add_stream_from_template(video_in)
+        # the stream's tags go too: WebM's ``alpha_mode`` is what tells a player that VP9 has alpha
+        video_out.metadata.update({k: v for k, v in video_in.metadata.items() if k.upper() != "DURATION"})
+        streams = [_retagged(vid.demux(video_in), video_out)]
+        for track in range(tracks):
+            src = stack.enter_context(av.open(str(source_path)))
+            packets, mode = _audio_track(src, src.streams.audio[track], out, video_in, suffix, start_s, end_s)
+            streams.append(packets)
+            modes.append(mode)
+        # merge by time so the muxer never has to buffer one whole stream in memory
+        for packet in heapq.merge(*streams, key=_packet_time):
+            out.mux(packet)
+    return "copy" if all(m == "copy" for m in modes) else "transcode"
+
+
+def _audio_track(src, audio_in, out, video, suffix: str, start_s: float | None,
+                 end_s: float | None) -> tuple[Iterator[av.Packet], str]:
+    """An output stream in ``out`` for one source audio track, and its packets on the clock of the
+    encoded ``video`` (a stream of the file being given sound)."""
     source_video = src.streams.video[0] if src.streams.video else None
     origin = (_start_s(source_video) if source_video is not None else 0.0) + (start_s or 0.0)
     end = None if end_s is None else origin - (start_s or 0.0) + end_s
-    copy = start_s is None and end_s is None and audio_in.codec_context.codec.canonical_name in COPYABLE[suffix]
-    options = {"movflags": "+faststart"} if suffix in (".mp4", ".m4v", ".mov") else {}
-    with av.open(str(video_path)) as vid, av.open(str(tmp), "w", format=_FORMATS[suffix],
-                                                   container_options=options) as out:
-        video_in = vid.streams.video[0]
-        video_out = out.add_stream_from_template(video_in)
-        shift = origin - _start_s(video_in)  # source audio time - shift = output time
-        if copy:
-            audio_out = out.add_stream_from_template(audio_in)
-            audio_packets = _copied_audio(src, audio_in, audio_out, shift)
-        else:
-            codec = "libopus" if suffix == ".webm" else "aac"
-            in_ctx = audio_in.codec_context
-            layout = in_ctx.layout.name if in_ctx.channels <= 2 else "stereo"
-            audio_out = out.add_stream(codec, rate=_encoder_rate(codec, in_ctx.sample_rate), layout=layout)
-            audio_packets = _encoded_audio(src, audio_in, audio_out, origin, end)
-        video_packets = _retagged(vid.demux(video_in), video_out)
-        # merge by time so the muxer never has to buffer one whole stream in memory
-        for packet in heapq.merge(video_packets, audio_packets, key=_packet_time):
-            out.mux(packet)
-    return "copy" if copy else "transcode"
+    if start_s is None and end_s is None and audio_in.codec_context.codec.canonical_name in COPYABLE[suffix]:
+        audio_out = out.add_stream_from_template(audio_in)
+        shift = origin - _start_s(video)  # source audio time - shift = output time
+        return _copied_audio(src, audio_in, audio_out, shift), "copy"
+    codec = "libopus" if suffix == ".webm" else "aac"
+    in_ctx = audio_in.codec_context
+    layout = in_ctx.layout.name if in_ctx.channels <= 2 else "stereo"
+    audio_out = out.add_stream(codec, rate=_encoder_rate(codec, in_ctx.sample_rate), layout=layout)
+    return _encoded_audio(src, audio_in, audio_out, origin, end), "transcode"
 
 
 def _encoder_rate(codec: str, rate: int) -> int:
@@ -197,8 +219,9 @@ def _encode_chunk(stream, samples: np.ndarray, pts: int, layout: str, rate: int)
     yield from stream.encode(frame)
 
 
-def audio_onsets_s(path: str | Path, threshold: float = 0.4, min_gap_s: float = 0.1) -> list[float]:
-    """Times (s, from the first video frame) where the audio first rises above ``threshold``.
+def audio_onsets_s(path: str | Path, threshold: float = 0.4, min_gap_s: float = 0.1,
+                   track: int = 0) -> list[float]:
+    """Times (s, from the first video frame) where audio track ``track`` first rises above ``threshold``.
 
     For sync tests: a click in the sound at the frame where the picture flashes should give an
     onset at that frame's time. ``min_gap_s`` keeps one onset per click.
@@ -208,7 +231,7 @@ def audio_onsets_s(path: str | Path, threshold: float = 0.4, min_gap_s: float = 
         if not container.streams.audio:
             return onsets
         zero = _start_s(container.streams.video[0]) if container.streams.video else 0.0
-        stream = container.streams.audio[0]
+        stream = container.streams.audio[track]
         last = -1e9
         for frame in container.decode(stream):
             if frame.pts is None:

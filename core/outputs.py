@@ -37,8 +37,9 @@ VIDEO_KINDS = {
     "foreground.mov": "prores4444",
     "greenscreen.mp4": "h264",
 }
-#: outputs that carry the source's sound
-WITH_AUDIO = ("composite.mp4", "greenscreen.mp4")
+#: outputs that carry the source's sound (all but the matte: an editor drops a transparent file
+#: on its timeline and expects the clip's sound with it, as with any other clip)
+WITH_AUDIO = ("composite.mp4", "greenscreen.mp4", "foreground.webm", "foreground.mov")
 
 
 class Staging:

@@ -83,6 +83,7 @@ class VideoJob:
         self.timings: dict[str, float] = dict.fromkeys(
             ("probe", "load", "segment", "matte", "compose", "decode", "encode", "audio"), 0.0
         )
+        self.audio_modes: dict[str, str] = {}  # output file -> "copy" / "transcode" / "none"
         started = time.perf_counter()
         self.info = probe(request.input_path)
         self.timings["probe"] = time.perf_counter() - started
@@ -356,7 +357,7 @@ class VideoJob:
             if name in self.formats:
                 video = staging.file(name)
                 muxed = video.with_name(f".mux-{name}")
-                self.audio_mode = mux_audio(video, self.request.input_path, muxed, start_s=start_s, end_s=end_s)
+                self.audio_modes[name] = mux_audio(video, self.request.input_path, muxed, start_s=start_s, end_s=end_s)
                 os.replace(muxed, video)
         self.timings["audio"] = time.perf_counter() - started
 
@@ -380,7 +381,9 @@ class VideoJob:
             "correction_frames": sorted(f for f in req.prompts if f != self.prompt_frame),
             "trim": [self.first, self.stop],
             "outputs": list(self.formats) + (["alpha/"] if req.matte_frames else []),
-            "audio": getattr(self, "audio_mode", "none"),
+            # the first file given sound (the composite when there is one), and each file's
+            "audio": next(iter(self.audio_modes.values()), "none"),
+            "audio_by_file": self.audio_modes,
             "seconds": {k: round(v, 3) for k, v in self.timings.items()} | {"total": round(total_s, 3)},
             "processing_fps": round(frames / max(total_s, 1e-6), 2),
             # seconds until the first frame went to the compositor, and the rate after it

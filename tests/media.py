@@ -153,6 +153,7 @@ def make_video(
     audio: str | None = None,
     audio_codec: str = "aac",
     audio_rate: int = 48000,
+    audio_tracks: int = 1,
     flash_frames: Sequence[int] = (),
     rotation: int = 0,
     pts: Sequence[int] | None = None,
@@ -166,7 +167,8 @@ def make_video(
     FFmpeg's display matrix reads back) the picture is stored turned the other way and the
     display matrix says how to turn it upright, like a phone recording held upright.
     ``pts`` (in ``time_base``) gives explicit, possibly irregular timestamps: variable frame
-    rate. ``audio`` is None, ``"click"`` (bursts at the flash frames) or ``"sine"``.
+    rate. ``audio`` is None, ``"click"`` (bursts at the flash frames) or ``"sine"``, in
+    ``audio_tracks`` tracks (track k at 1 / (k + 1) of the first's loudness: they differ).
     ``gop`` is the keyframe interval, so seeks have something to do.
     """
     path = Path(path)
@@ -189,7 +191,7 @@ def make_video(
             stream.options = {"crf": "20", "b": "0", "deadline": "realtime", "cpu-used": "8"}
         if turns:
             stream.set_display_rotation(turns * 90)
-        audio_stream = _add_audio(out, audio_codec, audio_rate) if audio else None
+        audio_streams = [_add_audio(out, audio_codec, audio_rate) for _ in range(audio_tracks)] if audio else []
         flashes = set(flash_frames)
         for i, p in enumerate(stamps):
             upright = frame_pattern(i, width, height, flash=i in flashes)
@@ -210,7 +212,8 @@ def make_video(
                 samples = sine_tone(duration, rate=audio_rate)
             else:
                 raise ValueError(f"test media: audio must be None, 'click' or 'sine', not {audio!r}")
-            _write_audio(out, audio_stream, samples)
+            for k, audio_stream in enumerate(audio_streams):
+                _write_audio(out, audio_stream, samples / (k + 1))
     return path
 
 

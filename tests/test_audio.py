@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import av
+import numpy as np
 import pytest
 
 from core.audio_processor import audio_onsets_s, has_audio, mux_audio
@@ -92,3 +93,53 @@ def test_mux_is_atomic_and_checks_the_container(tmp_path):
     with pytest.raises(av.FFmpegError):
         mux_audio(tmp_path / "missing.mp4", src, tmp_path / "out.mp4")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["silent.mp4", "src.mp4"]  # nothing half-written
+
+
+def _loudness(path):
+    """Peak of each audio track of ``path``, in track order."""
+    peaks = []
+    with av.open(str(path)) as c:
+        for stream in c.streams.audio:
+            peaks.append(max(float(abs(f.to_ndarray()).max()) for f in c.decode(stream)))
+            c.seek(0)
+    return peaks
+
+
+@pytest.mark.parametrize("trim", [False, True])
+def test_every_audio_track_is_kept_in_order_and_in_sync(tmp_path, trim):
+    src = media.make_video(tmp_path / "src.mkv", frames=40, audio="click", audio_tracks=2, flash_frames=FLASHES)
+    first, stop = (12, 36) if trim else (0, None)
+    info = _silent_copy(src, tmp_path / "silent.mp4", first=first, stop=stop)
+    cut = {"start_s": info.time_of(12), "end_s": info.time_of(36)} if trim else {}
+    out = tmp_path / "out.mp4"
+    assert mux_audio(tmp_path / "silent.mp4", src, out, **cut) == ("transcode" if trim else "copy")
+    with av.open(str(out)) as c:
+        assert len(c.streams.audio) == 2
+    loud, quiet = _loudness(out)
+    assert loud > 1.5 * quiet  # the source's order: its first track is the louder one
+    flashes = _flash_times(out)
+    assert len(flashes) == (2 if trim else 3)
+    for track in (0, 1):
+        onsets = audio_onsets_s(out, threshold=0.2, track=track)
+        assert len(onsets) == len(flashes)
+        assert max(abs(a - v) for a, v in zip(onsets, flashes, strict=True)) < 1 / 25
+
+
+def test_transparent_webm_gets_sound_and_keeps_its_alpha(tmp_path):
+    src = media.make_video(tmp_path / "src.mp4", frames=20, audio="click", flash_frames=(5,))
+    rgba = np.zeros((48, 64, 4), np.uint8)
+    rgba[:, :32] = (200, 100, 50, 255)  # left half opaque, right half transparent
+    with VideoWriter(tmp_path / "fg.webm", 64, 48, Fraction(25), "vp9_alpha") as writer:
+        for i in range(20):
+            writer.write(rgba, pts=i)
+    out = tmp_path / "out.webm"
+    assert mux_audio(tmp_path / "fg.webm", src, out) == "transcode"  # AAC does not go in WebM: Opus
+    assert _audio_codec(out) == "opus"
+    with av.open(str(out)) as c:
+        video = c.streams.video[0]
+        tags = {k.lower(): v for k, v in video.metadata.items()}
+        assert tags.get("alpha_mode") == "1"  # what tells a browser the VP9 has alpha
+        decoder = av.CodecContext.create("libvpx-vp9", "r")  # FFmpeg's own VP9 decoder drops alpha
+        frames = [f for packet in c.demux(video) if packet.size for f in decoder.decode(packet)]
+    plane = np.frombuffer(frames[3].planes[3], np.uint8).reshape(48, -1)[:, :64]
+    assert len(frames) == 20 and plane[:, :24].min() > 240 and plane[:, 40:].max() < 15

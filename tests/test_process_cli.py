@@ -93,6 +93,12 @@ def test_clip_with_audio_keeps_frames_rate_duration_and_sync(tmp_path):
     assert probe(out / "alpha.mp4").frame_count == 50
     webm = probe(out / "foreground.webm")
     assert webm.frame_count == 50 and webm.codec == "vp9"
+    # the transparent file carries the sound too (Opus: WebM takes no AAC), as much in sync
+    assert webm.has_audio and webm.audio_codec == "opus"
+    webm_onsets = audio_onsets_s(out / "foreground.webm")
+    assert max(abs(a - v) for a, v in zip(webm_onsets, flash_out, strict=True)) < 1 / 25
+    assert report["audio"] == "copy"
+    assert report["audio_by_file"] == {"composite.mp4": "copy", "foreground.webm": "transcode"}
     assert sorted(p.name for p in out.iterdir()) == sorted(
         ["composite.mp4", "alpha.mp4", "foreground.webm", "report.json", "alpha"])
 
