@@ -18,7 +18,7 @@ from pathlib import Path
 
 from app_config import DEFAULT_FORMATS, ENGINES, QUALITIES, get_settings
 from core.exceptions import ArgumentError, MaskUnreadableError, StudioError
-from core.job import EdgeOptions, JobRequest
+from core.job import EdgeOptions, JobRequest, first_kept_frame
 from models.base import NEGATIVE, POSITIVE, ObjectPrompt
 
 logger = logging.getLogger("bgfx")
@@ -92,6 +92,18 @@ def build_prompts(args: argparse.Namespace) -> dict[int, list[ObjectPrompt]]:
     return prompts
 
 
+def default_prompt_frame(path: Path, trim_start_s: float | None) -> int:
+    """The prompt frame of a command line without ``--frame``: the first frame the trim keeps."""
+    if trim_start_s is None:
+        return 0
+    from core.video_io import probe
+
+    try:
+        return first_kept_frame(probe(path), trim_start_s)
+    except StudioError:  # not a video (a photo, a bad file): the job itself says what is wrong
+        return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad command line as a coded one-line error like every other."""
 
@@ -112,7 +124,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--negative", action="append", default=[], metavar="X,Y[@ID]", help="not the subject")
     p.add_argument("--box", metavar="X0,Y0,X1,Y1[@ID]")
     p.add_argument("--mask", metavar="PNG", help="mask of the prompt frame (nonzero = subject)")
-    p.add_argument("--frame", type=int, default=0, help="the prompt frame (default 0)")
+    p.add_argument("--frame", type=int, default=None,
+                   help="the prompt frame (default: the first frame kept, 0 without --trim-start)")
     p.add_argument("--correct", action="append", default=[], metavar="N:X,Y[@ID]",
                    help="a correction click on a later frame N (N:-X,Y for not subject)")
     p.add_argument("--background", default="blur:25", metavar="SPEC",
@@ -141,6 +154,8 @@ def run_process(args: argparse.Namespace) -> int:
 
     release_after_use()  # one job, then exit: SAM2 is freed as soon as the masks are made
     settings = get_settings()
+    if args.frame is None:
+        args.frame = default_prompt_frame(Path(args.input), args.trim_start)
     request = JobRequest(
         input_path=Path(args.input),
         out_dir=Path(args.out),

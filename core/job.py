@@ -86,8 +86,14 @@ def resolve_formats(request: JobRequest, transparent: bool) -> tuple[str, ...]:
 def frame_range(request: JobRequest, info) -> tuple[int, int]:
     """[first, stop) frames kept by the trim (seconds from the source's first frame; exact for a
     variable frame rate too: frames are found by their timestamps)."""
-    first = 0 if request.trim_start_s is None else info.index_at(max(0.0, request.trim_start_s))
+    first = first_kept_frame(info, request.trim_start_s)
     stop = info.frame_count if request.trim_end_s is None else info.index_at(request.trim_end_s)
     if stop <= first:
         raise LimitExceededError("the trim leaves no frames", "choose trim start < trim end within the clip")
     return first, stop
+
+
+def first_kept_frame(info, trim_start_s: float | None) -> int:
+    """The first frame a trim keeps (0 without one): also the prompt frame when none is given, so
+    that a click with ``--trim-start`` alone lands on the first frame of the part kept."""
+    return 0 if trim_start_s is None else info.index_at(max(0.0, trim_start_s))

@@ -156,6 +156,16 @@ def test_trim_corrections_and_two_subjects(tmp_path):
     assert abs(comp.duration_s - 25 / 20) < 1 / 20
 
 
+def test_a_trim_without_frame_prompts_on_its_first_frame(tmp_path):
+    clip = media.make_video(tmp_path / "in.mp4", width=96, height=64, frames=40, fps=20)
+    out = tmp_path / "out"
+    assert run_cli(clip, "--out", out, "--point", "20,50", "--trim-start", "0.5", "--formats", "composite.mp4") == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["trim"] == [10, 40] and report["prompt_frame"] == 10
+    # a prompt frame given outside the trim is still the person's mistake, said with a hint
+    assert run_cli(clip, "--out", tmp_path / "o2", "--point", "20,50", "--frame", "3", "--trim-start", "0.5") == 2
+
+
 def test_photo_gives_cutout_and_composite(tmp_path):
     img = np.full((60, 80, 3), 30, np.uint8)
     cv2.circle(img, (40, 30), 18, (250, 200, 40), -1)
