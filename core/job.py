@@ -7,11 +7,13 @@ call ``core.video_processor.run_job``; nothing else touches engines or media.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from app_config import DEFAULT_FORMATS, OUTPUT_FORMATS, Settings
-from core.exceptions import FormatError, LimitExceededError
+from core.exceptions import ArgumentError, FormatError, LimitExceededError
 from models.base import ObjectPrompt
 
 TRANSPARENT_DEFAULT = ("foreground.webm", "alpha.mp4")
@@ -25,6 +27,18 @@ class EdgeOptions:
     choke_px: float = 0.0  # shrink (>0) or grow (<0) the matte
     despill: float = 0.0  # 0..1, remove the old background's colour cast from edges
     light_wrap: float = 0.0  # 0..1, let the new background's light wrap around the subject
+
+    #: what each option may be: (lowest, highest, the option's name on the command line)
+    LIMITS: ClassVar[dict[str, tuple[float, float, str]]] = {"feather_px": (0.0, 100.0, "--feather"), "choke_px": (-100.0, 100.0, "--choke"),
+              "despill": (0.0, 1.0, "--despill"), "light_wrap": (0.0, 1.0, "--light-wrap")}
+
+    def check(self) -> None:
+        """A coded ``ArgumentError`` for a value out of range: a despill of 3 or a negative
+        feather would otherwise be applied as something else than what was asked."""
+        for name, (lo, hi, flag) in self.LIMITS.items():
+            value = getattr(self, name)
+            if not (math.isfinite(value) and lo <= value <= hi):
+                raise ArgumentError(f"{flag} {value:g} is out of range", f"give {flag} between {lo:g} and {hi:g}")
 
 
 @dataclass

@@ -33,12 +33,13 @@ def validate_prompts(
     """Raise a coded ``PromptError`` for anything that cannot be applied to frames [first, stop)."""
     if not prompts or all(obj.is_empty() for objs in prompts.values() for obj in objs):
         raise NoPromptError("no subject given", "add --point X,Y on the subject, a --box or a --mask")
+    prompt_frame = min(prompts)  # the others are corrections
     for frame_index, objects in prompts.items():
         if not first <= frame_index < stop:
-            raise FrameOutOfRangeError(
-                f"prompt frame {frame_index} is outside the clip (frames {first}..{stop - 1})",
-                f"choose --frame between {first} and {stop - 1}",
-            )
+            which, hint = ("prompt frame", f"choose --frame between {first} and {stop - 1}") \
+                if frame_index == prompt_frame else \
+                ("correction frame", f"give --correct N:X,Y with N between {first} and {stop - 1}")
+            raise FrameOutOfRangeError(f"{which} {frame_index} is outside the clip (frames {first}..{stop - 1})", hint)
         for obj in objects:
             _validate_object(obj, width, height)
 

@@ -55,6 +55,7 @@ def run_job(
     if request.quality not in QUALITIES:
         raise FormatError(f"unknown quality {request.quality!r}", f"use one of {', '.join(QUALITIES)}")
     settings = replace(settings, quality=request.quality)
+    request.edges.check()
     path = check_input_file(request.input_path, settings)
     from core.image_io import is_image_path
 

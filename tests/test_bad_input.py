@@ -53,7 +53,9 @@ def assert_nothing_written(out):
 def test_bad_input_files(tmp_path, capsys, maker, code):
     src = maker(tmp_path)
     out = tmp_path / "out"
-    fails_with(code, capsys, src, "--out", out, "--point", "5,5")
+    err = fails_with(code, capsys, src, "--out", out, "--point", "5,5")
+    if str(src).startswith("https:"):
+        assert "'https://example.com/video.mp4' is a URL" in err  # said as given, not as a path
     assert_nothing_written(out)
 
 
@@ -66,6 +68,8 @@ def test_bad_prompts(tmp_path, capsys, clip):
     fails_with("E207", capsys, clip, "--out", out, "--point", "-1,10")  # argparse: looks like an option
     fails_with("E201", capsys, clip, "--out", out, "--box", "10,10,80,20")
     fails_with("E204", capsys, clip, "--out", out, "--point", "5,5", "--frame", "10")
+    err = fails_with("E204", capsys, clip, "--out", out, "--point", "5,5", "--correct", "12:5,5")
+    assert "correction frame 12" in err and "--correct" in err
     fails_with("E205", capsys, clip, "--out", out)
     fails_with("E207", capsys, clip, "--out", out, "--point", "5;5")
     small = tmp_path / "small.png"
@@ -87,6 +91,15 @@ def test_bad_backgrounds_and_formats(tmp_path, capsys, clip):
     fails_with("E302", capsys, clip, "--out", out, "--point", "5,5", "--background", "image:/no/such.png")
     fails_with("E301", capsys, clip, "--out", out, "--point", "5,5", "--background", "sparkles")
     fails_with("E402", capsys, clip, "--out", out, "--point", "5,5", "--formats", "movie.avi")
+    assert_nothing_written(out)
+
+
+@pytest.mark.parametrize("option, value", [("--despill", "3"), ("--light-wrap", "-0.5"), ("--feather", "-2"),
+                                           ("--choke", "1e9"), ("--despill", "nan")])
+def test_edge_options_out_of_range(tmp_path, capsys, clip, option, value):
+    out = tmp_path / "out"
+    err = fails_with("E207", capsys, clip, "--out", out, "--point", "5,5", f"{option}={value}")
+    assert f"give {option} between" in err
     assert_nothing_written(out)
 
 
