@@ -62,6 +62,8 @@ def test_estimate_foreground_removes_old_background():
     assert edge.sum() > 100
     assert np.abs(est[edge].astype(float) - fg[edge]).mean() < 4
     assert np.abs(frame[edge].astype(float) - fg[edge]).mean() > 20  # the raw edge was green-tinted
+    kept = (alpha <= 0.01) | (alpha >= 0.99)  # opaque and empty pixels keep their colour exactly
+    assert kept.sum() > 1000 and np.array_equal(est[kept], frame[kept])
 
 
 def test_refine_alpha_choke_and_feather():
