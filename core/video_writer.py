@@ -143,6 +143,11 @@ class VideoWriter:
     def _codec_options(self, crf: int, preset: str) -> dict[str, str]:
         codec = self.kind.codec
         if codec == "libx264":
+            if self.kind.channels == 1:
+                # A matte: x264's fastdecode (CAVLC, no deblocking) costs it 30 % less for 10 % more
+                # bytes at the same error (dog.mp4's matte, 150 frames: 5.7 -> 4.0 ms a frame, mean
+                # |error| 0.22 both); an editor decodes it faster too.
+                return {"preset": preset, "crf": str(crf), "tune": "fastdecode"}
             return {"preset": preset, "crf": str(crf)}
         if codec == "libvpx-vp9":
             # realtime + cpu-used 8 + row-mt: VP9 is otherwise many times slower than x264 veryfast
