@@ -111,3 +111,12 @@ def first_kept_frame(info, trim_start_s: float | None) -> int:
     """The first frame a trim keeps (0 without one): also the prompt frame when none is given, so
     that a click with ``--trim-start`` alone lands on the first frame of the part kept."""
     return 0 if trim_start_s is None else info.index_at(max(0.0, trim_start_s))
+
+
+def hdr_notice(info) -> str | None:
+    """What to tell a person whose clip is HDR, else None. Nothing here maps HDR to SDR (frames are
+    read as if SDR): said, rather than leaving a flat picture unexplained."""
+    if not info.hdr:
+        return None
+    return (f"the clip is HDR ({info.hdr}): the outputs are SDR, made without tone mapping, so highlights "
+            "may clip and colours look flat; export the clip as SDR first for the best colours")

@@ -34,6 +34,8 @@ from core.video_writer import VideoWriter  # noqa: F401  (re-exported: the pipel
 
 logger = logging.getLogger(__name__)
 
+#: FFmpeg's transfer characteristics of HDR video (AVCOL_TRC_SMPTE2084, AVCOL_TRC_ARIB_STD_B67)
+HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # First bytes of containers we recognise: a file that starts like one but does not open is damaged
 # (TruncatedMediaError), anything else is not media at all (NotMediaError).
@@ -66,6 +68,8 @@ class VideoInfo:
     last_duration: int = 0
     #: indexes of keyframes (cheap to seek to: nothing else needs decoding first)
     keyframes: tuple[int, ...] = field(default=(), repr=False, compare=False)
+    #: the HDR transfer the clip is tagged with ("PQ" or "HLG"), None for SDR
+    hdr: str | None = None
 
     def time_of(self, index: int) -> float:
         """Seconds from the first frame to frame ``index``."""
@@ -236,6 +240,7 @@ def probe(path: str | Path) -> VideoInfo:
             audio_codec=audio[0].codec_context.codec.canonical_name if audio else None,
             last_duration=int(last),
             keyframes=tuple(i for i, ts in enumerate(stamps) if ts in key_stamps),
+            hdr=HDR_TRANSFERS.get(int(first.color_trc or 0)),
         )
     logger.debug("probe %s: %s", p.name, info)
     return info

@@ -77,6 +77,7 @@ class VideoJob:
         progress: ProgressCallback | None,
         cancel: threading.Event | None,
     ) -> None:
+        from core.job import hdr_notice
         from core.video_io import probe
 
         self.request = request
@@ -102,7 +103,7 @@ class VideoJob:
         self.background = make_background(request.background, seed=request.seed)
         self.formats = resolve_formats(request, self.background is None)
         self.prompt_frame = min(request.prompts)
-        self.warnings: list[str] = []
+        self.warnings: list[str] = [w for w in (hdr_notice(info),) if w]
         self.first_frame_s = 0.0  # set by the forward pass (report.json)
         n_back = self.prompt_frame - self.first
         self.tracker = ProgressTracker(
@@ -374,7 +375,7 @@ class VideoJob:
                 "file": Path(req.input_path).name, "width": info.width, "height": info.height,
                 "frames": info.frame_count, "fps": str(info.fps), "duration_s": round(info.duration_s, 4),
                 "has_audio": info.has_audio, "rotation": info.rotation, "variable_frame_rate": info.is_vfr,
-                "codec": info.codec, "pix_fmt": info.pix_fmt,
+                "codec": info.codec, "pix_fmt": info.pix_fmt, "hdr": info.hdr,
             },
             "frames": frames,
             "input_fps": float(info.fps),

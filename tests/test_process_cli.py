@@ -166,6 +166,17 @@ def test_a_trim_without_frame_prompts_on_its_first_frame(tmp_path):
     assert run_cli(clip, "--out", tmp_path / "o2", "--point", "20,50", "--frame", "3", "--trim-start", "0.5") == 2
 
 
+def test_an_hdr_clip_is_processed_and_the_report_says_it_is_hdr(tmp_path):
+    clip = media.make_video(tmp_path / "pq.mp4", frames=8, pix_fmt="yuv420p10le", color_trc=16)
+    assert probe(clip).hdr == "PQ" and probe(clip).bit_depth == 10
+    out = tmp_path / "out"
+    assert run_cli(clip, "--out", out, "--point", "30,30", "--formats", "composite.mp4") == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["input"]["hdr"] == "PQ"
+    assert any("HDR (PQ)" in w and "tone mapping" in w for w in report["warnings"])
+    assert probe(out / "composite.mp4").hdr is None  # SDR out, and tagged so
+
+
 def test_photo_gives_cutout_and_composite(tmp_path):
     img = np.full((60, 80, 3), 30, np.uint8)
     cv2.circle(img, (40, 30), 18, (250, 200, 40), -1)
