@@ -130,7 +130,7 @@ class VideoJob:
                     masks = self._segment(reader, samples)
                     spill = self._matte_backwards(reader, masks[self.prompt_frame], samples)
                     try:
-                        self._forward(reader, masks, matter, prepared, spill, staging)
+                        self._forward(reader, masks, matter, prepared, spill, staging, samples)
                     finally:
                         if spill is not None:
                             spill.close()
@@ -240,10 +240,11 @@ class VideoJob:
         return spill
 
     def _forward(self, reader, masks, matter, prepared: Background, spill: AlphaSpill | None,
-                 staging: Staging) -> None:
+                 staging: Staging, samples: ClipSamples) -> None:
         """Decode -> matte -> compose -> encode, every frame of [first, stop), in order.
 
-        ``matter`` is being prepared by ``prepared``: the decoder starts filling its queue first."""
+        ``matter`` is being prepared by ``prepared`` (the decoder starts filling its queue first);
+        then the look at the clip (``samples``) is over: its frames and plates go."""
         info, req = self.info, self.request
         preset = self.settings.preset
         sink = FrameSink(staging, self.formats, info.width, info.height, info.fps, info.time_base,
@@ -259,6 +260,7 @@ class VideoJob:
                 if self.background.notice:
                     self.warnings.append(self.background.notice)
             prepared.wait()
+            samples.close()  # each matter keeps its own copy of what it worked out (at 4K: 350 MB less)
         except BaseException:
             frames.close()
             if self.background is not None:
@@ -383,8 +385,7 @@ class VideoJob:
             "correction_frames": sorted(f for f in req.prompts if f != self.prompt_frame),
             "trim": [self.first, self.stop],
             "outputs": list(self.formats) + (["alpha/"] if req.matte_frames else []),
-            # the first file given sound (the composite when there is one), and each file's
-            "audio": next(iter(self.audio_modes.values()), "none"),
+            "audio": next(iter(self.audio_modes.values()), "none"),  # the composite's when there is one
             "audio_by_file": self.audio_modes,
             "seconds": {k: round(v, 3) for k, v in self.timings.items()} | {"total": round(total_s, 3)},
             "processing_fps": round(frames / max(total_s, 1e-6), 2),

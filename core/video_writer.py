@@ -152,7 +152,7 @@ class VideoWriter:
         if codec == "libvpx-vp9":
             # realtime + cpu-used 8 + row-mt: VP9 is otherwise many times slower than x264 veryfast
             return {"crf": str(min(63, crf + 10)), "b": "0", "deadline": "realtime", "cpu-used": "8",
-                    "row-mt": "1", "auto-alt-ref": "0"}
+                    "row-mt": "1", "auto-alt-ref": "0", "lag-in-frames": "0"}
         return {"profile": "4444", "vendor": "apl0"}  # prores_ks: alpha_bits defaults to 16
 
     # --- frames ---------------------------------------------------------------------------
