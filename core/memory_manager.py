@@ -134,6 +134,16 @@ def under_pressure(threshold_mb: float = LOW_MEMORY_MB) -> bool:
     return False
 
 
+#: what a queue between two stages of a job may hold (MB of frames)
+QUEUE_MB = 128
+
+
+def queue_depth(chunk: int, frame_bytes: int) -> int:
+    """Frames a queue between two stages holds: the chunk, or fewer where frames are big (4K: 5 of
+    24 MB, not 16: with the encoders' queues holding every output's image, 0.3 GB less)."""
+    return max(2, min(chunk, int(QUEUE_MB * 2**20 / max(frame_bytes, 1))))
+
+
 def chunk_size(requested: int, pressure: bool | None = None) -> int:
     """The chunk to use now: ``requested``, or a quarter of it (at least 1) under pressure."""
     if pressure is None:

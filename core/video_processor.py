@@ -250,7 +250,8 @@ class VideoJob:
         sink = FrameSink(staging, self.formats, info.width, info.height, info.fps, info.time_base,
                          preset.crf, preset.x264_preset, req.matte_frames)
         chunk = memory_manager.chunk_size(max(1, self.settings.chunk_frames))  # smaller under memory pressure
-        frames = Prefetcher(reader.frames(self.first, self.stop), depth=chunk, name="decode")
+        depth = memory_manager.queue_depth(chunk, 3 * info.width * info.height)
+        frames = Prefetcher(reader.frames(self.first, self.stop), depth=depth, name="decode")
         try:
             if self.background is not None:
                 geometry = OutputGeometry(info.width, info.height, self.stop - self.first, float(info.fps))
@@ -267,7 +268,7 @@ class VideoJob:
                 self.background.close()
             sink.abort()
             raise
-        encoders = [Worker(enc, depth=chunk, name=f"encode-{name}") for name, enc in sink.encoders().items()]
+        encoders = [Worker(enc, depth=depth, name=f"encode-{name}") for name, enc in sink.encoders().items()]
         edges = req.edges
 
         def compose(index: int, rgb: np.ndarray, alpha: np.ndarray, pts: int | None, duration: int | None) -> None:
@@ -331,11 +332,9 @@ class VideoJob:
     def _duration(self, index: int) -> int | None:
         """How long frame ``index`` lasts (source time base): the output ends when the input does."""
         pts = self.info.frame_pts
-        if not pts:
-            return None
-        if index + 1 < len(pts):
+        if pts and index + 1 < len(pts):
             return pts[index + 1] - pts[index]
-        return self.info.last_duration or None
+        return (self.info.last_duration or None) if pts else None
 
     def _compose(self, sink: FrameSink, rgb: np.ndarray, alpha: np.ndarray, index: int, edges: EdgeOptions):
         clean = None

@@ -11,7 +11,7 @@ import pytest
 
 from app_config import load_settings
 from core import exceptions as E
-from core.memory_manager import PeakRSS, chunk_size, snapshot
+from core.memory_manager import PeakRSS, chunk_size, queue_depth, snapshot
 from core.outputs import Staging
 from core.pipelining import Background, Prefetcher, Worker, encoder_threads, opencv_threads_for_a_job
 from core.progress_tracker import ProgressTracker
@@ -329,3 +329,10 @@ def test_clip_samples_drop_frames_keeps_what_was_worked_out_and_never_waits(tmp_
     again = samples.spread()  # decoded again on request
     assert len(again) == len(first) and all(np.array_equal(a, b) for a, b in zip(again, first, strict=True))
     samples.close()
+
+
+def test_queues_hold_fewer_frames_when_frames_are_big():
+    assert queue_depth(16, 1280 * 720 * 3) == 16  # 720p: the chunk
+    assert queue_depth(16, 3840 * 2160 * 3) == 5  # 4K: 128 MB of frames
+    assert queue_depth(16, 8192 * 8192 * 3) == 2  # never fewer than two
+    assert queue_depth(4, 64 * 48 * 3) == 4
