@@ -46,8 +46,11 @@ class QualityPreset:
     x264_preset: str
 
 
+# The embedded engine's fast preset tracks at 256 px and still solves the edge at full resolution:
+# bench.quality (mask) 0.9704 / 4.32 / 3.14 against 0.9139 / 10.68 / 5.79 without the edge solve at
+# 384 px, for 0.6-1.0 ms more of matter a 720p frame (bench/RESULTS.md, thirteenth session).
 PRESETS: dict[str, QualityPreset] = {
-    "fast": QualityPreset("fast", 384, False, "sam2.1-tiny", "matanyone", 480, 5, 23, "superfast"),
+    "fast": QualityPreset("fast", 256, True, "sam2.1-tiny", "matanyone", 480, 5, 23, "superfast"),
     "balanced": QualityPreset("balanced", 384, True, "sam2.1-small", "matanyone", 720, 10, 20, "veryfast"),
     "best": QualityPreset("best", 768, True, "sam2.1-large", "matanyone2", -1, 10, 17, "medium"),
 }

@@ -72,8 +72,9 @@ def test_quality_floor(kind, seed, prompt):
 
 def test_backwards_and_fast_preset():
     s = _run("static", 21, "mask", backwards=True, preset="fast")
-    # "fast" skips the full-resolution edge solve: measured IoU 0.92, MAD 11.2.
-    assert s["iou"] >= 0.91 and s["mad"] <= 12.5, s
+    # "fast" tracks at 256 px and solves the edge at full resolution: measured IoU 0.969, MAD 4.9,
+    # dtSSD 3.5 (without the edge solve, the preset of the first twelve sessions: 0.92, 11.2).
+    assert s["iou"] >= 0.95 and s["mad"] <= 7.0 and s["dtssd"] <= 5.0, s
 
 
 def test_errors_and_misuse():
