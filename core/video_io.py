@@ -68,8 +68,7 @@ class VideoInfo:
     last_duration: int = 0
     #: indexes of keyframes (cheap to seek to: nothing else needs decoding first)
     keyframes: tuple[int, ...] = field(default=(), repr=False, compare=False)
-    #: the HDR transfer the clip is tagged with ("PQ" or "HLG"), None for SDR
-    hdr: str | None = None
+    hdr: str | None = None  # the HDR transfer the clip is tagged with ("PQ" or "HLG"), None for SDR
 
     def time_of(self, index: int) -> float:
         """Seconds from the first frame to frame ``index``."""
