@@ -29,8 +29,9 @@ class EdgeOptions:
     light_wrap: float = 0.0  # 0..1, let the new background's light wrap around the subject
 
     #: what each option may be: (lowest, highest, the option's name on the command line)
-    LIMITS: ClassVar[dict[str, tuple[float, float, str]]] = {"feather_px": (0.0, 100.0, "--feather"), "choke_px": (-100.0, 100.0, "--choke"),
-              "despill": (0.0, 1.0, "--despill"), "light_wrap": (0.0, 1.0, "--light-wrap")}
+    LIMITS: ClassVar[dict[str, tuple[float, float, str]]] = {
+        "feather_px": (0.0, 100.0, "--feather"), "choke_px": (-100.0, 100.0, "--choke"),
+        "despill": (0.0, 1.0, "--despill"), "light_wrap": (0.0, 1.0, "--light-wrap")}
 
     def check(self) -> None:
         """A coded ``ArgumentError`` for a value out of range: a despill of 3 or a negative
