@@ -115,9 +115,9 @@ def first_kept_frame(info, trim_start_s: float | None) -> int:
 
 
 def hdr_notice(info) -> str | None:
-    """What to tell a person whose clip is HDR, else None. Nothing here maps HDR to SDR (frames are
-    read as if SDR): said, rather than leaving a flat picture unexplained."""
+    """What to tell a person whose clip is HDR, else None: the outputs are SDR (core/hdr.py), and
+    the conversion costs time on every frame."""
     if not info.hdr:
         return None
-    return (f"the clip is HDR ({info.hdr}): the outputs are SDR, made without tone mapping, so highlights "
-            "may clip and colours look flat; export the clip as SDR first for the best colours")
+    return (f"the clip is HDR ({info.hdr}): tone mapped to SDR (BT.709), its reference white as SDR white "
+            "and brighter highlights rolled off; the conversion makes decoding slower")

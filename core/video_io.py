@@ -30,12 +30,12 @@ from core.exceptions import (
     NoVideoStreamError,
     TruncatedMediaError,
 )
+from core.hdr import HLG, PQ, hdr_to_sdr
 from core.video_writer import VideoWriter  # noqa: F401  (re-exported: the pipeline imports it from here)
 
 logger = logging.getLogger(__name__)
 
-#: FFmpeg's transfer characteristics of HDR video (AVCOL_TRC_SMPTE2084, AVCOL_TRC_ARIB_STD_B67)
-HDR_TRANSFERS = {16: "PQ", 18: "HLG"}
+HDR_TRANSFERS = {PQ: "PQ", HLG: "HLG"}
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # First bytes of containers we recognise: a file that starts like one but does not open is damaged
 # (TruncatedMediaError), anything else is not media at all (NotMediaError).
@@ -246,13 +246,12 @@ def probe(path: str | Path) -> VideoInfo:
 
 
 def to_rgb(frame: av.VideoFrame, rotation: int = 0) -> np.ndarray:
-    """Upright (H, W, 3) uint8 RGB of a decoded frame; 10/12-bit sources are scaled to 8 bits.
-
-    The frame's own colour range and matrix are honoured (``None`` lets swscale read them from the
-    frame, unspecified means BT.601 limited range, FFmpeg's convention).
-    """
+    """Upright (H, W, 3) uint8 RGB of a decoded frame; 10/12-bit sources are scaled to 8 bits, HDR
+    ones tone mapped to SDR. The frame's own colour range and matrix are honoured (``None`` lets
+    swscale read them from the frame, unspecified means BT.601 limited range, FFmpeg's convention)."""
     src_range = frame.color_range if frame.color_range in (1, 2) else None
-    rgb = frame.to_ndarray(format="rgb24", src_color_range=src_range)
+    rgb = hdr_to_sdr(frame) if frame.color_trc in HDR_TRANSFERS else \
+        frame.to_ndarray(format="rgb24", src_color_range=src_range)
     if rotation:
         rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
     return rgb

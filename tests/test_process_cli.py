@@ -173,7 +173,7 @@ def test_an_hdr_clip_is_processed_and_the_report_says_it_is_hdr(tmp_path):
     assert run_cli(clip, "--out", out, "--point", "30,30", "--formats", "composite.mp4") == 0
     report = json.loads((out / "report.json").read_text())
     assert report["input"]["hdr"] == "PQ"
-    assert any("HDR (PQ)" in w and "tone mapping" in w for w in report["warnings"])
+    assert any("HDR (PQ)" in w and "tone mapped to SDR" in w for w in report["warnings"])
     assert probe(out / "composite.mp4").hdr is None  # SDR out, and tagged so
 
 
