@@ -178,8 +178,9 @@ class BackgroundPlate:
         self.full = full  # full-resolution plate (still camera only), float32 RGB
         # still camera: where the plate is still the clip's median (False where it learnt a colour since)
         self.from_median: np.ndarray | None = None if full is None else self.valid >= 1.0
-        self._jumps: np.ndarray | None = None  # still camera: see ``update``
-        self._jump_colour: np.ndarray | None = None
+        # still camera: per pixel, updates running that showed one new colour, and that colour (``update``)
+        self._jumps = None if full is None else np.zeros(self.valid.shape, np.uint8)
+        self._jump_colour = None if full is None else np.zeros(self.image.shape, np.float32)
         self.gain = 1.0
 
     def tolerance(self, roi: tuple[slice, slice] | None = None) -> np.ndarray:
@@ -203,7 +204,7 @@ class BackgroundPlate:
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         self.image = cv2.warpAffine(self.image, m, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
         self.valid = cv2.warpAffine(self.valid, m, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        self.full = self.from_median = None
+        self.full = self.from_median = self._jumps = self._jump_colour = None
 
     def doubtful(self, posterior: np.ndarray, p_plate: np.ndarray, roi: tuple[slice, slice]) -> np.ndarray | None:
         """Where a still camera's plate says "subject" (``p_plate`` > 0.5) from a colour it learnt
@@ -293,9 +294,6 @@ class BackgroundPlate:
         jump = bg & known & ~same
         weight[jump] *= JUMP_RATE
         image += cv2.subtract(seen, image) * weight[..., None]
-        if self._jumps is None:
-            self._jumps = np.zeros(self.valid.shape, np.uint8)
-            self._jump_colour = np.zeros(self.image.shape, np.float32)
         count, colour = self._jumps[region], self._jump_colour[region]
         count[bg & known & same] = 0  # the plate's own colour again: whatever passed has gone
         x, y, w, h = cv2.boundingRect(jump.view(np.uint8))
