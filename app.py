@@ -149,17 +149,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def run_process(args: argparse.Namespace) -> int:
-    from core.video_io import check_input_path
     from core.video_processor import run_job
     from models.model_loader import release_after_use
 
     release_after_use()  # one job, then exit: SAM2 is freed as soon as the masks are made
     settings = get_settings()
-    check_input_path(args.input)  # before the text becomes a Path, which folds a URL's "//"
     if args.frame is None:
         args.frame = default_prompt_frame(Path(args.input), args.trim_start)
     request = JobRequest(
-        input_path=Path(args.input),
+        input_path=args.input,  # as typed: a Path would fold a URL's "//", and the job's check names URLs
         out_dir=Path(args.out),
         prompts=build_prompts(args),
         background=args.background,

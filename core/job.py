@@ -50,7 +50,7 @@ class JobRequest:
     the prompt frame (frames before it are matted backwards), later ones are corrections.
     """
 
-    input_path: Path
+    input_path: Path | str  # a path as typed is fine: ``run_job`` checks it and makes it a Path
     out_dir: Path
     prompts: dict[int, list[ObjectPrompt]] = field(default_factory=dict)
     background: str = "blur:25"
