@@ -14,7 +14,9 @@ colours alone cannot always tell from the background (models/embedded/seg_motion
 
 A box prompt is a classical GrabCut rectangle. Negative clicks are sure background. A further
 click (``previous``) refines the last mask instead of starting again; a positive click outside
-it adds the best candidate for that click, so that every positive click ends up in the mask.
+it adds the thing under it, so that every positive click ends up in the mask, and takes away
+nothing but a piece of the outline. Callers replay a person's clicks one at a time
+(core.prompts.segment_by_steps), so a job gets the mask the studio showed.
 """
 
 from __future__ import annotations
@@ -60,6 +62,9 @@ REFINE_BAND = 0.03  # how far (fraction of the crop's long side) the refining cu
 CLICK_REACH_BANDS = 3  # a further positive click may add what lies within this many bands of it
 CLICK_REACH = 0.08  # ... and same-coloured pixels this far (fraction of the short side) from the mask
 FLOOD_TOLERANCE = 28  # colour difference (0..255 per channel) that still counts as "the same thing"
+ADDED_AREA = 2.0  # what a further click adds is at most this many times the mask with its "near"
+LEAK_OUTLINE = 0.1
+KEEP_SHOWN = 0.7  # a refinement by positive clicks that keeps less of the mask shown is cut again, holding it  # a flood whose outline lies this much on its limit was not stopped by colour
 WHOLE_VS_PART = 2.0  # the moving thing under a click replaces a cut inside it this many times smaller
 
 
@@ -84,6 +89,15 @@ def keep_clicked(cleaned: np.ndarray, raw: np.ndarray, seeds: list[tuple[int, in
         return cleaned
     _, labels = cv2.connectedComponents(raw.astype(np.uint8), connectivity=8)
     return cleaned | np.isin(labels, [int(labels[y, x]) for x, y in missing])
+
+
+def reaches_limit(region: np.ndarray, allowed: np.ndarray) -> bool:
+    """Whether a flood fill ran on to the edge of where it was allowed to go along more than
+    LEAK_OUTLINE of its outline: then colour did not stop it, the limit did."""
+    ones = np.ones((3, 3), np.uint8)
+    outline = region & ~(cv2.erode(region.view(np.uint8), ones) > 0)
+    limit = allowed & ~(cv2.erode(allowed.view(np.uint8), ones) > 0)
+    return np.count_nonzero(outline & limit) > LEAK_OUTLINE * max(1, np.count_nonzero(outline))
 
 
 class EmbeddedSegmenter(Segmenter):
@@ -176,7 +190,22 @@ class EmbeddedSegmenter(Segmenter):
         if not fg.any() and pos:  # never return nothing for a click on the subject
             fg = crop.mask_from_frame(seed)
         mask = self._to_full(crop, fg)
+        if self._dropped_what_was_shown(previous, mask, prompt.box is None and forbid is None and not sure):
+            # A click that only adds must not take away: the refining cut's colour model took in a
+            # look-alike background (white fur, a pale pavement) and lost most of the subject. Cut
+            # again with what was shown held, but for its outline.
+            crop, fg = self._refine(seed, region, hard_outside, pos, neg, forbid, sure=True)
+            mask = self._to_full(crop, fg)
         return SegmentResult(mask=mask, score=self._score(crop.image, fg), logits=None)
+
+    def _dropped_what_was_shown(self, previous: SegmentResult | None, mask: np.ndarray, adding: bool) -> bool:
+        """Whether a refinement by positive clicks (``adding``) kept less than KEEP_SHOWN of the
+        previous mask. Less than all of it may be right (the cut cleaning up a piece of background
+        that the first answer took in); most of it gone is not."""
+        if not adding or previous is None or previous.mask.shape != mask.shape:
+            return False
+        shown = np.count_nonzero(previous.mask)
+        return shown >= TINY_SELECTION * mask.size and np.count_nonzero(mask & previous.mask) < KEEP_SHOWN * shown
 
     # --- stages -------------------------------------------------------------------------
     def _seed_from(self, previous: SegmentResult | None, pos: list[Point],
@@ -187,8 +216,10 @@ class EmbeddedSegmenter(Segmenter):
         With no previous mask: the best candidate region for the clicks. A further click refines
         the previous mask instead: a negative click inside it removes the plainly same-coloured
         region around the click (a held ball), a positive click outside it adds such a region
-        near the mask (missed hair). A fresh candidate search would often answer those clicks
-        with something much bigger (the person holding the ball, the hedge behind the hair).
+        near the mask (missed hair) or, where colour does not bound that region, the best
+        candidate for the click alone (``_added_by_click``). A fresh candidate search for all
+        the clicks would often answer them with something much bigger (the person holding the
+        ball, the hedge behind the hair), and would not be the mask the person saw grow.
         """
         image = self._image
         assert image is not None
@@ -209,8 +240,32 @@ class EmbeddedSegmenter(Segmenter):
         near = cv2.dilate(seed.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
         for x, y in pos:
             if not seed[int(y), int(x)]:
-                seed |= flood_region(image, (int(x), int(y)), (near > 0) & ~removed, FLOOD_TOLERANCE)
+                seed |= self._added_by_click((int(x), int(y)), (near > 0) & ~removed, removed, neg)
         return seed, (removed if removed.any() else None), False
+
+    def _added_by_click(self, click: tuple[int, int], near: np.ndarray, removed: np.ndarray,
+                        neg: list[Point]) -> np.ndarray:
+        """What a positive click outside the mask adds (frame-sized bool).
+
+        The plainly same-coloured region around the click, when it ends near the mask (missed
+        hair). When that region runs on to the limit of "near" (white fur on a pale pavement: the
+        colour does not stop it) or the click is far from the mask (another part, another
+        subject), the best candidate for that click alone, as for a first click.
+        """
+        image = self._image
+        assert image is not None
+        region = flood_region(image, click, near, FLOOD_TOLERANCE)
+        if region.any() and not reaches_limit(region, near):
+            return region
+        # Not the whole background: a pale part of a pale subject's candidates include the pavement.
+        best, _ = best_candidate(image, [click], neg, max_area=ADDED_AREA * np.count_nonzero(near))
+        if best.area > ADDED_AREA * np.count_nonzero(near):
+            return np.zeros(image.shape[:2], bool)
+        x0, y0, x1, y1 = best.crop.rect
+        out = np.zeros(image.shape[:2], bool)
+        out[y0:y1, x0:x1] = cv2.resize(best.mask.astype(np.uint8), (x1 - x0, y1 - y0),
+                                       interpolation=cv2.INTER_NEAREST) > 0
+        return out & ~removed
 
     def _candidate_mask(self, pos: list[Point], neg: list[Point]) -> tuple[np.ndarray, bool]:
         """The best-scoring candidate for these clicks, as a frame-sized bool mask; with a still

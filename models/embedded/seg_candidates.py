@@ -225,10 +225,11 @@ def saliency_on(crop: Crop, sal: np.ndarray, frame_size: tuple[int, int]) -> np.
 
 
 def best_candidate(frame: np.ndarray, positives: list[tuple[float, float]], negatives: list[tuple[float, float]],
-                   sal: np.ndarray | None = None) -> tuple[Candidate, list[Candidate]]:
+                   sal: np.ndarray | None = None, max_area: float | None = None) -> tuple[Candidate, list[Candidate]]:
     """Cut every candidate box; return the best one and all of them (for inspection and tests).
 
     ``sal`` is the frame's saliency (models/embedded/seg_saliency.py), computed here if not given.
+    ``max_area`` (frame pixels): only candidates up to that size may win, when any is that small.
     """
     height, width = frame.shape[:2]
     if sal is None:
@@ -238,8 +239,9 @@ def best_candidate(frame: np.ndarray, positives: list[tuple[float, float]], nega
     for c in found:
         logger.debug("candidate %s: touch %.2f sep %.2f edge %.2f sal %.2f -> %.2f", c.box, c.touch,
                      c.separation, c.edge, c.salient, c.score)
-    top = max(c.score for c in found)
+    allowed = [c for c in found if max_area is None or c.area <= max_area] or found
+    top = max(c.score for c in allowed)
     # Near-ties go to the biggest mask: a part of a subject (a shirt) scores as well as the whole
     # subject, and a person clicking "the subject" means the whole of it.
-    close = [c for c in found if c.score >= top - TIE]
+    close = [c for c in allowed if c.score >= top - TIE]
     return max(close, key=lambda c: c.area), found
