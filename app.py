@@ -61,7 +61,7 @@ def build_prompts(args: argparse.Namespace) -> dict[int, list[ObjectPrompt]]:
     def obj(oid: int) -> ObjectPrompt:
         return objects.setdefault(oid, ObjectPrompt(object_id=oid))
 
-    for spec, label in [(p, POSITIVE) for p in args.point] + [(n, NEGATIVE) for n in args.negative]:
+    for label, spec in args.clicks:  # in the order typed: the segmenter takes them one at a time
         body, oid = _with_object(spec)
         obj(oid).points.append(_pair(body, "--point" if label else "--negative"))
         obj(oid).labels.append(label)
@@ -104,6 +104,16 @@ def default_prompt_frame(path: Path, trim_start_s: float | None) -> int:
         return 0
 
 
+class _Click(argparse.Action):
+    """``--point`` / ``--negative``: kept in its own list and, with its label, in ``clicks``, the
+    order the clicks were typed in (a further click refines the mask of those before it)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # noqa: ANN001
+        setattr(namespace, self.dest, [*(getattr(namespace, self.dest) or []), values])
+        label = NEGATIVE if self.dest == "negative" else POSITIVE
+        namespace.clicks = [*getattr(namespace, "clicks", []), (label, values)]
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad command line as a coded one-line error like every other."""
 
@@ -120,9 +130,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = sub.add_parser("process", help="run one job headless")
     p.add_argument("input", help="a video (MP4, MOV, WebM, MKV) or a photo (PNG, JPEG, WebP)")
     p.add_argument("--out", required=True, help="output folder (created if missing)")
-    p.add_argument("--point", action="append", default=[], metavar="X,Y[@ID]", help="on the subject")
-    p.add_argument("--negative", action="append", default=[], metavar="X,Y[@ID]", help="not the subject")
+    p.add_argument("--point", action=_Click, default=[], metavar="X,Y[@ID]",
+                   help="on the subject (repeatable: each click refines the mask of those before it)")
+    p.add_argument("--negative", action=_Click, default=[], metavar="X,Y[@ID]", help="not the subject")
     p.add_argument("--box", metavar="X0,Y0,X1,Y1[@ID]")
+    p.set_defaults(clicks=[])
     p.add_argument("--mask", metavar="PNG", help="mask of the prompt frame (nonzero = subject)")
     p.add_argument("--frame", type=int, default=None,
                    help="the prompt frame (default: the first frame kept, 0 without --trim-start)")

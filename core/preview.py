@@ -18,7 +18,15 @@ import numpy as np
 from app_config import Settings, get_settings
 from core.compositing import clean_foreground, composite, despill, refine_alpha
 from core.job import EdgeOptions
-from core.prompts import selection_warning, union_mask, validate_prompts
+from core.prompts import (
+    StepKey,
+    click_steps,
+    segment_by_steps,
+    selection_warning,
+    step_key,
+    union_mask,
+    validate_prompts,
+)
 from models.backgrounds import OutputGeometry, make_background
 from models.base import NEGATIVE, ObjectPrompt, SegmentResult
 from models.engines import EngineChoice, resolve_engine
@@ -110,7 +118,7 @@ class MaskSession:
         self._engine: EngineChoice | None = None
         self._image_key: tuple | None = None
         self._image: np.ndarray | None = None
-        self._last: dict[int, SegmentResult] = {}
+        self._steps: dict[StepKey, SegmentResult] = {}  # answers to the clicks so far on the frame shown
         self._lock = threading.Lock()
         self._clip_path: str | None = None
         self._samples = None  # core.clip_samples.ClipSamples of the video on screen (None: a photo)
@@ -137,7 +145,7 @@ class MaskSession:
             self._use_clip(path, frame_index)
             self.engine.segmenter.set_image(self._image)
             self._image_key = key
-            self._last = {}
+            self._steps = {}
         return self._image
 
     def preview(self, path: Path | str, frame_index: int, objects: list[ObjectPrompt]) -> PreviewResult:
@@ -151,9 +159,11 @@ class MaskSession:
             for obj in live:
                 if obj.mask is not None:
                     results[obj.object_id] = SegmentResult(obj.mask.astype(bool), 1.0)
-                else:
-                    results[obj.object_id] = self.engine.segmenter.segment(obj, self._last.get(obj.object_id))
-            self._last = results
+                else:  # the job replays the clicks in the same order: it gets the mask shown here
+                    results[obj.object_id] = segment_by_steps(self.engine.segmenter, obj, self._steps)
+            # Only the steps of the clicks now on screen are kept (an undo goes back along them).
+            current = {step_key(step) for obj in live if obj.mask is None for step in click_steps(obj)}
+            self._steps = {k: v for k, v in self._steps.items() if k in current}
             if self._samples is not None:  # what the segmenter took from the clip is kept; its frames go
                 self._samples.drop_frames()
             masks = {oid: r.mask for oid, r in results.items()}

@@ -68,17 +68,61 @@ def _validate_object(obj: ObjectPrompt, width: int, height: int) -> None:
             raise EmptyMaskError("the mask has no subject pixels")
 
 
+def click_steps(prompt: ObjectPrompt) -> list[ObjectPrompt]:
+    """The prompts a person makes on the way to ``prompt``: the box first (if any), then one click
+    more each time, in the order of ``prompt.points``.
+
+    Why: an interactive segmenter answers a click by refining its answer to the clicks before it
+    (SAM's mask input, the embedded segmenter's previous mask), and the studio shows those answers
+    one click at a time. Answering all the clicks at once can give another mask, so the job
+    replays them in the same order and gets the mask the person saw.
+    """
+    first = 0 if prompt.box is not None else 1
+    return [ObjectPrompt(object_id=prompt.object_id, points=list(prompt.points[:k]),
+                         labels=list(prompt.labels[:k]), box=prompt.box)
+            for k in range(first, len(prompt.points) + 1)]
+
+
+StepKey = tuple[int, tuple, tuple, tuple | None]
+
+
+def step_key(prompt: ObjectPrompt) -> StepKey:
+    """What identifies one step of one subject's clicks on one image."""
+    return (prompt.object_id, tuple(map(tuple, prompt.points)), tuple(prompt.labels),
+            None if prompt.box is None else tuple(prompt.box))
+
+
+def segment_by_steps(segmenter: Segmenter, prompt: ObjectPrompt,
+                     memo: dict[StepKey, SegmentResult] | None = None) -> SegmentResult:
+    """``prompt``'s mask on the segmenter's image, reached one click at a time (``click_steps``).
+
+    ``memo`` keeps the answers to earlier steps on this image: the studio passes its own, so a
+    further click costs one segmenter call and an undo none, and an undone click leaves no trace
+    (the answer to the clicks left is the one given before that click was made).
+    """
+    memo = {} if memo is None else memo
+    result: SegmentResult | None = None
+    for step in click_steps(prompt):
+        key = step_key(step)
+        if key not in memo:
+            memo[key] = segmenter.segment(step, result)
+        result = memo[key]
+    assert result is not None, "an empty prompt has no mask"
+    return result
+
+
 def segment_objects(
     segmenter: Segmenter, image: np.ndarray, objects: list[ObjectPrompt]
 ) -> dict[int, SegmentResult]:
-    """One mask per subject on ``image``. A given mask is used as is (no model call)."""
+    """One mask per subject on ``image``, each from its clicks in order (``segment_by_steps``).
+    A given mask is used as is (no model call)."""
     segmenter.set_image(image)
     results: dict[int, SegmentResult] = {}
     for obj in objects:
         if obj.mask is not None:
             results[obj.object_id] = SegmentResult(mask=obj.mask.astype(bool), score=1.0)
         elif not obj.is_empty():
-            results[obj.object_id] = segmenter.segment(obj, results.get(obj.object_id))
+            results[obj.object_id] = segment_by_steps(segmenter, obj)
     return results
 
 

@@ -15,9 +15,9 @@ from core.memory_manager import PeakRSS, chunk_size, queue_depth, snapshot
 from core.outputs import Staging
 from core.pipelining import Background, Prefetcher, Worker, encoder_threads, opencv_threads_for_a_job
 from core.progress_tracker import ProgressTracker
-from core.prompts import selection_warning, validate_prompts
+from core.prompts import click_steps, segment_by_steps, selection_warning, validate_prompts
 from models.backgrounds import make_background
-from models.base import ObjectPrompt
+from models.base import ObjectPrompt, Segmenter, SegmentResult
 
 
 def test_settings_validate_env(monkeypatch):
@@ -336,3 +336,44 @@ def test_queues_hold_fewer_frames_when_frames_are_big():
     assert queue_depth(16, 3840 * 2160 * 3) == 5  # 4K: 128 MB of frames
     assert queue_depth(16, 8192 * 8192 * 3) == 2  # never fewer than two
     assert queue_depth(4, 64 * 48 * 3) == 4
+
+
+class _CountingSegmenter(Segmenter):
+    """Records what it was asked: each step's clicks and the previous answer it was given."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int | None]] = []
+
+    def set_image(self, image: np.ndarray) -> None:
+        pass
+
+    def segment(self, prompt: ObjectPrompt, previous: SegmentResult | None = None) -> SegmentResult:
+        self.calls.append((len(prompt.points), None if previous is None else int(previous.score)))
+        return SegmentResult(mask=np.zeros((4, 4), bool), score=float(len(prompt.points)))
+
+
+def test_clicks_are_replayed_one_at_a_time_and_remembered():
+    """The job replays a person's clicks in order, each step refining the last (what the studio
+    showed); the studio's memo makes a further click one call and an undo none."""
+    boxed = ObjectPrompt(points=[(1, 1), (2, 2)], labels=[1, 0], box=(0, 0, 3, 3))
+    assert [(len(s.points), s.box) for s in click_steps(boxed)] == [(0, (0, 0, 3, 3)), (1, (0, 0, 3, 3)),
+                                                                      (2, (0, 0, 3, 3))]
+    clicks = ObjectPrompt(points=[(1, 1), (2, 2), (3, 3)], labels=[1, 1, 0])
+    assert [s.labels for s in click_steps(clicks)] == [[1], [1, 1], [1, 1, 0]]
+    seg, memo = _CountingSegmenter(), {}
+    assert segment_by_steps(seg, clicks, memo).score == 3
+    assert seg.calls == [(1, None), (2, 1), (3, 2)]  # each step given the answer before it
+    segment_by_steps(seg, ObjectPrompt(points=[(1, 1), (2, 2)], labels=[1, 1]), memo)  # an undo
+    segment_by_steps(seg, ObjectPrompt(points=[(1, 1), (2, 2), (9, 9)], labels=[1, 1, 1]), memo)
+    assert seg.calls[3:] == [(3, 2)]  # only the new click was segmented
+
+
+def test_the_command_line_keeps_the_order_clicks_were_typed_in():
+    import app
+
+    args = app.parse_args(["process", "in.mp4", "--out", "o", "--point", "1,2", "--negative", "3,4",
+                           "--point", "5,6", "--point", "7,8@2", "--frame", "0"])
+    prompts = app.build_prompts(args)[0]
+    assert [(o.object_id, o.points, o.labels) for o in prompts] == [
+        (1, [(1.0, 2.0), (3.0, 4.0), (5.0, 6.0)], [1, 0, 1]), (2, [(7.0, 8.0)], [1])]
+    assert app.parse_args(["process", "in.mp4", "--out", "o"]).point == []  # no default shared between parses
