@@ -2,8 +2,9 @@
 
 A video job, top to bottom:
 1. check the request (input, limits, prompts, background, output folder) before heavy work;
-2. segment each prompt frame (clicks -> mask, per subject, merged), while the matter takes its
-   look at the clip on a thread and a reader of its own (core/clip_samples.py);
+2. segment each prompt frame (clicks -> a mask per subject, each subject then tracked by a matter
+   of its own: core/subject_tracks.py), while the matters take their look at the clip on a thread
+   and a reader of their own (core/clip_samples.py);
 3. if the prompt frame is not the first, matte backwards from it, chunk by chunk, spilling the
    alphas (1 byte a pixel) to a scratch file, so memory stays flat;
 4. one forward pass: decode (thread) -> matte -> compose -> encode (thread), in bounded queues;
@@ -34,6 +35,7 @@ from core.pipelining import Background, Prefetcher, Worker, opencv_threads_for_a
 from core.progress_tracker import ProgressCallback, ProgressTracker
 from core.prompts import segment_objects, selection_warning, union_mask, validate_prompts
 from core.spill import AlphaSpill, RawSpill
+from core.subject_tracks import SubjectMasks, SubjectTracks
 from models.backgrounds import OutputGeometry, make_background
 from models.engines import EngineChoice, resolve_engine
 
@@ -43,12 +45,8 @@ logger = logging.getLogger(__name__)
 BACKWARD_SPILL_MB = 2048
 
 
-def run_job(
-    request: JobRequest,
-    progress: ProgressCallback | None = None,
-    cancel: threading.Event | None = None,
-    settings: Settings | None = None,
-) -> JobResult:
+def run_job(request: JobRequest, progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
+            settings: Settings | None = None) -> JobResult:
     """Run one job to completion, or raise a ``StudioError`` leaving nothing in ``request.out_dir``."""
     settings = settings or get_settings()
     memory_manager.configure_allocator()
@@ -70,13 +68,8 @@ def run_job(
 class VideoJob:
     """State of one video job; ``run`` is the whole story, each step a method below it."""
 
-    def __init__(
-        self,
-        request: JobRequest,
-        settings: Settings,
-        progress: ProgressCallback | None,
-        cancel: threading.Event | None,
-    ) -> None:
+    def __init__(self, request: JobRequest, settings: Settings, progress: ProgressCallback | None,
+                 cancel: threading.Event | None) -> None:
         from core.job import hdr_notice
         from core.video_io import probe
 
@@ -122,8 +115,8 @@ class VideoJob:
             with memory_manager.PeakRSS() as peak, VideoReader(self.request.input_path, self.info) as reader:
                 self.engine = self._load_engine()
                 samples = self._samples()
-                matter = self.engine.matter_factory()
-                # The matter's look at the clip (a still camera's plate decodes frames spread over it)
+                matter = SubjectTracks(self.engine.matter_factory, self._subject_ids())
+                # The matters' look at the clip (a still camera's plate decodes frames spread over it)
                 # runs beside the segmentation and the backward pass, on a reader of its own.
                 prepared = Background(matter.prepare, samples, name="prepare")
                 try:
@@ -157,12 +150,16 @@ class VideoJob:
         logger.info("engine: %s (%s)", engine.name, engine.reason)
         return engine
 
-    def _segment(self, reader, samples: ClipSamples) -> dict[int, np.ndarray]:
-        """One merged mask per prompted frame (the first is the prompt frame, later ones corrections).
+    def _subject_ids(self) -> list[int]:
+        return sorted({o.object_id for objects in self.request.prompts.values() for o in objects})
+
+    def _segment(self, reader, samples: ClipSamples) -> dict[int, dict[int, np.ndarray]]:
+        """Each subject's mask on each prompted frame (the first is the prompt frame, later ones
+        corrections).
 
         The segmenter may look at the clip (``samples``): the embedded one takes the whole moving
         thing under a click when the camera is still."""
-        masks: dict[int, np.ndarray] = {}
+        masks: dict[int, dict[int, np.ndarray]] = {}
         clicks = any(o.points and o.mask is None for objects in self.request.prompts.values() for o in objects)
         self.engine.segmenter.use_clip(samples if clicks else None)  # a given mask needs no look
         shape = (self.info.height, self.info.width)
@@ -171,9 +168,10 @@ class VideoJob:
             image = reader.read_frame(frame_index)
             started = time.perf_counter()
             results = segment_objects(self.engine.segmenter, image, self.request.prompts[frame_index])
-            masks[frame_index] = union_mask(results, shape)
+            masks[frame_index] = {oid: result.mask for oid, result in results.items()}
             self.timings["segment"] += time.perf_counter() - started
-            if warning := selection_warning(masks[frame_index], self.request.prompts[frame_index], frame_index):
+            if warning := selection_warning(union_mask(results, shape), self.request.prompts[frame_index],
+                                            frame_index):
                 self.warnings.append(warning)
             self.tracker.advance("segment", 1, f"frame {frame_index}")
         self.engine.segmenter.use_clip(None)
@@ -194,7 +192,7 @@ class VideoJob:
         keys = [k for k in self.info.keyframes if start <= k < end]
         return keys[0] if keys else start
 
-    def _matte_backwards(self, reader, mask: np.ndarray, samples: ClipSamples) -> AlphaSpill | None:
+    def _matte_backwards(self, reader, masks: SubjectMasks, samples: ClipSamples) -> AlphaSpill | None:
         """Alphas of frames [first, prompt_frame), computed backwards from the prompt frame.
 
         A video decodes forwards only, so each segment (a group of pictures, say) is decoded
@@ -205,12 +203,12 @@ class VideoJob:
             return None
         shape = (self.info.height, self.info.width)
         spill = AlphaSpill(self.settings.work_dir, *shape)
-        matter = self.engine.matter_factory()
+        matter = SubjectTracks(self.engine.matter_factory, sorted(masks))
         frames = None
         try:
             matter.prepare(samples)
             started = time.perf_counter()
-            matter.start(reader.read_frame(p), mask)
+            matter.start(reader.read_frame(p), masks)
             self.timings["matte"] += time.perf_counter() - started
             end = p
             while end > first:

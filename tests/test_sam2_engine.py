@@ -169,7 +169,8 @@ def test_build_survives_another_hydra_user():
 
 
 def test_process_job_runs_end_to_end_on_the_real_engine(tmp_path):
-    """``app.py process --engine sam2`` with random weights: SAM2 click, MatAnyone both ways, outputs."""
+    """``app.py process --engine sam2`` with random weights: SAM2 clicks, MatAnyone both ways for two
+    subjects (a matter each, core/subject_tracks.py) and a correction of one of them, outputs."""
     import av
     import media
 
@@ -179,14 +180,14 @@ def test_process_job_runs_end_to_end_on_the_real_engine(tmp_path):
            "BGFX_DEVICE": "cpu"}
     out = tmp_path / "out"
     done = subprocess.run([sys.executable, "app.py", "process", str(clip), "--out", str(out), "--point", "60,50",
-                           "--frame", "3", "--engine", "sam2", "--quality", "fast", "--quiet"],
+                           "--point", "100,60@2", "--correct", "7:100,60@2", "--frame", "3", "--engine", "sam2", "--quality", "fast", "--quiet"],
                           cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads((out / "report.json").read_text())
     assert report["engine"] == "sam2" and "RANDOM WEIGHTS" in report["engine_reason"]
     assert report["engine_reason"].startswith("SAM2.1-tiny + MatAnyone on cpu")
     assert any("RANDOM WEIGHTS" in w for w in report["warnings"])
-    assert report["frames"] == 10 and report["prompt_frame"] == 3
+    assert report["frames"] == 10 and report["prompt_frame"] == 3 and report["correction_frames"] == [7]
     for name in ("composite.mp4", "alpha.mp4", "foreground.webm"):
         with av.open(str(out / name)) as container:
             frames = [f.to_ndarray(format="gray") for f in container.decode(video=0)]

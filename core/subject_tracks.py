@@ -1,0 +1,84 @@
+"""Several subjects, each tracked by a matter of its own; a frame's alpha is the union of theirs.
+
+Why not one matter given the union of the subjects' masks: it tracks them as one thing. When one
+of them is lost (a dog that ran across the frame, while the person stays), nothing looks lost as
+long as the other is still there, so it is never searched for again; and a correction click on a
+later frame for one subject restarted the tracking from that subject's mask alone, dropping every
+other subject from that frame on. With a matter each, a lost subject is its own matter's business,
+and a correction restarts only the subjects it names.
+
+One subject is the usual job: then its matter's alpha is returned as it is, at no extra cost. N
+subjects cost N matters' steps a frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from models.base import Matter, SampleSource
+
+logger = logging.getLogger(__name__)
+
+SubjectMasks = Mapping[int, np.ndarray]  # subject id -> its mask (bool or float) on one frame
+
+
+class SubjectTracks:
+    """The subjects of one pass (forwards or backwards from the prompt frame), each with its matter.
+
+    A subject is tracked from the first frame that gives its mask (the prompt frame, or a later
+    correction frame for a subject first marked there); before that it adds nothing.
+    """
+
+    def __init__(self, matter_factory: Callable[[], Matter], subject_ids: Sequence[int]) -> None:
+        self._factory = matter_factory
+        self._waiting: dict[int, Matter] = {oid: matter_factory() for oid in subject_ids}
+        self._tracking: dict[int, Matter] = {}
+
+    def prepare(self, samples: SampleSource) -> None:
+        """Each matter's look at the clip; what they work out from it is worked out once
+        (``SampleSource.memo``), so N subjects do not look N times."""
+        for matter in self._waiting.values():
+            matter.prepare(samples)
+
+    def start(self, frame: np.ndarray, masks: SubjectMasks) -> np.ndarray:
+        """The first frame of the pass: every subject with a mask starts here."""
+        return self.correct(frame, masks)
+
+    def correct(self, frame: np.ndarray, masks: SubjectMasks) -> np.ndarray:
+        """A frame with masks for some subjects: those restart from their mask (or start, if first
+        marked here); the others go on as on any frame."""
+        given = {oid: m for oid, m in masks.items() if np.any(m)}
+        if not given and not self._tracking:  # nothing selected at all: the matter says so (E-code)
+            oid, mask = next(iter(masks.items()))
+            given = {oid: mask}
+        alphas = []
+        for oid, mask in given.items():
+            if oid in self._tracking:
+                alphas.append(self._tracking[oid].correct(frame, mask))
+            else:
+                matter = self._waiting.pop(oid, None) or self._factory()
+                self._tracking[oid] = matter
+                alphas.append(matter.start(frame, mask))
+        alphas += [m.step(frame) for oid, m in self._tracking.items() if oid not in given]
+        return union_of(alphas)
+
+    def step(self, frame: np.ndarray) -> np.ndarray:
+        return union_of([m.step(frame) for m in self._tracking.values()])
+
+    def close(self) -> None:
+        for matter in [*self._waiting.values(), *self._tracking.values()]:
+            matter.close()
+        self._waiting, self._tracking = {}, {}
+
+
+def union_of(alphas: list[np.ndarray]) -> np.ndarray:
+    """The frame's alpha: each pixel as opaque as the most opaque subject there (one: as it is)."""
+    if len(alphas) == 1:
+        return alphas[0]
+    out = np.array(alphas[0], dtype=np.float32, copy=True)
+    for alpha in alphas[1:]:
+        np.maximum(out, alpha, out=out)
+    return out

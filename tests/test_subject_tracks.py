@@ -1,0 +1,89 @@
+"""Several subjects: each tracked on its own, a correction restarts only the subjects it names."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import media
+import numpy as np
+
+import app
+from core.subject_tracks import SubjectTracks
+from models.base import Matter
+
+
+class Echo(Matter):
+    """A matter whose alpha is its last start mask."""
+
+    def __init__(self) -> None:
+        self.mask: np.ndarray | None = None
+        self.prepared = False
+
+    def prepare(self, samples) -> None:  # noqa: ANN001
+        self.prepared = True
+
+    def start(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        self.mask = mask.astype(np.float32)
+        return self.mask
+
+    def step(self, frame: np.ndarray) -> np.ndarray:
+        return self.mask
+
+
+
+def _mask(x0: int, x1: int) -> np.ndarray:
+    m = np.zeros((4, 8), bool)
+    m[:, x0:x1] = True
+    return m
+
+
+def test_a_correction_restarts_only_its_subject_and_a_new_subject_starts_where_first_marked():
+    frame = np.zeros((4, 8, 3), np.uint8)
+    tracks = SubjectTracks(Echo, [1, 2, 3])
+    tracks.prepare(None)
+    assert all(m.prepared for m in tracks._waiting.values())
+    alpha = tracks.start(frame, {1: _mask(0, 2), 2: _mask(4, 6)})
+    assert alpha[:, [0, 1, 4, 5]].min() == 1.0 and alpha[:, [2, 3, 6, 7]].max() == 0.0  # the union
+    assert np.array_equal(tracks.step(frame), alpha)
+    # Subject 2 corrected, subject 3 first marked: subject 1 goes on (before: the matte restarted
+    # from the correction's masks alone, and subject 1 was gone from that frame on).
+    corrected = tracks.correct(frame, {2: _mask(5, 7), 3: _mask(3, 4)})
+    assert np.array_equal(corrected > 0.5, _mask(0, 2) | _mask(5, 7) | _mask(3, 4))
+    one = SubjectTracks(Echo, [1])
+    single = one.start(frame, {1: _mask(0, 2)})
+    assert single is one._tracking[1].mask  # one subject: its matter's alpha as it is
+    tracks.close()
+    assert tracks._tracking == {} and tracks._waiting == {}
+
+
+def test_a_subject_with_nothing_selected_is_left_out_not_an_error():
+    frame = np.zeros((4, 8, 3), np.uint8)
+    tracks = SubjectTracks(Echo, [1, 2])
+    alpha = tracks.start(frame, {1: _mask(0, 2), 2: np.zeros((4, 8), bool)})
+    assert np.array_equal(alpha > 0.5, _mask(0, 2)) and set(tracks._tracking) == {1}
+
+
+def two_discs(frames: int = 24, width: int = 192, height: int = 108) -> list[np.ndarray]:
+    """Two discs of their own colours, on a textured background, moving apart."""
+    rng = np.random.default_rng(4)
+    ground = cv2.GaussianBlur(rng.integers(60, 140, (height, width, 3)).astype(np.uint8), (0, 0), 2)
+    out = []
+    for i in range(frames):
+        image = ground.copy()
+        cv2.circle(image, (50, 40 + i), 16, (230, 60, 40), -1)
+        cv2.circle(image, (140, 70 - i), 16, (40, 90, 230), -1)
+        out.append(image)
+    return out
+
+
+def test_two_subjects_and_a_correction_for_one_of_them_keeps_the_other(tmp_path):
+    clip = media.write_frames(tmp_path / "two.mp4", two_discs())
+    out = tmp_path / "out"
+    assert app.main(["process", str(clip), "--out", str(out), "--point", "50,40", "--point", "140,70@2",
+                     "--correct", "12:140,58@2", "--formats", "alpha.mp4", "--matte-frames", "--quiet"]) == 0
+    assert json.loads((out / "report.json").read_text())["correction_frames"] == [12]
+    for i in (0, 11, 12, 20):
+        alpha = cv2.imread(str(out / "alpha" / f"{i:06d}.png"), cv2.IMREAD_GRAYSCALE)
+        assert alpha[40 + i, 50] > 200 and alpha[70 - i, 140] > 200, i  # subject 1 too, after frame 12
+        assert alpha[95, 100] < 30 and alpha[10, 10] < 30, i
