@@ -18,7 +18,7 @@ from core.exceptions import (
     PointOutOfFrameError,
     PromptError,
 )
-from models.base import ObjectPrompt, Segmenter, SegmentResult
+from models.base import POSITIVE, ObjectPrompt, Segmenter, SegmentResult
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,11 @@ def validate_prompts(
             raise FrameOutOfRangeError(f"{which} {frame_index} is outside the clip (frames {first}..{stop - 1})", hint)
         for obj in objects:
             _validate_object(obj, width, height)
+            if obj.mask is None and obj.box is None and obj.points and POSITIVE not in obj.labels:
+                which = "prompt frame" if frame_index == prompt_frame else "correction frame"
+                raise NoPromptError(
+                    f"{which} {frame_index}: subject {obj.object_id} has only 'not subject' clicks",
+                    f"a subject's mask starts from a click on it or a box: add one on frame {frame_index}")
 
 
 def _validate_object(obj: ObjectPrompt, width: int, height: int) -> None:
