@@ -19,12 +19,15 @@ from app_config import Settings, get_settings
 from core.compositing import clean_foreground, composite, despill, refine_alpha
 from core.job import EdgeOptions
 from core.prompts import (
+    Removal,
     StepKey,
     click_steps,
+    marked_union,
     segment_by_steps,
     selection_warning,
     step_key,
-    union_mask,
+    subject_masks,
+    to_segment,
     validate_prompts,
 )
 from models.backgrounds import OutputGeometry, make_background
@@ -82,10 +85,17 @@ class PreviewResult:
     notice: str | None = None  # clicks that selected nothing or next to nothing: what to do instead
 
 
-def draw_overlay(frame: np.ndarray, masks: dict[int, np.ndarray], objects: list[ObjectPrompt]) -> np.ndarray:
-    """Tint each subject's mask in its colour, outline it, and draw its clicks and box."""
+def draw_overlay(frame: np.ndarray, masks: dict[int, np.ndarray], objects: list[ObjectPrompt],
+                 removed: dict[int, np.ndarray] | None = None) -> np.ndarray:
+    """Tint each subject's mask in its colour, outline it, and draw its clicks and box; what a
+    correction takes out of a subject (``removed``) is darkened and striped in its colour."""
     out = frame.copy()
     thickness = max(2, round(max(frame.shape[:2]) / 400))
+    stripes = (np.add.outer(np.arange(frame.shape[0]), np.arange(frame.shape[1])) // (4 * thickness)) % 2 == 0
+    for oid, region in (removed or {}).items():
+        color = np.array(OBJECT_COLORS[(oid - 1) % len(OBJECT_COLORS)], dtype=np.float32)
+        out[region] = (0.5 * out[region]).astype(np.uint8)
+        out[region & stripes] = (0.5 * out[region & stripes] + 0.5 * color).astype(np.uint8)
     for oid, mask in masks.items():
         color = np.array(OBJECT_COLORS[(oid - 1) % len(OBJECT_COLORS)], dtype=np.float32)
         m = mask.astype(bool)
@@ -107,6 +117,15 @@ def draw_overlay(frame: np.ndarray, masks: dict[int, np.ndarray], objects: list[
                 cv2.line(out, (center[0] - radius // 2, center[1]), (center[0] + radius // 2, center[1]),
                          (255, 255, 255), 2, cv2.LINE_AA)
     return out
+
+
+def removal_notice(removed: dict[int, np.ndarray]) -> str | None:
+    """What 'not subject' clicks alone on a frame do, said where the preview shows them."""
+    if not removed:
+        return None
+    which = ", ".join(str(oid) for oid in sorted(removed))
+    return (f"striped: taken out of subject {which}'s matte from this frame on (a correction: only "
+            "'not subject' clicks here). On the first frame with clicks a subject needs a click on it.")
 
 
 class MaskSession:
@@ -154,23 +173,25 @@ class MaskSession:
             h, w = image.shape[:2]
             live = [o for o in objects if not o.is_empty()]
             if live:
-                validate_prompts({frame_index: live}, w, h, frame_index, frame_index + 1)
+                validate_prompts({frame_index: live}, w, h, frame_index, frame_index + 1, one_frame=True)
             results: dict[int, SegmentResult] = {}
             for obj in live:
                 if obj.mask is not None:
                     results[obj.object_id] = SegmentResult(obj.mask.astype(bool), 1.0)
                 else:  # the job replays the clicks in the same order: it gets the mask shown here
-                    results[obj.object_id] = segment_by_steps(self.engine.segmenter, obj, self._steps)
+                    results[obj.object_id] = segment_by_steps(self.engine.segmenter, to_segment(obj), self._steps)
             # Only the steps of the clicks now on screen are kept (an undo goes back along them).
-            current = {step_key(step) for obj in live if obj.mask is None for step in click_steps(obj)}
+            current = {step_key(s) for obj in live if obj.mask is None for s in click_steps(to_segment(obj))}
             self._steps = {k: v for k, v in self._steps.items() if k in current}
             if self._samples is not None:  # what the segmenter took from the clip is kept; its frames go
                 self._samples.drop_frames()
-            masks = {oid: r.mask for oid, r in results.items()}
-            mask = union_mask(results, (h, w))
+            by_subject = subject_masks(live, results)
+            masks = {oid: m for oid, m in by_subject.items() if not isinstance(m, Removal)}
+            removed = {oid: m.region for oid, m in by_subject.items() if isinstance(m, Removal)}
+            mask = marked_union(by_subject, (h, w))
             alpha = self._soft_alpha(image, mask)
-            return PreviewResult(draw_overlay(image, masks, live), alpha, masks, self.engine_name,
-                                 self.engine_reason, selection_warning(mask, live))
+            return PreviewResult(draw_overlay(image, masks, live, removed), alpha, masks, self.engine_name,
+                                 self.engine_reason, removal_notice(removed) or selection_warning(mask, live))
 
     def _use_clip(self, path: Path | str, frame_index: int) -> None:
         """Let the segmenter look at the clip on screen (a new clip: new samples; a photo: none)."""

@@ -7,6 +7,7 @@ fails in milliseconds with a coded error instead of after decoding the clip.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,25 +29,55 @@ TINY_SELECTION = 2e-4
 
 
 def validate_prompts(
-    prompts: dict[int, list[ObjectPrompt]], width: int, height: int, first: int, stop: int
+    prompts: dict[int, list[ObjectPrompt]], width: int, height: int, first: int, stop: int,
+    *, one_frame: bool = False,
 ) -> None:
-    """Raise a coded ``PromptError`` for anything that cannot be applied to frames [first, stop)."""
+    """Raise a coded ``PromptError`` for anything that cannot be applied to frames [first, stop).
+
+    ``one_frame``: the clicks of the frame on screen, on their own (the studio's preview): 'not
+    subject' clicks alone may be a correction there, which only the whole job can tell."""
     if not prompts or all(obj.is_empty() for objs in prompts.values() for obj in objs):
         raise NoPromptError("no subject given", "add --point X,Y on the subject, a --box or a --mask")
     prompt_frame = min(prompts)  # the others are corrections
-    for frame_index, objects in prompts.items():
+    marked: set[int] = set()  # subjects with a mask from an earlier frame
+    for frame_index in sorted(prompts):
         if not first <= frame_index < stop:
             which, hint = ("prompt frame", f"choose --frame between {first} and {stop - 1}") \
                 if frame_index == prompt_frame else \
                 ("correction frame", f"give --correct N:X,Y with N between {first} and {stop - 1}")
             raise FrameOutOfRangeError(f"{which} {frame_index} is outside the clip (frames {first}..{stop - 1})", hint)
-        for obj in objects:
+        for obj in prompts[frame_index]:
             _validate_object(obj, width, height)
-            if obj.mask is None and obj.box is None and obj.points and POSITIVE not in obj.labels:
+            if is_removal(obj) and obj.object_id not in marked and not one_frame:
                 which = "prompt frame" if frame_index == prompt_frame else "correction frame"
                 raise NoPromptError(
-                    f"{which} {frame_index}: subject {obj.object_id} has only 'not subject' clicks",
+                    f"{which} {frame_index}: subject {obj.object_id} has only 'not subject' clicks, and no "
+                    "mask from an earlier frame to take them from",
                     f"a subject's mask starts from a click on it or a box: add one on frame {frame_index}")
+        marked |= {obj.object_id for obj in prompts[frame_index] if not is_removal(obj)}
+
+
+def is_removal(obj: ObjectPrompt) -> bool:
+    """Only 'not subject' clicks: on a correction frame, "take this out of the subject's matte"."""
+    return obj.mask is None and obj.box is None and bool(obj.points) and POSITIVE not in obj.labels
+
+
+def removal_target(obj: ObjectPrompt) -> ObjectPrompt:
+    """The things under a removal's clicks, as a prompt that selects them (each click on one)."""
+    return ObjectPrompt(object_id=obj.object_id, points=list(obj.points), labels=[POSITIVE] * len(obj.points))
+
+
+def to_segment(obj: ObjectPrompt) -> ObjectPrompt:
+    """The clicks the segmenter is given for ``obj``: its own, or a removal's target."""
+    return removal_target(obj) if is_removal(obj) else obj
+
+
+@dataclass
+class Removal:
+    """What a correction made only of 'not subject' clicks takes out of its subject's matte from its
+    frame on (core/subject_tracks.py); the other kind of correction gives the subject's new mask."""
+
+    region: np.ndarray  # bool (H, W)
 
 
 def _validate_object(obj: ObjectPrompt, width: int, height: int) -> None:
@@ -127,8 +158,14 @@ def segment_objects(
         if obj.mask is not None:
             results[obj.object_id] = SegmentResult(mask=obj.mask.astype(bool), score=1.0)
         elif not obj.is_empty():
-            results[obj.object_id] = segment_by_steps(segmenter, obj)
+            results[obj.object_id] = segment_by_steps(segmenter, to_segment(obj))
     return results
+
+
+def subject_masks(objects: list[ObjectPrompt], results: dict[int, SegmentResult]) -> dict[int, np.ndarray | Removal]:
+    """Each subject's mask on a frame, or what a removal takes out of it."""
+    kinds = {obj.object_id: is_removal(obj) for obj in objects}
+    return {oid: Removal(r.mask) if kinds.get(oid) else r.mask for oid, r in results.items()}
 
 
 def union_mask(results: dict[int, SegmentResult], shape: tuple[int, int]) -> np.ndarray:
@@ -139,6 +176,11 @@ def union_mask(results: dict[int, SegmentResult], shape: tuple[int, int]) -> np.
     return mask
 
 
+def marked_union(masks: dict[int, np.ndarray | Removal], shape: tuple[int, int]) -> np.ndarray:
+    """What a frame's masks mark as subject (removals take away, they mark nothing)."""
+    return union_mask({oid: SegmentResult(m, 1.0) for oid, m in masks.items() if not isinstance(m, Removal)}, shape)
+
+
 def selection_warning(mask: np.ndarray, objects: list[ObjectPrompt], frame_index: int | None = None) -> str | None:
     """What to tell a person whose clicks (or box) for ``objects`` selected nothing or next to
     nothing in ``mask``, else None; None too when every subject was given as a mask (their choice).
@@ -146,7 +188,7 @@ def selection_warning(mask: np.ndarray, objects: list[ObjectPrompt], frame_index
     Not an error: the job's result is still what was asked for, and a tiny subject may be meant.
     But a finished clip with nothing in it should say why, and what to do instead.
     """
-    if all(o.mask is not None for o in objects):
+    if all(o.mask is not None or is_removal(o) for o in objects):
         return None
     where = f"frame {frame_index}: " if frame_index is not None else ""
     hint = "click on the subject's middle, add a box around it, or give a mask"

@@ -18,11 +18,13 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from core.prompts import Removal
 from models.base import Matter, SampleSource
 
 logger = logging.getLogger(__name__)
 
-SubjectMasks = Mapping[int, np.ndarray]  # subject id -> its mask (bool or float) on one frame
+#: subject id -> its mask on one frame (bool or float), or what a correction takes out of its matte there
+SubjectMasks = Mapping[int, np.ndarray | Removal]
 
 
 class SubjectTracks:
@@ -49,12 +51,19 @@ class SubjectTracks:
 
     def correct(self, frame: np.ndarray, masks: SubjectMasks) -> np.ndarray:
         """A frame with masks for some subjects: those restart from their mask (or start, if first
-        marked here); the others go on as on any frame."""
-        given = {oid: m for oid, m in masks.items() if np.any(m)}
-        if not given and not self._tracking:  # nothing selected at all: the matter says so (E-code)
+        marked here), or from their matte less a ``Removal``; the others go on as on any frame."""
+        removals = {oid: m.region for oid, m in masks.items() if isinstance(m, Removal) and oid in self._tracking}
+        given = {oid: m for oid, m in masks.items() if not isinstance(m, Removal) and np.any(m)}
+        if not given and not removals and not self._tracking:  # nothing selected: the matter says so
             oid, mask = next(iter(masks.items()))
             given = {oid: mask}
         alphas = []
+        for oid, region in removals.items():
+            kept = (self._tracking[oid].step(frame) > 0.5) & ~region
+            if kept.any():
+                given[oid] = kept
+            else:  # all of it taken out: the subject is gone from here on
+                self._tracking.pop(oid).close()
         for oid, mask in given.items():
             if oid in self._tracking:
                 alphas.append(self._tracking[oid].correct(frame, mask))
@@ -63,10 +72,11 @@ class SubjectTracks:
                 self._tracking[oid] = matter
                 alphas.append(matter.start(frame, mask))
         alphas += [m.step(frame) for oid, m in self._tracking.items() if oid not in given]
-        return union_of(alphas)
+        return union_of(alphas, frame.shape[:2])
 
     def step(self, frame: np.ndarray) -> np.ndarray:
-        return union_of([m.step(frame) for m in self._tracking.values()])
+        return union_of([m.step(frame) for m in self._tracking.values()], frame.shape[:2])
+
 
     def close(self) -> None:
         for matter in [*self._waiting.values(), *self._tracking.values()]:
@@ -74,10 +84,13 @@ class SubjectTracks:
         self._waiting, self._tracking = {}, {}
 
 
-def union_of(alphas: list[np.ndarray]) -> np.ndarray:
-    """The frame's alpha: each pixel as opaque as the most opaque subject there (one: as it is)."""
+def union_of(alphas: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    """The frame's alpha: each pixel as opaque as the most opaque subject there (one: as it is;
+    none, every subject taken out by corrections: transparent)."""
     if len(alphas) == 1:
         return alphas[0]
+    if not alphas:
+        return np.zeros(shape, np.float32)
     out = np.array(alphas[0], dtype=np.float32, copy=True)
     for alpha in alphas[1:]:
         np.maximum(out, alpha, out=out)

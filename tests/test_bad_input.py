@@ -71,8 +71,9 @@ def test_bad_prompts(tmp_path, capsys, clip):
     err = fails_with("E204", capsys, clip, "--out", out, "--point", "5,5", "--correct", "12:5,5")
     assert "correction frame 12" in err and "--correct" in err
     fails_with("E205", capsys, clip, "--out", out)
-    err = fails_with("E205", capsys, clip, "--out", out, "--point", "5,5", "--correct", "6:-5,5")
-    assert "correction frame 6: subject 1 has only 'not subject' clicks" in err and "on frame 6" in err
+    err = fails_with("E205", capsys, clip, "--out", out, "--point", "5,5", "--correct", "6:-5,5@2")
+    assert "correction frame 6: subject 2 has only 'not subject' clicks, and no mask" in err and "frame 6" in err
+    assert "prompt frame 0: subject 1" in fails_with("E205", capsys, clip, "--out", out, "--negative", "5,5")
     fails_with("E207", capsys, clip, "--out", out, "--point", "5;5")
     small = tmp_path / "small.png"
     cv2.imwrite(str(small), np.full((10, 10), 255, np.uint8))

@@ -119,3 +119,19 @@ def test_the_job_gets_the_mask_the_studio_showed_and_an_undo_goes_back(tmp_path)
     segmenter = resolve_engine("embedded", session.settings).segmenter
     job = segment_objects(segmenter, frames[0], [ObjectPrompt(points=two, labels=[1, 1])])[1].mask
     assert np.array_equal(job, second)  # before: 1.0 against the preview's 0.12
+
+
+def test_not_subject_clicks_alone_preview_what_a_correction_takes_out(tmp_path):
+    """On a later frame, 'not subject' clicks alone are a correction that takes the thing under them
+    out of the subject's matte: the preview stripes it and says so, and marks nothing as subject."""
+    import cv2
+
+    frames, masks, click = media.pale_dog_frames(frames=2)
+    photo = tmp_path / "dog.png"
+    cv2.imwrite(str(photo), frames[0][..., ::-1])
+    session = MaskSession(engine="embedded")
+    shown = session.preview(photo, 0, [ObjectPrompt(points=[click], labels=[0])])
+    assert shown.masks == {} and shown.alpha.max() == 0.0
+    assert shown.notice.startswith("striped: taken out of subject 1's matte from this frame on")
+    x, y = click
+    assert not np.array_equal(shown.overlay[y, x + 6], frames[0][y, x + 6])  # the patch is drawn on

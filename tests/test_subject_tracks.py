@@ -9,6 +9,7 @@ import media
 import numpy as np
 
 import app
+from core.prompts import Removal
 from core.subject_tracks import SubjectTracks
 from models.base import Matter
 
@@ -57,6 +58,19 @@ def test_a_correction_restarts_only_its_subject_and_a_new_subject_starts_where_f
     assert tracks._tracking == {} and tracks._waiting == {}
 
 
+def test_a_removal_takes_its_region_out_of_its_subject_from_that_frame_on():
+    """A correction of 'not subject' clicks alone: that subject restarts from its matte less what the
+    clicks select; taking all of it out ends the subject; the other subjects go on."""
+    frame = np.zeros((4, 8, 3), np.uint8)
+    tracks = SubjectTracks(Echo, [1, 2])
+    tracks.start(frame, {1: _mask(0, 4), 2: _mask(6, 8)})
+    alpha = tracks.correct(frame, {1: Removal(_mask(2, 5))})
+    assert np.array_equal(alpha > 0.5, _mask(0, 2) | _mask(6, 8))
+    assert np.array_equal(tracks.step(frame) > 0.5, _mask(0, 2) | _mask(6, 8))  # and so on
+    assert not tracks.correct(frame, {1: Removal(_mask(0, 3)), 2: Removal(_mask(5, 8))}).any()
+    assert tracks._tracking == {} and not tracks.step(frame).any()
+
+
 def test_a_subject_with_nothing_selected_is_left_out_not_an_error():
     frame = np.zeros((4, 8, 3), np.uint8)
     tracks = SubjectTracks(Echo, [1, 2])
@@ -87,3 +101,16 @@ def test_two_subjects_and_a_correction_for_one_of_them_keeps_the_other(tmp_path)
         alpha = cv2.imread(str(out / "alpha" / f"{i:06d}.png"), cv2.IMREAD_GRAYSCALE)
         assert alpha[40 + i, 50] > 200 and alpha[70 - i, 140] > 200, i  # subject 1 too, after frame 12
         assert alpha[95, 100] < 30 and alpha[10, 10] < 30, i
+
+
+def test_not_subject_clicks_alone_on_a_later_frame_take_that_thing_out_from_there_on(tmp_path):
+    """Both discs marked as one subject; on frame 12 a 'not subject' click on the blue one: it is
+    gone from frame 12 on, the red one stays (before: error E205, only background clicks)."""
+    clip = media.write_frames(tmp_path / "two.mp4", two_discs())
+    out = tmp_path / "out"
+    assert app.main(["process", str(clip), "--out", str(out), "--point", "50,40", "--point", "140,70",
+                     "--correct", "12:-140,58", "--formats", "alpha.mp4", "--matte-frames", "--quiet"]) == 0
+    for i in (0, 11, 12, 20):
+        alpha = cv2.imread(str(out / "alpha" / f"{i:06d}.png"), cv2.IMREAD_GRAYSCALE)
+        assert alpha[40 + i, 50] > 200, i
+        assert (alpha[70 - i, 140] > 200) == (i < 12), i
