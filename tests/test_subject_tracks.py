@@ -95,7 +95,7 @@ def test_two_subjects_and_a_correction_for_one_of_them_keeps_the_other(tmp_path)
     clip = media.write_frames(tmp_path / "two.mp4", two_discs())
     out = tmp_path / "out"
     assert app.main(["process", str(clip), "--out", str(out), "--point", "50,40", "--point", "140,70@2",
-                     "--correct", "12:140,58@2", "--formats", "alpha.mp4", "--matte-frames", "--quiet"]) == 0
+                     "--correct", "12:140,58@2", "--formats", "alpha.mp4", "--matte-frames", "--engine", "embedded", "--quiet"]) == 0
     assert json.loads((out / "report.json").read_text())["correction_frames"] == [12]
     for i in (0, 11, 12, 20):
         alpha = cv2.imread(str(out / "alpha" / f"{i:06d}.png"), cv2.IMREAD_GRAYSCALE)
@@ -109,7 +109,7 @@ def test_not_subject_clicks_alone_on_a_later_frame_take_that_thing_out_from_ther
     clip = media.write_frames(tmp_path / "two.mp4", two_discs())
     out = tmp_path / "out"
     assert app.main(["process", str(clip), "--out", str(out), "--point", "50,40", "--point", "140,70",
-                     "--correct", "12:-140,58", "--formats", "alpha.mp4", "--matte-frames", "--quiet"]) == 0
+                     "--correct", "12:-140,58", "--formats", "alpha.mp4", "--matte-frames", "--engine", "embedded", "--quiet"]) == 0
     for i in (0, 11, 12, 20):
         alpha = cv2.imread(str(out / "alpha" / f"{i:06d}.png"), cv2.IMREAD_GRAYSCALE)
         assert alpha[40 + i, 50] > 200, i
