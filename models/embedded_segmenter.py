@@ -63,8 +63,8 @@ CLICK_REACH_BANDS = 3  # a further positive click may add what lies within this 
 CLICK_REACH = 0.08  # ... and same-coloured pixels this far (fraction of the short side) from the mask
 FLOOD_TOLERANCE = 28  # colour difference (0..255 per channel) that still counts as "the same thing"
 ADDED_AREA = 2.0  # what a further click adds is at most this many times the mask with its "near"
-LEAK_OUTLINE = 0.1
-KEEP_SHOWN = 0.7  # a refinement by positive clicks that keeps less of the mask shown is cut again, holding it  # a flood whose outline lies this much on its limit was not stopped by colour
+LEAK_OUTLINE = 0.1  # a flood whose outline lies this much on its limit was not stopped by colour
+KEEP_SHOWN = 0.7  # a refinement by positive clicks keeping less of the mask shown is cut again, holding it
 WHOLE_VS_PART = 2.0  # the moving thing under a click replaces a cut inside it this many times smaller
 
 
@@ -261,11 +261,7 @@ class EmbeddedSegmenter(Segmenter):
         best, _ = best_candidate(image, [click], neg, max_area=ADDED_AREA * np.count_nonzero(near))
         if best.area > ADDED_AREA * np.count_nonzero(near):
             return np.zeros(image.shape[:2], bool)
-        x0, y0, x1, y1 = best.crop.rect
-        out = np.zeros(image.shape[:2], bool)
-        out[y0:y1, x0:x1] = cv2.resize(best.mask.astype(np.uint8), (x1 - x0, y1 - y0),
-                                       interpolation=cv2.INTER_NEAREST) > 0
-        return out & ~removed
+        return best.frame_mask(image.shape[:2]) & ~removed
 
     def _candidate_mask(self, pos: list[Point], neg: list[Point]) -> tuple[np.ndarray, bool]:
         """The best-scoring candidate for these clicks, as a frame-sized bool mask; with a still
@@ -274,10 +270,7 @@ class EmbeddedSegmenter(Segmenter):
         image = self._image
         assert image is not None
         best, _ = best_candidate(image, pos, neg)
-        x0, y0, x1, y1 = best.crop.rect
-        out = np.zeros(image.shape[:2], bool)
-        out[y0:y1, x0:x1] = cv2.resize(best.mask.astype(np.uint8), (x1 - x0, y1 - y0),
-                                       interpolation=cv2.INTER_NEAREST) > 0
+        out = best.frame_mask(image.shape[:2])
         background = self._clip_background() if pos else None
         moving = moving_region(image, background, pos) if background is not None else None
         if moving is None or any(moving[int(y), int(x)] for x, y in neg):  # "not this", said of a part of it
