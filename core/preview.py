@@ -91,7 +91,8 @@ def draw_overlay(frame: np.ndarray, masks: dict[int, np.ndarray], objects: list[
     correction takes out of a subject (``removed``) is darkened and striped in its colour."""
     out = frame.copy()
     thickness = max(2, round(max(frame.shape[:2]) / 400))
-    stripes = (np.add.outer(np.arange(frame.shape[0]), np.arange(frame.shape[1])) // (4 * thickness)) % 2 == 0
+    if removed:
+        stripes = (np.add.outer(np.arange(frame.shape[0]), np.arange(frame.shape[1])) // (4 * thickness)) % 2 == 0
     for oid, region in (removed or {}).items():
         color = np.array(OBJECT_COLORS[(oid - 1) % len(OBJECT_COLORS)], dtype=np.float32)
         out[region] = (0.5 * out[region]).astype(np.uint8)

@@ -1,4 +1,6 @@
-"""Checking what a person clicked against the media, and turning it into one mask per prompt frame.
+"""Checking what a person clicked against the media, and turning it into each subject's mask on
+each prompted frame: the clicks replayed one at a time, as the studio shows them; on a later frame,
+'not subject' clicks alone are a ``Removal`` from that subject's matte.
 
 Validation happens before any heavy work, so a point outside the frame or a mask of the wrong size
 fails in milliseconds with a coded error instead of after decoding the clip.
@@ -57,29 +59,6 @@ def validate_prompts(
         marked |= {obj.object_id for obj in prompts[frame_index] if not is_removal(obj)}
 
 
-def is_removal(obj: ObjectPrompt) -> bool:
-    """Only 'not subject' clicks: on a correction frame, "take this out of the subject's matte"."""
-    return obj.mask is None and obj.box is None and bool(obj.points) and POSITIVE not in obj.labels
-
-
-def removal_target(obj: ObjectPrompt) -> ObjectPrompt:
-    """The things under a removal's clicks, as a prompt that selects them (each click on one)."""
-    return ObjectPrompt(object_id=obj.object_id, points=list(obj.points), labels=[POSITIVE] * len(obj.points))
-
-
-def to_segment(obj: ObjectPrompt) -> ObjectPrompt:
-    """The clicks the segmenter is given for ``obj``: its own, or a removal's target."""
-    return removal_target(obj) if is_removal(obj) else obj
-
-
-@dataclass
-class Removal:
-    """What a correction made only of 'not subject' clicks takes out of its subject's matte from its
-    frame on (core/subject_tracks.py); the other kind of correction gives the subject's new mask."""
-
-    region: np.ndarray  # bool (H, W)
-
-
 def _validate_object(obj: ObjectPrompt, width: int, height: int) -> None:
     if len(obj.points) != len(obj.labels):
         raise PromptError("every point needs a label (subject or not subject)")
@@ -102,6 +81,29 @@ def _validate_object(obj: ObjectPrompt, width: int, height: int) -> None:
             raise MaskSizeError(f"the mask is {got}, the video is {width}x{height}")
         if not np.any(obj.mask):
             raise EmptyMaskError("the mask has no subject pixels")
+
+
+def is_removal(obj: ObjectPrompt) -> bool:
+    """Only 'not subject' clicks: on a correction frame, "take this out of the subject's matte"."""
+    return obj.mask is None and obj.box is None and bool(obj.points) and POSITIVE not in obj.labels
+
+
+def removal_target(obj: ObjectPrompt) -> ObjectPrompt:
+    """The things under a removal's clicks, as a prompt that selects them (each click on one)."""
+    return ObjectPrompt(object_id=obj.object_id, points=list(obj.points), labels=[POSITIVE] * len(obj.points))
+
+
+def to_segment(obj: ObjectPrompt) -> ObjectPrompt:
+    """The clicks the segmenter is given for ``obj``: its own, or a removal's target."""
+    return removal_target(obj) if is_removal(obj) else obj
+
+
+@dataclass
+class Removal:
+    """What a correction made only of 'not subject' clicks takes out of its subject's matte from its
+    frame on (core/subject_tracks.py); the other kind of correction gives the subject's new mask."""
+
+    region: np.ndarray  # bool (H, W)
 
 
 def click_steps(prompt: ObjectPrompt) -> list[ObjectPrompt]:
