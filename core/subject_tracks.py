@@ -23,6 +23,8 @@ from models.base import Matter, SampleSource
 
 logger = logging.getLogger(__name__)
 
+LEFT_OVER = 0.02  # a removal that leaves less of its subject's matte takes all of it (the rest is fringe)
+
 #: subject id -> its mask on one frame (bool or float), or what a correction takes out of its matte there
 SubjectMasks = Mapping[int, np.ndarray | Removal]
 
@@ -59,10 +61,11 @@ class SubjectTracks:
             given = {oid: mask}
         alphas = []
         for oid, region in removals.items():
-            kept = (self._tracking[oid].step(frame) > 0.5) & ~region
-            if kept.any():
+            tracked = self._tracking[oid].step(frame) > 0.5
+            kept = tracked & ~region
+            if np.count_nonzero(kept) > LEFT_OVER * np.count_nonzero(tracked):
                 given[oid] = kept
-            else:  # all of it taken out: the subject is gone from here on
+            else:  # all of it taken out (but a fringe of its outline): the subject is gone from here on
                 self._tracking.pop(oid).close()
         for oid, mask in given.items():
             if oid in self._tracking:

@@ -69,6 +69,12 @@ def test_a_removal_takes_its_region_out_of_its_subject_from_that_frame_on():
     assert np.array_equal(tracks.step(frame) > 0.5, _mask(0, 2) | _mask(6, 8))  # and so on
     assert not tracks.correct(frame, {1: Removal(_mask(0, 3)), 2: Removal(_mask(5, 8))}).any()
     assert tracks._tracking == {} and not tracks.step(frame).any()
+    big = np.zeros((100, 100, 3), np.uint8)
+    fringe = SubjectTracks(Echo, [1])
+    fringe.start(big, {1: np.ones((100, 100), bool)})
+    region = np.ones((100, 100), bool)
+    region[0, :50] = False  # all but a strip of 50 px of its 10,000 (its outline's fringe): all of it
+    assert not fringe.correct(big, {1: Removal(region)}).any() and fringe._tracking == {}
 
 
 def test_a_subject_with_nothing_selected_is_left_out_not_an_error():
