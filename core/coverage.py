@@ -9,6 +9,7 @@ correction click on one of their frames (``--correct``, the studio's later-frame
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -19,10 +20,12 @@ SHOWN_RUNS = 3
 
 
 class EmptyFrames:
-    """Collects, frame by frame, where the matte holds no subject (alpha nowhere above 0.5)."""
+    """Collects, frame by frame, where the matte holds no subject (alpha nowhere above 0.5); with
+    ``subject``, where that one subject's own matte (core/subject_tracks.py) holds nothing."""
 
-    def __init__(self) -> None:
+    def __init__(self, subject: int | None = None) -> None:
         self._empty: list[int] = []
+        self.subject = subject
 
     def add(self, index: int, alpha: np.ndarray) -> None:
         # every fourth pixel of every fourth row: a subject of a few pixels is not worth a full pass
@@ -46,5 +49,26 @@ class EmptyFrames:
             return None
         spans = ", ".join(f"{a}-{b}" for a, b in long[:SHOWN_RUNS]) + (", ..." if len(long) > SHOWN_RUNS else "")
         a, b = long[0]
-        return (f"no subject in frames {spans} ({sum(b - a + 1 for a, b in long)} frames): it left the frame "
-                f"or was lost; if it is there, click on it in one of those frames (--correct {(a + b) // 2}:X,Y)")
+        who, tag = ("no subject", "") if self.subject is None else (f"subject {self.subject} not", f"@{self.subject}")
+        return (f"{who} in frames {spans} ({sum(b - a + 1 for a, b in long)} frames): it left the frame "
+                f"or was lost; if it is there, click on it in one of those frames (--correct {(a + b) // 2}:X,Y{tag})")
+
+
+class Coverage:
+    """Empty stretches of the whole matte and, with several subjects, of each subject's own."""
+
+    def __init__(self) -> None:
+        self.whole = EmptyFrames()
+        self.each: dict[int, EmptyFrames] = {}
+
+    def add(self, index: int, alpha: np.ndarray, by_subject: Mapping[int, np.ndarray]) -> None:
+        """``by_subject``: the subjects tracked on this frame (one taken out by a correction, or not
+        yet marked, is absent: it is not lost)."""
+        self.whole.add(index, alpha)
+        if len(by_subject) > 1 or self.each:
+            for oid, own in by_subject.items():
+                self.each.setdefault(oid, EmptyFrames(oid)).add(index, own)
+
+    def warnings(self, fps: float) -> list[str]:
+        found = [self.whole.warning(fps), *(self.each[oid].warning(fps) for oid in sorted(self.each))]
+        return [w for w in found if w]

@@ -40,6 +40,7 @@ class SubjectTracks:
         self._factory = matter_factory
         self._waiting: dict[int, Matter] = {oid: matter_factory() for oid in subject_ids}
         self._tracking: dict[int, Matter] = {}
+        self.alphas: dict[int, np.ndarray] = {}  # the last frame's alpha of each subject tracked there
 
     def prepare(self, samples: SampleSource) -> None:
         """Each matter's look at the clip; what they work out from it is worked out once
@@ -59,7 +60,7 @@ class SubjectTracks:
         if not given and not removals and not self._tracking:  # nothing selected: the matter says so
             oid, mask = next(iter(masks.items()))
             given = {oid: mask}
-        alphas = []
+        alphas: dict[int, np.ndarray] = {}
         for oid, region in removals.items():
             tracked = self._tracking[oid].step(frame) > 0.5
             kept = tracked & ~region
@@ -69,16 +70,18 @@ class SubjectTracks:
                 self._tracking.pop(oid).close()
         for oid, mask in given.items():
             if oid in self._tracking:
-                alphas.append(self._tracking[oid].correct(frame, mask))
+                alphas[oid] = self._tracking[oid].correct(frame, mask)
             else:
                 matter = self._waiting.pop(oid, None) or self._factory()
                 self._tracking[oid] = matter
-                alphas.append(matter.start(frame, mask))
-        alphas += [m.step(frame) for oid, m in self._tracking.items() if oid not in given]
-        return union_of(alphas, frame.shape[:2])
+                alphas[oid] = matter.start(frame, mask)
+        alphas |= {oid: m.step(frame) for oid, m in self._tracking.items() if oid not in given}
+        self.alphas = alphas
+        return union_of(list(alphas.values()), frame.shape[:2])
 
     def step(self, frame: np.ndarray) -> np.ndarray:
-        return union_of([m.step(frame) for m in self._tracking.values()], frame.shape[:2])
+        self.alphas = {oid: m.step(frame) for oid, m in self._tracking.items()}
+        return union_of(list(self.alphas.values()), frame.shape[:2])
 
 
     def close(self) -> None:

@@ -27,7 +27,7 @@ from app_config import QUALITIES, Settings, get_settings
 from core import memory_manager
 from core.clip_samples import ClipSamples
 from core.compositing import clean_foreground, mix_despill, refine_alpha
-from core.coverage import EmptyFrames
+from core.coverage import Coverage
 from core.exceptions import FormatError, LimitExceededError, StudioError
 from core.job import EdgeOptions, JobRequest, JobResult, check_input_file, frame_range, resolve_formats
 from core.outputs import WITH_AUDIO, FrameSink, Staging, write_json
@@ -282,7 +282,7 @@ class VideoJob:
         first_pts = info.frame_pts[self.first] if info.frame_pts else None
         last = self.stop - 1
         done = False
-        empty = EmptyFrames()
+        empty = Coverage()  # frames with no subject, in all and (several subjects) of each one
         try:
             for n, frame in enumerate(frames):
                 if n % chunk == 0:
@@ -299,7 +299,7 @@ class VideoJob:
                     alpha = matter.step(frame.rgb)
                 if refine:
                     alpha = refine_alpha(alpha, edges)
-                empty.add(i, alpha)
+                empty.add(i, alpha, matter.alphas if i >= self.prompt_frame else {})
                 self.timings["matte"] += time.perf_counter() - t0
                 pts = None if frame.pts is None or first_pts is None else frame.pts - first_pts
                 if n == 0:  # what the job did before its first frame: open, segment, look, backward pass
@@ -319,8 +319,7 @@ class VideoJob:
             if done:
                 sink.close()
                 self.warnings.extend(sink.warnings)
-                if lost := empty.warning(float(info.fps)):
-                    self.warnings.append(lost)
+                self.warnings.extend(empty.warnings(float(info.fps)))
             else:  # stop the composer and encoders before dropping their files
                 composer.abort()
                 for encoder in encoders:

@@ -234,6 +234,25 @@ def test_empty_frames_are_told_in_stretches_of_a_second_or_more():
     assert full.warning(25.0) is None
 
 
+def test_a_subject_lost_while_another_stays_is_told_by_its_number():
+    """Two subjects: the matte as a whole is never empty while one of them is lost, so each
+    subject's own matte is watched; one taken out by a correction (absent) is not lost."""
+    from core.coverage import Coverage
+
+    seen = Coverage()
+    one, nothing = np.zeros((40, 40), np.float32), np.zeros((40, 40), np.float32)
+    one[10:20, 10:20] = 1.0
+    for i in range(100):  # subject 2 lost in 30-69; taken out by a correction from 80 on
+        two = nothing if 30 <= i < 70 else one
+        seen.add(i, one, {1: one, 2: two} if i < 80 else {1: one})
+    assert seen.warnings(25.0) == ["subject 2 not in frames 30-69 (40 frames): it left the frame or was lost; if "
+                                   "it is there, click on it in one of those frames (--correct 49:X,Y@2)"]
+    single = Coverage()
+    for i in range(50):
+        single.add(i, nothing, {1: nothing})
+    assert single.warnings(25.0) == [single.whole.warning(25.0)] and single.each == {}  # as before
+
+
 def test_background_specs():
     assert make_background("transparent") is None
     assert make_background("color:#00ff00").color == (0, 255, 0)

@@ -51,6 +51,7 @@ def test_a_correction_restarts_only_its_subject_and_a_new_subject_starts_where_f
     # from the correction's masks alone, and subject 1 was gone from that frame on).
     corrected = tracks.correct(frame, {2: _mask(5, 7), 3: _mask(3, 4)})
     assert np.array_equal(corrected > 0.5, _mask(0, 2) | _mask(5, 7) | _mask(3, 4))
+    assert np.array_equal(tracks.alphas[2] > 0.5, _mask(5, 7)) and set(tracks.alphas) == {1, 2, 3}  # each one's
     one = SubjectTracks(Echo, [1])
     single = one.start(frame, {1: _mask(0, 2)})
     assert single is one._tracking[1].mask  # one subject: its matter's alpha as it is
