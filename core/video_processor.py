@@ -153,13 +153,13 @@ class VideoJob:
     def _subject_ids(self) -> list[int]:
         return sorted({o.object_id for objects in self.request.prompts.values() for o in objects})
 
-    def _segment(self, reader, samples: ClipSamples) -> dict[int, dict[int, np.ndarray]]:
-        """Each subject's mask on each prompted frame (the first is the prompt frame, later ones
-        corrections).
+    def _segment(self, reader, samples: ClipSamples) -> dict[int, SubjectMasks]:
+        """Each subject's mask (or a correction's ``Removal``) on each prompted frame (the first is
+        the prompt frame, later ones corrections).
 
         The segmenter may look at the clip (``samples``): the embedded one takes the whole moving
         thing under a click when the camera is still."""
-        masks: dict[int, dict[int, np.ndarray]] = {}
+        masks: dict[int, SubjectMasks] = {}
         clicks = any(o.points and o.mask is None for objects in self.request.prompts.values() for o in objects)
         self.engine.segmenter.use_clip(samples if clicks else None)  # a given mask needs no look
         shape = (self.info.height, self.info.width)
