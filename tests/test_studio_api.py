@@ -164,6 +164,20 @@ def test_preview_mask_points_and_box(client: Client, subject_clip: Path) -> None
     assert cv2.imread(alpha_box, cv2.IMREAD_GRAYSCALE)[2, 2] < 30
 
 
+def test_preview_mask_of_a_correction_that_takes_away(client: Client, subject_clip: Path) -> None:  # noqa: F811
+    """A subject marked on frame 0; on frame 5 a 'not subject' point alone: the preview of frame 5
+    shows what it takes out, marks nothing as subject, and says so. Without frame 0: error E205."""
+    x, y = subject_center(5)
+    prompts = json.dumps({"0": [json.loads(POINT)], "5": [{"points": [[x, y]], "labels": [0]}]})
+    _, alpha, info = client.predict(handle_file(str(subject_clip)), 5, prompts, None, "embedded", "fast",
+                                    api_name="/preview_mask")
+    assert cv2.imread(alpha, cv2.IMREAD_GRAYSCALE).max() < 30 and info["objects"] == {}
+    assert info["warnings"][0].startswith("striped: taken out of subject 1's matte from this frame on")
+    alone = json.dumps({"5": [{"points": [[x, y]], "labels": [0]}]})
+    with pytest.raises(Exception, match="E205"):
+        client.predict(handle_file(str(subject_clip)), 5, alone, None, "embedded", "fast", api_name="/preview_mask")
+
+
 def test_replace_background_full_job(client: Client, subject_clip: Path) -> None:  # noqa: F811
     composite, alpha, files, report = client.predict(
         handle_file(str(subject_clip)), POINT, 0, None, "color:#ff0000", None, "embedded", "fast",
