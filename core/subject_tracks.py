@@ -23,7 +23,8 @@ from models.base import Matter, SampleSource
 
 logger = logging.getLogger(__name__)
 
-LEFT_OVER = 0.02  # a removal that leaves less of its subject's matte takes all of it (the rest is fringe)
+LEFT_OVER = 0.02  # a removal leaving less of its subject's matte takes all of it (the rest is fringe);
+# one taking less leaves the subject as it was
 
 #: subject id -> its mask on one frame (bool or float), or what a correction takes out of its matte there
 SubjectMasks = Mapping[int, np.ndarray | Removal]
@@ -62,9 +63,12 @@ class SubjectTracks:
             given = {oid: mask}
         alphas: dict[int, np.ndarray] = {}
         for oid, region in removals.items():
-            tracked = self._tracking[oid].step(frame) > 0.5
-            kept = tracked & ~region
-            if np.count_nonzero(kept) > LEFT_OVER * np.count_nonzero(tracked):
+            alpha = self._tracking[oid].step(frame)
+            tracked = alpha > 0.5
+            area, kept = np.count_nonzero(tracked), tracked & ~region
+            if np.count_nonzero(kept) >= (1 - LEFT_OVER) * area:  # the clicks select next to nothing of
+                alphas[oid] = alpha  # its matte: it goes on as it was, not restarted from a hard mask
+            elif np.count_nonzero(kept) > LEFT_OVER * area:
                 given[oid] = kept
             else:  # all of it taken out (but a fringe of its outline): the subject is gone from here on
                 self._tracking.pop(oid).close()
@@ -75,14 +79,13 @@ class SubjectTracks:
                 matter = self._waiting.pop(oid, None) or self._factory()
                 self._tracking[oid] = matter
                 alphas[oid] = matter.start(frame, mask)
-        alphas |= {oid: m.step(frame) for oid, m in self._tracking.items() if oid not in given}
+        alphas |= {oid: m.step(frame) for oid, m in self._tracking.items() if oid not in given | alphas.keys()}
         self.alphas = alphas
         return union_of(list(alphas.values()), frame.shape[:2])
 
     def step(self, frame: np.ndarray) -> np.ndarray:
         self.alphas = {oid: m.step(frame) for oid, m in self._tracking.items()}
         return union_of(list(self.alphas.values()), frame.shape[:2])
-
 
     def close(self) -> None:
         for matter in [*self._waiting.values(), *self._tracking.values()]:

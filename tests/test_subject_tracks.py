@@ -76,6 +76,13 @@ def test_a_removal_takes_its_region_out_of_its_subject_from_that_frame_on():
     region = np.ones((100, 100), bool)
     region[0, :50] = False  # all but a strip of 50 px of its 10,000 (its outline's fringe): all of it
     assert not fringe.correct(big, {1: Removal(region)}).any() and fringe._tracking == {}
+    untouched = SubjectTracks(Echo, [1])
+    untouched.start(big, {1: np.ones((100, 100), bool)})
+    calls = []
+    untouched._tracking[1].correct = lambda *a: calls.append(a)  # type: ignore[method-assign]
+    elsewhere = np.zeros((100, 100), bool)
+    elsewhere[0, :50] = True  # 50 px of its 10,000: next to nothing of it, no restart
+    assert untouched.correct(big, {1: Removal(elsewhere)}).all() and calls == []
 
 
 def test_a_subject_with_nothing_selected_is_left_out_not_an_error():
