@@ -68,11 +68,11 @@ def _to_sdr_table() -> np.ndarray:
     return np.round(255.0 * np.power(rolled, 1.0 / 2.4)).astype(np.uint8)
 
 
-def hdr_to_sdr(frame: av.VideoFrame) -> np.ndarray:
-    """(H, W, 3) uint8 SDR RGB of an HDR ``frame`` (``frame.color_trc`` PQ or HLG). About 30 ms a
-    1080p frame on one core (a plain SDR frame: 2 ms): passes over 6 million values, each cheap
-    (OpenCV's remap as the look-up was tried: twice as slow on one thread)."""
-    src_range = frame.color_range if frame.color_range in (1, 2) else None
+def hdr_to_sdr(frame: av.VideoFrame, src_range: int | None) -> np.ndarray:
+    """(H, W, 3) uint8 SDR RGB of an HDR ``frame`` (``frame.color_trc`` PQ or HLG; ``src_range`` as
+    for ``video_io.to_rgb``). About 30 ms a 1080p frame on one core (a plain SDR frame: 2 ms):
+    passes over 6 million values, each cheap (OpenCV's remap as the look-up was tried: twice as
+    slow on one thread)."""
     signal = frame.to_ndarray(format="rgb48le", src_color_range=src_range)
     linear = np.take(_to_linear_table(int(frame.color_trc)), signal)
     rec709 = cv2.transform(linear, BT2020_TO_BT709)

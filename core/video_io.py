@@ -250,7 +250,7 @@ def to_rgb(frame: av.VideoFrame, rotation: int = 0) -> np.ndarray:
     ones tone mapped to SDR. The frame's own colour range and matrix are honoured (``None`` lets
     swscale read them from the frame, unspecified means BT.601 limited range, FFmpeg's convention)."""
     src_range = frame.color_range if frame.color_range in (1, 2) else None
-    rgb = hdr_to_sdr(frame) if frame.color_trc in HDR_TRANSFERS else \
+    rgb = hdr_to_sdr(frame, src_range) if frame.color_trc in HDR_TRANSFERS else \
         frame.to_ndarray(format="rgb24", src_color_range=src_range)
     if rotation:
         rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
