@@ -25,15 +25,43 @@ _SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x0
 
 
 def is_image_path(path: str | Path) -> bool:
-    """True for a photo: by its suffix, or by its first bytes when the suffix says nothing."""
+    """True for a photo: by its suffix, or by its first bytes when the suffix says nothing. An
+    animated PNG is a video (FFmpeg decodes every frame of it; Pillow would give the first)."""
     p = Path(str(path))
     if p.suffix.lower() in IMAGE_SUFFIXES:
-        return True
+        return not (_looks_like(p, b"\x89PNG") and animated_frames(p) > 1)
     if p.suffix or not p.is_file():
         return False
     with p.open("rb") as fh:
         head = fh.read(12)
     return head.startswith(_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
+def _looks_like(p: Path, signature: bytes) -> bool:
+    try:
+        with p.open("rb") as fh:
+            return fh.read(len(signature)) == signature
+    except OSError:
+        return False
+
+
+def animated_frames(path: str | Path) -> int:
+    """How many frames the image file holds (1 for a still; 0 when Pillow cannot read it)."""
+    try:
+        with Image.open(path) as img:
+            return int(getattr(img, "n_frames", 1))
+    except (OSError, SyntaxError, ValueError):
+        return 0
+
+
+def animation_notice(path: str | Path) -> str | None:
+    """The report's warning for an animated photo the job treats as one picture (an animated WebP:
+    FFmpeg here has no decoder for its animation), else None."""
+    frames = animated_frames(path)
+    if frames <= 1:
+        return None
+    return (f"{Path(str(path)).name} is an animation of {frames} frames: only its first frame was processed; "
+            "to process all of them, convert it to MP4, WebM or GIF")
 
 
 def read_image(path: str | Path, keep_alpha: bool = False, max_side_px: int | None = None) -> np.ndarray:

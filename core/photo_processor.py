@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 
 def run_photo_job(request: JobRequest, settings: Settings, progress: ProgressCallback | None = None) -> JobResult:
-    from core.image_io import read_image, save_png
+    from core.image_io import animation_notice, read_image, save_png
 
     started = time.perf_counter()
     image = read_image(request.input_path)
@@ -49,7 +49,7 @@ def run_photo_job(request: JobRequest, settings: Settings, progress: ProgressCal
             tracker.advance("matte")
             clean = clean_foreground(image, alpha)
             save_png(staging.file("cutout.png"), to_rgba(clean, alpha))
-            warnings = list(engine.warnings) + ([selection] if selection else [])
+            warnings = list(engine.warnings) + [w for w in (animation_notice(request.input_path), selection) if w]
             if background is not None:
                 background.open(OutputGeometry(width, height, 1, 1.0))
                 if background.notice:

@@ -62,6 +62,9 @@ def test_is_image_path(tmp_path):
     Image.fromarray(_upright()).save(png, format="PNG")
     assert is_image_path("x.JPG") and is_image_path("x.webp") and is_image_path(png)
     assert not is_image_path("clip.mp4") and not is_image_path(tmp_path / "missing")
+    moving = tmp_path / "moving.png"
+    Image.fromarray(_upright()).save(moving, save_all=True, append_images=[Image.fromarray(_upright())] * 2)
+    assert not is_image_path(moving)  # an animated PNG is a clip
 
 
 def test_bad_images_give_coded_errors(tmp_path):

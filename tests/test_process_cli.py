@@ -14,6 +14,7 @@ import cv2
 import media
 import numpy as np
 import pytest
+from PIL import Image
 
 import app
 from app_config import get_settings
@@ -189,6 +190,24 @@ def test_photo_gives_cutout_and_composite(tmp_path):
     assert cut.shape == (60, 80, 4) and comp.shape == (60, 80, 3)
     assert cut[30, 40, 3] > 200 and cut[3, 3, 3] < 30
     assert comp[3, 3, 0] > 200 and comp[3, 3, 2] < 30  # BGR: blue background in the corner
+
+
+def test_an_animated_png_is_a_video_and_an_animated_webp_a_photo_with_a_warning(tmp_path):
+    """Pillow reads an animation's first frame only: an animated PNG (FFmpeg decodes it) is processed
+    as the clip it is; an animated WebP (no decoder for its animation here) gives the photo outputs
+    of its first frame, and the report says so."""
+    pictures = [Image.fromarray(media.frame_pattern(i, 64, 48)) for i in range(6)]
+    for name, outputs in (("anim.png", {"composite.mp4", "alpha.mp4"}), ("anim.webp", {"cutout.png"})):
+        path = tmp_path / name
+        pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=100, loop=0)
+        out = tmp_path / f"out-{path.suffix[1:]}"
+        assert run_cli(path, "--out", out, "--point", "32,40", "--background", "color:#0000ff") == 0
+        report = json.loads((out / "report.json").read_text())
+        assert outputs <= {p.name for p in out.iterdir()}
+        if name == "anim.png":
+            assert report["frames"] == 6 and probe(out / "composite.mp4").frame_count == 6
+        else:
+            assert report["frames"] == 1 and any("animation of 6 frames" in w for w in report["warnings"])
 
 
 def test_clicks_that_select_next_to_nothing_are_reported(tmp_path):
