@@ -338,3 +338,18 @@ def test_writer_refuses_bad_kind_and_suffix_and_cleans_up(tmp_path):
 def test_transcode_baseline_reports_fps(clips, tmp_path):
     fps = transcode_baseline(clips["plain"], tmp_path / "base.mp4")
     assert fps > 0 and probe(tmp_path / "base.mp4").frame_count == 40
+
+
+def test_probe_is_remembered_until_the_file_changes(tmp_path, monkeypatch):
+    """The studio probes a clip on upload, on preview and for the job: a long clip's packets are
+    read once, and a file written anew under the same name is probed anew."""
+    import core.video_io as video_io
+
+    opened = []
+    real_open = video_io.open_input
+    monkeypatch.setattr(video_io, "open_input", lambda p: opened.append(p) or real_open(p))
+    path = media.make_video(tmp_path / "c.mp4", frames=12)
+    first = probe(path)
+    assert probe(path) is first and probe(str(path)) == first and len(opened) == 1
+    media.make_video(path, frames=20)
+    assert probe(path).frame_count == 20 and len(opened) == 2
