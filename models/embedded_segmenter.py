@@ -10,7 +10,9 @@ resolution with a fast guided filter so that its edge follows the real image edg
 
 With a still camera the clip's background is known (``use_clip``: the temporal median of
 frames spread over it), and a click on something that moves takes the whole moving thing, which
-colours alone cannot always tell from the background (models/embedded/seg_motion.py).
+colours alone cannot always tell from the background (models/embedded/seg_motion.py); a cut that
+found the subject but for a part in the background's colours (white shoes on a sunlit lawn) gets
+the moving parts that hang on to it.
 
 A box prompt is a classical GrabCut rectangle. Negative clicks are sure background. A further
 click (``previous``) refines the last mask instead of starting again; a positive click outside
@@ -50,7 +52,7 @@ from models.embedded.seg_cut import (
     keep_connected,
     run_grabcut,
 )
-from models.embedded.seg_motion import moving_region
+from models.embedded.seg_motion import attached_parts, moving_region
 
 logger = logging.getLogger(__name__)
 
@@ -182,11 +184,11 @@ class EmbeddedSegmenter(Segmenter):
             seed = np.zeros((h, w), bool)
             x0, y0, x1, y1 = clamp_rect(prompt.box, w, h)
             seed[y0:y1, x0:x1] = True
-            region, hard_outside, forbid, sure = (x0, y0, x1, y1), True, None, False
+            region, hard_outside, forbid, sure, held = (x0, y0, x1, y1), True, None, False, None
         else:
-            seed, forbid, sure = self._seed_from(previous, pos, neg)
+            seed, forbid, sure, held = self._seed_from(previous, pos, neg)
             region, hard_outside = self._region(seed, pos), False
-        crop, fg = self._refine(seed, region, hard_outside, pos, neg, forbid, sure)
+        crop, fg = self._refine(seed, region, hard_outside, pos, neg, forbid, sure, held)
         if not fg.any() and pos:  # never return nothing for a click on the subject
             fg = crop.mask_from_frame(seed)
         mask = self._to_full(crop, fg)
@@ -194,7 +196,7 @@ class EmbeddedSegmenter(Segmenter):
             # A click that only adds must not take away: the refining cut's colour model took in a
             # look-alike background (white fur, a pale pavement) and lost most of the subject. Cut
             # again with what was shown held, but for its outline.
-            crop, fg = self._refine(seed, region, hard_outside, pos, neg, forbid, sure=True)
+            crop, fg = self._refine(seed, region, hard_outside, pos, neg, forbid, sure=True, held=held)
             mask = self._to_full(crop, fg)
         return SegmentResult(mask=mask, score=self._score(crop.image, fg), logits=None)
 
@@ -209,9 +211,10 @@ class EmbeddedSegmenter(Segmenter):
 
     # --- stages -------------------------------------------------------------------------
     def _seed_from(self, previous: SegmentResult | None, pos: list[Point],
-                   neg: list[Point]) -> tuple[np.ndarray, np.ndarray | None, bool]:
-        """First guess of the subject (frame-sized bool), what is surely not it (or None), and
-        whether the guess is sure away from its outline (the moving thing under the clicks).
+                   neg: list[Point]) -> tuple[np.ndarray, np.ndarray | None, bool, np.ndarray | None]:
+        """First guess of the subject (frame-sized bool), what is surely not it (or None), whether
+        the guess is sure away from its outline (the moving thing under the clicks), and parts of it
+        the refining cut must keep although their colours are the background's (or None).
 
         With no previous mask: the best candidate region for the clicks. A further click refines
         the previous mask instead: a negative click inside it removes the plainly same-coloured
@@ -228,8 +231,8 @@ class EmbeddedSegmenter(Segmenter):
         # refinement: the next click, on the subject, searches afresh.
         if previous is None or previous.mask.shape != (h, w) or \
                 np.count_nonzero(previous.mask) < TINY_SELECTION * h * w:
-            seed, sure = self._candidate_mask(pos, neg)
-            return seed, None, sure
+            seed, sure, held = self._candidate_mask(pos, neg)
+            return seed, None, sure, held
         seed = previous.mask.astype(bool).copy()
         removed = np.zeros((h, w), bool)
         for x, y in neg:
@@ -241,7 +244,7 @@ class EmbeddedSegmenter(Segmenter):
         for x, y in pos:
             if not seed[int(y), int(x)]:
                 seed |= self._added_by_click((int(x), int(y)), (near > 0) & ~removed, removed, neg)
-        return seed, (removed if removed.any() else None), False
+        return seed, (removed if removed.any() else None), False, None
 
     def _added_by_click(self, click: tuple[int, int], near: np.ndarray, removed: np.ndarray,
                         neg: list[Point]) -> np.ndarray:
@@ -263,27 +266,34 @@ class EmbeddedSegmenter(Segmenter):
             return np.zeros(image.shape[:2], bool)
         return best.frame_mask(image.shape[:2]) & ~removed
 
-    def _candidate_mask(self, pos: list[Point], neg: list[Point]) -> tuple[np.ndarray, bool]:
+    def _candidate_mask(self, pos: list[Point], neg: list[Point]) -> tuple[np.ndarray, bool, np.ndarray | None]:
         """The best-scoring candidate for these clicks, as a frame-sized bool mask; with a still
         camera's background, or the moving thing under the clicks when that is the bigger whole
-        (then True: only its outline is left to the refining cut)."""
+        (then True: only its outline is left to the refining cut), or the candidate with the
+        moving parts attached to it (then those parts, for the refining cut to keep)."""
         image = self._image
         assert image is not None
         best, _ = best_candidate(image, pos, neg)
         out = best.frame_mask(image.shape[:2])
         background = self._clip_background() if pos else None
-        moving = moving_region(image, background, pos) if background is not None else None
-        if moving is None or any(moving[int(y), int(x)] for x, y in neg):  # "not this", said of a part of it
-            return out, False
-        # Only where the cut is a small part of the moving thing (a patch of a white dog's fur) is the
-        # whole moving thing taken. Otherwise the cut stands: a subject that partly stands still (a
-        # man juggling: his legs are in the median) moves only in parts, a ball in someone's hand
-        # moves as one with the hand, and where a subject lingered the median shows it, so the
-        # background it left there differs too (a "ghost" beside a subject the cut found whole).
-        cut, inside = np.count_nonzero(out), np.count_nonzero(out & moving)
-        if np.count_nonzero(moving) >= WHOLE_VS_PART * cut and inside >= 0.8 * cut:
-            return moving, True
-        return out, False
+        if background is None:
+            return out, False, None
+        moving = moving_region(image, background, pos)
+        if moving is not None and not any(moving[int(y), int(x)] for x, y in neg):  # "not this", said of a part
+            # Only where the cut is a small part of the moving thing (a patch of a white dog's fur) is
+            # the whole moving thing taken. Otherwise the cut stands: a subject that partly stands
+            # still (a man juggling: his legs are in the median) moves only in parts, a ball in
+            # someone's hand moves as one with the hand, and where a subject lingered the median
+            # shows it, so the background it left there differs too (a "ghost" beside a subject the
+            # cut found whole).
+            cut, inside = np.count_nonzero(out), np.count_nonzero(out & moving)
+            if np.count_nonzero(moving) >= WHOLE_VS_PART * cut and inside >= 0.8 * cut:
+                return moving, True, None
+        # ... but with the moving parts that hang on to it (white shoes on a pale lawn)
+        parts = attached_parts(image, background, out)
+        if parts is None or any(parts[int(y), int(x)] for x, y in neg):
+            return out, False, None
+        return out | parts, False, parts
 
     def _region(self, seed: np.ndarray, pos: list[Point]) -> Rect:
         """The crop the refining cut looks at: the seed's bounding box and the clicks, plus a margin."""
@@ -299,9 +309,11 @@ class EmbeddedSegmenter(Segmenter):
         return grow_rect(rect, REFINE_MARGIN, w, h, minimum=16)
 
     def _refine(self, seed: np.ndarray, region: Rect, hard_outside: bool, pos: list[Point],
-                neg: list[Point], forbid: np.ndarray | None = None, sure: bool = False) -> tuple[Crop, np.ndarray]:
+                neg: list[Point], forbid: np.ndarray | None = None, sure: bool = False,
+                held: np.ndarray | None = None) -> tuple[Crop, np.ndarray]:
         """GrabCut at ``work_side`` on ``region``, started from ``seed`` (``forbid``: sure background;
-        ``sure``: the seed is the subject except near its outline).
+        ``sure``: the seed is the subject except near its outline; ``held``: parts of the subject
+        whose colours are the background's, kept but for their outline pixel).
 
         Returns the crop and the subject on it."""
         image = self._image
@@ -316,6 +328,8 @@ class EmbeddedSegmenter(Segmenter):
             gc = np.where(inside, cv2.GC_PR_FGD, cv2.GC_BGD).astype(np.uint8)
         else:
             gc = self._band_labels(crop, inside, pos, sure)
+        if held is not None:
+            gc[cv2.erode(crop.mask_from_frame(held).view(np.uint8), np.ones((3, 3), np.uint8)) > 0] = cv2.GC_FGD
         if forbid is not None:
             gc[crop.mask_from_frame(forbid)] = cv2.GC_BGD
         for x, y in neg:

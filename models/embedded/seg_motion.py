@@ -17,6 +17,7 @@ import numpy as np
 
 from core.compositing import shrink
 from models.embedded.motion import nearest_body
+from models.embedded.palette import NEAR, palette_distance, subject_palette
 from models.embedded.plate import channel_max
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,21 @@ SNAP = 0.02  # a click this close (fraction of the short side) to a moving part 
 MIN_AREA, MAX_AREA = 0.0005, 0.6  # fractions of the frame a moving part may cover to be a subject
 HOLE_FILL = 0.25  # holes smaller than this fraction of the part are filled (fur like the pavement)
 BODY = 5  # px at the background's size: thinner parts are limbs or bridges between two things
+ATTACHED_MAX, ATTACHED_MIN = 0.15, 0.002  # a moving part beside the cut, as a fraction of the cut, to be its own
+SHADOW_RATIO = 0.9  # a pixel at most this bright against the background in every channel ...
+SHADOW_EVEN = 0.12  # ... and darkened this evenly across its channels is a shadow
+STANDS_OUT = 100.0  # grey levels (any channel) a part differs from the background by, on average, to be added
+GHOST_SIDE = 31  # px at the background's size: the surroundings a "ghost" in the background stands out from
+
+
+def _differs(image: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The frame at the background's size (float32), where it differs from the background (uint8
+    0/1, specks opened away) and the frame's exposure against the background's (its gain)."""
+    bh, bw = background.shape[:2]
+    small = shrink(image, (bw, bh)).astype(np.float32)
+    gain = float(small.mean()) / max(float(background.mean()), 1e-3)
+    differs = (channel_max(cv2.absdiff(small, background * np.float32(gain))) > DIFF_LEVELS).view(np.uint8)
+    return small, cv2.morphologyEx(differs, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)), gain
 
 
 def moving_region(image: np.ndarray, background: np.ndarray, points: list[tuple[float, float]]) -> np.ndarray | None:
@@ -33,10 +49,7 @@ def moving_region(image: np.ndarray, background: np.ndarray, points: list[tuple[
     None when a click is on nothing that moves, or the parts are specks or most of the frame."""
     h, w = image.shape[:2]
     bh, bw = background.shape[:2]
-    small = shrink(image, (bw, bh)).astype(np.float32)
-    gain = float(small.mean()) / max(float(background.mean()), 1e-3)  # the exposure of this frame
-    differs = (channel_max(cv2.absdiff(small, background * np.float32(gain))) > DIFF_LEVELS).view(np.uint8)
-    differs = cv2.morphologyEx(differs, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    _, differs, _ = _differs(image, background)
     differs = cv2.morphologyEx(differs, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
     _, labels = cv2.connectedComponents(differs, connectivity=8)
     owner, _ = nearest_body(differs, BODY)
@@ -65,6 +78,56 @@ def moving_region(image: np.ndarray, background: np.ndarray, points: list[tuple[
     region = fill_holes(region, HOLE_FILL * area)
     logger.debug("moving region under the clicks: %d px of %d at %dx%d", area, bh * bw, bw, bh)
     return cv2.resize(region.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+
+
+def attached_parts(image: np.ndarray, background: np.ndarray, cut: np.ndarray) -> np.ndarray | None:
+    """Frame-sized bool mask of the moving parts just outside ``cut`` (a frame-sized bool mask: the
+    candidate cut for a click) that belong to the subject, or None when there are none.
+
+    Why: the cut judges by colour, and a part of the subject in a colour of the background is left
+    out: white shoes on a lawn with sunlit patches (../shared/media/juggle.mp4: the person without
+    his shoes from a click on his shirt). With a still camera such a part differs from the
+    background and touches the cut. Not taken: what is big beside the cut (ATTACHED_MAX: another
+    body), where the background shows the subject's own colours (a "ghost": the median shows the
+    subject where it lingered, so the ground it left there differs now), where the frame is the
+    background darkened evenly in all channels (the subject's shadow), and a part that differs less
+    than STANDS_OUT on average (partly the background: hair against the sky, a blurred edge; the
+    matting finds its share).
+    """
+    h, w = image.shape[:2]
+    bh, bw = background.shape[:2]
+    small, differs, gain = _differs(image, background)
+    inside = cv2.resize(cut.view(np.uint8), (bw, bh), interpolation=cv2.INTER_NEAREST)
+    area = int(np.count_nonzero(inside))
+    candidates = differs & (1 - inside)
+    palette = subject_palette(small, inside > 0)
+    if palette is None or not candidates.any():
+        return None
+    seen = background * np.float32(gain)
+    around = cv2.blur(seen, (GHOST_SIDE, GHOST_SIDE))  # the background hereabouts
+    idx = np.flatnonzero(candidates)
+    now, there, near = (a.reshape(-1, 3)[idx] for a in (small, seen, around))
+    odd = np.abs(there - near).max(axis=1)  # how unlike its surroundings the background is here
+    # a ghost: the background here shows the subject's colours, or something unlike its
+    # surroundings that the frame now is not (where the subject's shoes stood most of the time)
+    ghost = (palette_distance(there, palette) < NEAR) | ((odd > DIFF_LEVELS) & (np.abs(now - near).max(axis=1) < odd))
+    ratio = now / np.maximum(there, 1.0)
+    shadow = (ratio.max(axis=1) < SHADOW_RATIO) & (ratio.max(axis=1) - ratio.min(axis=1) < SHADOW_EVEN)
+    candidates.reshape(-1)[idx[ghost | shadow]] = 0
+    candidates = cv2.morphologyEx(candidates, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(candidates, connectivity=8)
+    touching = np.unique(labels[(cv2.dilate(inside, np.ones((3, 3), np.uint8)) > 0) & (candidates > 0)])
+    sizes = stats[:, cv2.CC_STAT_AREA]
+    contrast = np.zeros(n, np.float32)
+    counted = np.bincount(labels.reshape(-1), channel_max(cv2.absdiff(small, seen)).reshape(-1), minlength=n)
+    contrast[1:] = counted[1:] / np.maximum(sizes[1:], 1)
+    keep = touching[(touching > 0) & (sizes[touching] <= ATTACHED_MAX * area) & (sizes[touching] >= ATTACHED_MIN * area)
+                    & (contrast[touching] >= STANDS_OUT)]
+    if not keep.size:
+        return None
+    parts = np.isin(labels, keep)
+    logger.debug("attached moving parts: %d of %d px beside a cut of %d", np.count_nonzero(parts), n, area)
+    return cv2.resize(parts.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
 
 
 def fill_holes(mask: np.ndarray, max_area: float) -> np.ndarray:
