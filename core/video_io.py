@@ -200,12 +200,9 @@ def _rate(stream, stamps: list[int], tb: Fraction) -> tuple[Fraction, bool]:
 
 
 def probe(path: str | Path) -> VideoInfo:
-    """Facts of the video at ``path``; raises a coded ``InputError`` for anything unusable.
-
-    Remembered for the few files probed last, as long as the file is unchanged (size and time
-    of change): probing reads every packet of the file (about 40 ms for 250 frames at 720p; at that
-    rate about 3 s for ten minutes), and the studio asks about one clip several times (upload,
-    preview, job)."""
+    """Facts of the video at ``path``; raises a coded ``InputError`` for anything unusable. Remembered
+    while the file is unchanged: it reads every packet (40 ms per 250 frames at 720p, so about 3 s
+    for ten minutes), and the studio asks about one clip on upload, preview and job."""
     p = check_input_path(path)
     st = p.stat()
     return _probe(p, st.st_size, st.st_mtime_ns)
