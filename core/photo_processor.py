@@ -37,7 +37,7 @@ def run_photo_job(request: JobRequest, settings: Settings, progress: ProgressCal
         with memory_manager.PeakRSS() as peak:
             engine = resolve_engine(request.engine, settings)
             results = segment_objects(engine.segmenter, image, request.prompts[0])
-            mask = union_mask(results, (height, width))
+            mask = union_mask({oid: r.mask for oid, r in results.items()}, (height, width))
             selection = selection_warning(mask, request.prompts[0])
             tracker.advance("segment")
             matter = engine.matter_factory()

@@ -22,12 +22,12 @@ from core.prompts import (
     Removal,
     StepKey,
     click_steps,
-    marked_union,
-    segment_by_steps,
+    segment_each,
     selection_warning,
     step_key,
     subject_masks,
     to_segment,
+    union_mask,
     validate_prompts,
 )
 from models.backgrounds import OutputGeometry, make_background
@@ -175,12 +175,8 @@ class MaskSession:
             live = [o for o in objects if not o.is_empty()]
             if live:
                 validate_prompts({frame_index: live}, w, h, frame_index, frame_index + 1, one_frame=True)
-            results: dict[int, SegmentResult] = {}
-            for obj in live:
-                if obj.mask is not None:
-                    results[obj.object_id] = SegmentResult(obj.mask.astype(bool), 1.0)
-                else:  # the job replays the clicks in the same order: it gets the mask shown here
-                    results[obj.object_id] = segment_by_steps(self.engine.segmenter, to_segment(obj), self._steps)
+            # the job replays the clicks in the same order (segment_objects): it gets the mask shown here
+            results = segment_each(self.engine.segmenter, live, self._steps)
             # Only the steps of the clicks now on screen are kept (an undo goes back along them).
             current = {step_key(s) for obj in live if obj.mask is None for s in click_steps(to_segment(obj))}
             self._steps = {k: v for k, v in self._steps.items() if k in current}
@@ -189,7 +185,7 @@ class MaskSession:
             by_subject = subject_masks(live, results)
             masks = {oid: m for oid, m in by_subject.items() if not isinstance(m, Removal)}
             removed = {oid: m.region for oid, m in by_subject.items() if isinstance(m, Removal)}
-            mask = marked_union(by_subject, (h, w))
+            mask = union_mask(by_subject, (h, w))
             alpha = self._soft_alpha(image, mask)
             return PreviewResult(draw_overlay(image, masks, live, removed), alpha, masks, self.engine_name,
                                  self.engine_reason, removal_notice(removed) or selection_warning(mask, live))

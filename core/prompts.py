@@ -9,6 +9,7 @@ fails in milliseconds with a coded error instead of after decoding the clip.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -152,15 +153,21 @@ def segment_by_steps(segmenter: Segmenter, prompt: ObjectPrompt,
 def segment_objects(
     segmenter: Segmenter, image: np.ndarray, objects: list[ObjectPrompt]
 ) -> dict[int, SegmentResult]:
-    """One mask per subject on ``image``, each from its clicks in order (``segment_by_steps``).
-    A given mask is used as is (no model call)."""
+    """One mask per subject on ``image`` (``segment_each``)."""
     segmenter.set_image(image)
+    return segment_each(segmenter, objects)
+
+
+def segment_each(segmenter: Segmenter, objects: list[ObjectPrompt],
+                 memo: dict[StepKey, SegmentResult] | None = None) -> dict[int, SegmentResult]:
+    """One mask per subject on the image the segmenter holds, each from its clicks in order
+    (``segment_by_steps``, with ``memo``). A given mask is used as is (no model call)."""
     results: dict[int, SegmentResult] = {}
     for obj in objects:
         if obj.mask is not None:
             results[obj.object_id] = SegmentResult(mask=obj.mask.astype(bool), score=1.0)
         elif not obj.is_empty():
-            results[obj.object_id] = segment_by_steps(segmenter, to_segment(obj))
+            results[obj.object_id] = segment_by_steps(segmenter, to_segment(obj), memo)
     return results
 
 
@@ -170,17 +177,14 @@ def subject_masks(objects: list[ObjectPrompt], results: dict[int, SegmentResult]
     return {oid: Removal(r.mask) if kinds.get(oid) else r.mask for oid, r in results.items()}
 
 
-def union_mask(results: dict[int, SegmentResult], shape: tuple[int, int]) -> np.ndarray:
-    """All subjects together: the matte of a job covers every prompted subject."""
+def union_mask(masks: Mapping[int, np.ndarray | Removal], shape: tuple[int, int]) -> np.ndarray:
+    """All subjects together, what a frame's masks mark as subject: the matte of a job covers every
+    prompted subject (a correction's ``Removal`` takes away: it marks nothing)."""
     mask = np.zeros(shape, dtype=bool)
-    for result in results.values():
-        mask |= result.mask
+    for m in masks.values():
+        if not isinstance(m, Removal):
+            mask |= m
     return mask
-
-
-def marked_union(masks: dict[int, np.ndarray | Removal], shape: tuple[int, int]) -> np.ndarray:
-    """What a frame's masks mark as subject (removals take away, they mark nothing)."""
-    return union_mask({oid: SegmentResult(m, 1.0) for oid, m in masks.items() if not isinstance(m, Removal)}, shape)
 
 
 def selection_warning(mask: np.ndarray, objects: list[ObjectPrompt], frame_index: int | None = None) -> str | None:

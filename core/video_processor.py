@@ -33,7 +33,7 @@ from core.job import EdgeOptions, JobRequest, JobResult, check_input_file, frame
 from core.outputs import WITH_AUDIO, FrameSink, Staging, write_json
 from core.pipelining import Background, Prefetcher, Worker, opencv_threads_for_a_job
 from core.progress_tracker import ProgressCallback, ProgressTracker
-from core.prompts import marked_union, segment_objects, selection_warning, subject_masks, validate_prompts
+from core.prompts import segment_objects, selection_warning, subject_masks, union_mask, validate_prompts
 from core.spill import AlphaSpill, RawSpill
 from core.subject_tracks import SubjectMasks, SubjectTracks
 from models.backgrounds import OutputGeometry, make_background
@@ -170,7 +170,7 @@ class VideoJob:
             results = segment_objects(self.engine.segmenter, image, self.request.prompts[frame_index])
             masks[frame_index] = subject_masks(self.request.prompts[frame_index], results)
             self.timings["segment"] += time.perf_counter() - started
-            union = marked_union(masks[frame_index], shape)
+            union = union_mask(masks[frame_index], shape)
             if warning := selection_warning(union, self.request.prompts[frame_index], frame_index):
                 self.warnings.append(warning)
             self.tracker.advance("segment", 1, f"frame {frame_index}")
