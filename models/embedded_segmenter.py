@@ -196,7 +196,7 @@ class EmbeddedSegmenter(Segmenter):
             # A click that only adds must not take away: the refining cut's colour model took in a
             # look-alike background (white fur, a pale pavement) and lost most of the subject. Cut
             # again with what was shown held, but for its outline.
-            crop, fg = self._refine(seed, region, hard_outside, pos, neg, forbid, sure=True, held=held)
+            crop, fg = self._refine(seed, region, hard_outside, pos, neg, forbid, sure=True)
             mask = self._to_full(crop, fg)
         return SegmentResult(mask=mask, score=self._score(crop.image, fg), logits=None)
 
@@ -374,8 +374,7 @@ class EmbeddedSegmenter(Segmenter):
         mask = np.zeros(image.shape[:2], bool)
         mask[y0:y1, x0:x1] = soft >= 0.5
         if fg.any() and not mask.any():  # a subject too thin for the filter: plain upscale
-            mask[y0:y1, x0:x1] = cv2.resize(fg.astype(np.uint8), (x1 - x0, y1 - y0),
-                                            interpolation=cv2.INTER_NEAREST) > 0
+            return crop.mask_to_frame(fg, mask.shape)
         return mask
 
     def _score(self, small: np.ndarray, fg: np.ndarray) -> float:

@@ -60,11 +60,7 @@ class Candidate:
 
     def frame_mask(self, shape: tuple[int, int]) -> np.ndarray:
         """The mask on the whole frame (bool, ``shape``), brought up from the crop's resolution."""
-        x0, y0, x1, y1 = self.crop.rect
-        out = np.zeros(shape, bool)
-        out[y0:y1, x0:x1] = cv2.resize(self.mask.astype(np.uint8), (x1 - x0, y1 - y0),
-                                       interpolation=cv2.INTER_NEAREST) > 0
-        return out
+        return self.crop.mask_to_frame(self.mask, shape)
 
     @property
     def score(self) -> float:

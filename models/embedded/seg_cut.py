@@ -63,6 +63,13 @@ class Crop:
         part = mask[y0:y1, x0:x1].astype(np.uint8)
         return cv2.resize(part, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
 
+    def mask_to_frame(self, mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """A crop-sized mask brought up onto the whole frame (bool, ``shape``): the other way."""
+        x0, y0, x1, y1 = self.rect
+        out = np.zeros(shape, bool)
+        out[y0:y1, x0:x1] = cv2.resize(mask.astype(np.uint8), (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST) > 0
+        return out
+
 
 def clamp_rect(rect: tuple[float, float, float, float], width: int, height: int) -> Rect:
     """Round a float rectangle outwards and keep it inside the frame (at least 2x2 pixels)."""

@@ -34,14 +34,16 @@ STANDS_OUT = 100.0  # grey levels (any channel) a part differs from the backgrou
 GHOST_SIDE = 31  # px at the background's size: the surroundings a "ghost" in the background stands out from
 
 
-def _differs(image: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """The frame at the background's size (float32), where it differs from the background (uint8
-    0/1, specks opened away) and the frame's exposure against the background's (its gain)."""
+def _differs(image: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The frame at the background's size (float32), the background at this frame's exposure, how
+    far apart they are (grey levels, the most in any channel) and where they differ (uint8 0/1,
+    specks opened away)."""
     bh, bw = background.shape[:2]
     small = shrink(image, (bw, bh)).astype(np.float32)
-    gain = float(small.mean()) / max(float(background.mean()), 1e-3)
-    differs = (channel_max(cv2.absdiff(small, background * np.float32(gain))) > DIFF_LEVELS).view(np.uint8)
-    return small, cv2.morphologyEx(differs, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)), gain
+    seen = background * np.float32(float(small.mean()) / max(float(background.mean()), 1e-3))
+    apart = channel_max(cv2.absdiff(small, seen))
+    differs = cv2.morphologyEx((apart > DIFF_LEVELS).view(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    return small, seen, apart, differs
 
 
 def moving_region(image: np.ndarray, background: np.ndarray, points: list[tuple[float, float]]) -> np.ndarray | None:
@@ -49,7 +51,7 @@ def moving_region(image: np.ndarray, background: np.ndarray, points: list[tuple[
     None when a click is on nothing that moves, or the parts are specks or most of the frame."""
     h, w = image.shape[:2]
     bh, bw = background.shape[:2]
-    _, differs, _ = _differs(image, background)
+    differs = _differs(image, background)[3]
     differs = cv2.morphologyEx(differs, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
     _, labels = cv2.connectedComponents(differs, connectivity=8)
     owner, _ = nearest_body(differs, BODY)
@@ -96,14 +98,13 @@ def attached_parts(image: np.ndarray, background: np.ndarray, cut: np.ndarray) -
     """
     h, w = image.shape[:2]
     bh, bw = background.shape[:2]
-    small, differs, gain = _differs(image, background)
+    small, seen, apart, differs = _differs(image, background)
     inside = cv2.resize(cut.view(np.uint8), (bw, bh), interpolation=cv2.INTER_NEAREST)
     area = int(np.count_nonzero(inside))
     candidates = differs & (1 - inside)
     palette = subject_palette(small, inside > 0)
     if palette is None or not candidates.any():
         return None
-    seen = background * np.float32(gain)
     around = cv2.blur(seen, (GHOST_SIDE, GHOST_SIDE))  # the background hereabouts
     idx = np.flatnonzero(candidates)
     now, there, near = (a.reshape(-1, 3)[idx] for a in (small, seen, around))
@@ -119,7 +120,7 @@ def attached_parts(image: np.ndarray, background: np.ndarray, cut: np.ndarray) -
     touching = np.unique(labels[(cv2.dilate(inside, np.ones((3, 3), np.uint8)) > 0) & (candidates > 0)])
     sizes = stats[:, cv2.CC_STAT_AREA]
     contrast = np.zeros(n, np.float32)
-    counted = np.bincount(labels.reshape(-1), channel_max(cv2.absdiff(small, seen)).reshape(-1), minlength=n)
+    counted = np.bincount(labels.reshape(-1), apart.reshape(-1), minlength=n)
     contrast[1:] = counted[1:] / np.maximum(sizes[1:], 1)
     keep = touching[(touching > 0) & (sizes[touching] <= ATTACHED_MAX * area) & (sizes[touching] >= ATTACHED_MIN * area)
                     & (contrast[touching] >= STANDS_OUT)]
