@@ -17,7 +17,7 @@ import numpy as np
 
 from models.embedded.edges import Sampler, solve_alpha, spread_colours
 from models.embedded.guided import gray_coefficients
-from models.embedded.palette import localise, pick_from_palette
+from models.embedded.palette import localise, palette_distance, pick_from_palette
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,9 @@ _GUIDED_R = 2  # tracking-res px of the guided filter that gives the fallback al
 # 2.90 / 2.99 / 3.36.
 _MIXED_FROM = 0.1
 _SOLID = 0.9  # carried alpha above which a pixel well inside the subject is not solved again (0.8-0.98 swept)
+# Grey levels from the nearest colour of the subject's palette within which a pixel inside the
+# tracking mask is not solved (trusted fully from twice this): the subject's own colour there.
+_OWN_COLOUR = 15.0
 
 
 def disc(r: int) -> np.ndarray:
@@ -80,7 +83,9 @@ class FullResolutionEdges:
             band_trust = band_trust * (1 - solid).astype(np.float32)
         if blind is not None:  # the plate cannot tell the subject there: nor can a solve against it
             band_trust = band_trust * (1.0 - blind)
-        band, colours = self._band(crop, fgb, soft, roi, band_trust, d_out)
+        d_in = cv2.distanceTransform(fgb.view(np.uint8), cv2.DIST_L2, 3)
+        inside = np.clip(d_in - 1.0, 0.0, 1.0)  # 0 on the mask's outline, 1 from a pixel further in
+        band, colours = self._band(crop, fgb, soft, roi, band_trust, d_out, d_in, inside)
         self.prev_alpha[roi] = soft
         (x0, y0, x1, y1), m = self._full_box(roi, (w, h), (sw, sh))
         # One nearest-neighbour upscale of the ROI's labels (1 subject, 2 band): a full-resolution
@@ -97,7 +102,7 @@ class FullResolutionEdges:
             at = Sampler(u * np.float32(m[0, 0]) + m[0, 2], v * np.float32(m[1, 1]) + m[1, 2])
             pix = np.take(frame.reshape(-1, 3), idx, axis=0).astype(np.float32)
             gray_pix = pix @ np.float32([0.299 / 255.0, 0.587 / 255.0, 0.114 / 255.0])
-            coef = at(cv2.merge([a, b, plate_trust]))
+            coef = at(cv2.merge([a, b, plate_trust, inside]))
             value = np.clip(coef[:, 0] * gray_pix + coef[:, 1], 0.0, 1.0)
             if colours is not None:
                 fgc = at(colours)
@@ -106,6 +111,7 @@ class FullResolutionEdges:
                 else:
                     bgc = at(self.plate.image[roi])
                 solved, trust = solve_alpha(pix, fgc, bgc * np.float32(self.plate.gain))
+                self._own_colour_inside(solved, pix, coef[:, 3])
                 trust *= np.clip(coef[:, 2] * 2.0 - 1.0, 0.0, 1.0)
                 value += trust * (solved - value)
             alpha.reshape(-1)[idx] = value
@@ -130,7 +136,8 @@ class FullResolutionEdges:
         return (x0, y0, x1, y1), m
 
     def _band(self, small: np.ndarray, fg: np.ndarray, soft: np.ndarray, roi: tuple[slice, slice],
-              plate_trust: np.ndarray, d_out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+              plate_trust: np.ndarray, d_out: np.ndarray | None, d_in: np.ndarray,
+              inside: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Pixels of the ROI whose alpha is solved at full resolution, and the subject's colours there.
 
         The band is the mask's edge, plus every pixel near it that the same compositing solve,
@@ -144,7 +151,6 @@ class FullResolutionEdges:
             return band, None
         if d_out is None:
             d_out = distance_outside(fg)
-        d_in = cv2.distanceTransform(fg8, cv2.DIST_L2, 3)
         # The subject's own colours come from well inside it: near the edge they may be mixed. A subject
         # thinner than twice that depth (a dog far off) has no such pixel, and its edge would be solved
         # against no colour (black, read as transparent): its colours come from its inner half then.
@@ -170,6 +176,7 @@ class FullResolutionEdges:
         pix = small.reshape(-1, 3)[zone].astype(np.float32)
         plate = self.plate.image[roi].reshape(-1, 3)[zone] * np.float32(self.plate.gain)
         solved, trust = solve_alpha(pix, colours.reshape(-1, 3)[zone], plate)
+        self._own_colour_inside(solved, pix, inside.reshape(-1)[zone])
         trust *= np.clip(plate_trust.reshape(-1)[zone] * 2.0 - 1.0, 0.0, 1.0)
         mixed = np.zeros(fg.size, np.uint8)
         mixed[zone] = (trust > 0.3) & (solved > _MIXED_FROM) & (solved < 0.97)
@@ -177,6 +184,27 @@ class FullResolutionEdges:
         flat = soft.reshape(-1)
         flat[zone] = trust * solved + (1.0 - trust) * flat[zone]
         return band, colours
+
+    def _own_colour_inside(self, solved: np.ndarray, pix: np.ndarray, inside: np.ndarray) -> None:
+        """Raise the ``solved`` alpha (in place) towards 1 for the pixels ``pix`` that have one of the
+        subject's own colours (``_OWN_COLOUR``), as far as they lie inside the tracking mask
+        (``inside``, 0..1: 0 on its outline, which may be a tracking pixel off).
+
+        Why: inside the subject a pixel as like the plate as the subject's colour is ambiguous, and
+        the solve reads it as partly transparent: white fur over pale concrete, or fur in its own
+        shade (../shared/media/dog.mp4). That alpha is carried into the next frame, where the pixel
+        is no longer held solid and is solved again: holes that spread a little every frame, until
+        half the dog was see-through. A colour of the subject's own palette says "subject" as well
+        as the mix does; the tracking mask says which to believe. Outside the mask (hair strands
+        beyond it) the solve is left alone.
+        """
+        if self.palette is None:
+            return
+        idx = np.flatnonzero(inside > 0.0)
+        if idx.size:
+            own = palette_distance(pix[idx], self.palette)
+            lift = inside[idx] * np.clip(2.0 - own * np.float32(1 / _OWN_COLOUR), 0.0, 1.0)
+            solved[idx] += lift * (1.0 - solved[idx])
 
     def _plate_trust(self, roi: tuple[slice, slice]) -> np.ndarray:
         """How far the plate is the background in the ROI: known there, and nothing passing in front."""
