@@ -66,6 +66,7 @@ _ROI_ALIGN = 16
 _FAR_FROM_PALETTE = 45.0  # grey levels from the palette: not the subject's colour (palette.NEAR: it is)
 _OTHER_BODY = 0.25  # x the carried subject's area: a body reaching that far beyond the reach is not the subject's
 LOST = 0.1  # x the subject's prompt-frame area: carrying less than this, the subject is looked for
+_SHADOW_HELD = 0.7  # carried alpha under which the last frame's shadow stays shadow
 _ROI_MARGIN = 8  # tracking-res px beyond the reach of the edge zone: the filters' support
 
 
@@ -97,6 +98,7 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         self.others: other_bodies.OtherBodies | None = None  # still camera only
         self.palette: np.ndarray | None = None
         self.lost: LostSubject | None = None
+        self.shaded: np.ndarray | None = None  # float32 0/1: where the last frame had the subject's shadow
         self.frames_seen = 0
 
     # --- sizes --------------------------------------------------------------------------
@@ -156,6 +158,7 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         self.prev_gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         self.prev_small = small.copy()
         self.prev_alpha = fg.astype(np.float32)
+        self.shaded = np.zeros(fg.shape, np.float32)
         self.frames_seen = 1
         return self._finish(frame, small, fg, self._roi(fg), hard=mask.astype(np.float32) >= 0.5)
 
@@ -184,7 +187,10 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         blind = None
         if roi is not None:
             before = self.flow.warp(self.prev_small, flow, roi)  # the previous frame brought onto the ROI
-            fg[roi], blind = self._decide(small[roi], carried[roi], roi, before)
+            was_shaded = self.flow.warp(self.shaded, flow, roi) > 0.5
+            fg[roi], blind, shade = self._decide(small[roi], carried[roi], roi, before, was_shaded)
+            self.shaded[:] = 0.0
+            self.shaded[roi] = shade
         # distance to this frame's subject in the ROI: both the plate's learning and the edge band use it
         d_out = distance_outside(fg[roi]) if roi is not None else None
         self._learn(small, fg, roi, carried, d_out)
@@ -284,9 +290,10 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         return slice(y0, min(sh, y + h + pad)), slice(x0, min(sw, x + w + pad))
 
     def _decide(self, small: np.ndarray, carried: np.ndarray, roi: tuple[slice, slice],
-                before: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                before: np.ndarray, was_shaded: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Fuse the evidence into this frame's subject mask (bool, the ROI of the tracking frame); also
-        where the plate is blind to the subject (``_plate_blind``), which the edge solve needs too."""
+        where the plate is blind to the subject (``_plate_blind``), which the edge solve needs too, and
+        the subject's shadow beside it (bool; ``was_shaded``: the last frame's, brought along the flow)."""
         sep = self.colours.separability()
         logit = 1.6 * _logit(carried)
         tolerance = self.plate.tolerance(roi)
@@ -304,6 +311,12 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
             logit -= PUSH * moving * (1.0 - carried)
         if self.others is not None:  # another body that stood beside the subject: never newly annexed
             logit -= other_bodies.PUSH * self.others.weight(roi)
+        # The subject's shadow, where nothing of the subject is carried or the last frame had it too
+        # (else the matte's soft edge takes it a pixel a frame): the plate's "differs" is the
+        # shadow's and says background. Where the subject is carried it is left alone: its own grey
+        # fur in its shade looks like a shadow on a grey floor (dog.mp4: its face was lost).
+        shade = self.plate.shadow(small, roi, tolerance) & ((carried < 0.3) | (was_shaded & (carried < _SHADOW_HELD)))
+        p_plate[shade] = 0.04
         logit += 2.2 * trust * _logit(p_plate)
         prob = 1.0 / (1.0 + np.exp(-logit))
         guide = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
@@ -319,7 +332,9 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
                 self.others.map[roi] |= body.view(np.uint8)
         if doubtful is not None:  # nor can the edge solve trust the plate there (``blind`` is this frame's own)
             blind[doubtful] = 1.0
-        return self._keep_tracked(fg, carried), blind
+        shade &= ~fg
+        blind[shade] = 1.0  # nor in the shadow: darker than the plate, it reads as partly subject
+        return self._keep_tracked(fg, carried), blind, shade
 
     def _other_body_growth(self, new: np.ndarray, off_plate: np.ndarray, core: np.ndarray,
                            reach: np.ndarray) -> np.ndarray:

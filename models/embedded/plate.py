@@ -36,6 +36,12 @@ FIRST_LOOK = 0.75  # a still camera's unknown plate pixel: how far what shows th
 SAME_TOLERANCE = 16.0  # grey levels: seen again, or a drift, within this (a jump beyond it)
 JUMP_RATE = 0.1  # x the update rate: a still camera's known plate pixel learns a jump this much slower
 JUMP_LOOKS = 5  # ... unless it shows the same new colour this many updates running: then it takes it
+SHADOW_DARKER = 0.97  # a shadow: every channel at most this x the plate's ...
+SHADOW_LIGHT = 0.3  # ... and at least this (darker: something dark, not a shadow on the plate) ...
+SHADOW_EVEN = 0.12  # ... darkened this evenly across the channels ...
+SHADOW_SMOOTH = 0.03  # ... and smoothly: the ratio's Laplacian (4 neighbours) at most this ...
+SHADOW_PLAIN = 30.0  # ... on a plate within this (grey levels) of its surroundings (SHADOW_AROUND px)
+SHADOW_AROUND = 15
 CLEARLY_BACKGROUND = 0.2  # P(subject) from colour under which a learnt colour's "not background" is doubted (0.1-0.3: the same)
 
 
@@ -249,6 +255,36 @@ class BackgroundPlate:
         diff = channel_max(cv2.absdiff(small.astype(np.float32), image * np.float32(self.gain)))
         tolerance = self.tolerance(roi) if tolerance is None else tolerance
         return np.clip((diff / tolerance - 0.8) * np.float32(1 / 1.4), 0.0, 1.0)
+
+    def shadow(self, small: np.ndarray, roi: tuple[slice, slice], tolerance: np.ndarray) -> np.ndarray:
+        """Where the ROI's crop ``small`` is the plate in shadow (bool): darker in every channel (beyond
+        ``tolerance``, this plate's ``tolerance(roi)``), by one and the same factor in all three, and
+        smoothly so.
+
+        Why: a subject's shadow on the ground differs from the plate as clearly as the subject does,
+        and beside its feet it was taken in (../shared/media/dog.mp4: a grey haze of concrete under
+        the dog in every frame). Darkening alone is not enough on a grey floor: the white fur in its
+        own shade is the floor darkened evenly too, but its texture is its own, while a shadow keeps
+        the floor's (the ratio to the plate changes smoothly). And a plate that stands out from its
+        surroundings may show something that stood there in the samples (a person's ghost): the
+        floor uncovered there is darker evenly too, but it is no shadow, and the edge solve needs it.
+        """
+        plate = self.image[roi] * np.float32(self.gain)
+        ratio = small.astype(np.float32) / np.maximum(plate, 1.0)
+        hi = channel_max(ratio)
+        lo = cv2.min(cv2.min(ratio[..., 0], ratio[..., 1]), ratio[..., 2])
+        bumps = cv2.Laplacian(hi, cv2.CV_32F, ksize=1)  # ~0 on a smooth ramp (a soft shadow's edge)
+        shadow = (hi < SHADOW_DARKER) & (lo > SHADOW_LIGHT) & (hi - lo < SHADOW_EVEN) & (cv2.absdiff(bumps, 0.0) < SHADOW_SMOOTH)
+        shadow &= channel_max(cv2.absdiff(small.astype(np.float32), plate)) > 0.8 * tolerance  # it differs at all
+        if shadow.any():
+            h, w = self.valid.shape
+            (ys, xs), m = roi, SHADOW_AROUND // 2 + 1  # the ROI with the blur's reach: the whole frame's values
+            y0, x0 = max(0, ys.start - m), max(0, xs.start - m)
+            box = self.image[y0:min(h, ys.stop + m), x0:min(w, xs.stop + m)]
+            around = cv2.blur(box, (SHADOW_AROUND, SHADOW_AROUND))[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0]
+            around *= np.float32(self.gain)
+            shadow &= channel_max(cv2.absdiff(plate, around)) < SHADOW_PLAIN
+        return shadow
 
     def update(self, small: np.ndarray, background: np.ndarray, rate: float = 0.3,
                region: tuple[slice, slice] | None = None) -> None:
