@@ -187,7 +187,8 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         blind = None
         if roi is not None:
             before = self.flow.warp(self.prev_small, flow, roi)  # the previous frame brought onto the ROI
-            was_shaded = self.flow.warp(self.shaded, flow, roi) > 0.5
+            was_shaded = self.flow.warp(self.shaded, flow, roi) > 0.5 if cv2.countNonZero(self.shaded) else \
+                np.zeros(carried[roi].shape, bool)
             fg[roi], blind, shade = self._decide(small[roi], carried[roi], roi, before, was_shaded)
             self.shaded[:] = 0.0
             self.shaded[roi] = shade
@@ -315,15 +316,16 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         # (else the matte's soft edge takes it a pixel a frame): the plate's "differs" is the
         # shadow's and says background. Where the subject is carried it is left alone: its own grey
         # fur in its shade looks like a shadow on a grey floor (dog.mp4: its face was lost).
-        shade = self.plate.shadow(small, roi, tolerance) & ((carried < 0.3) | (was_shaded & (carried < _SHADOW_HELD)))
+        core = carried > 0.3
+        reach = self._within(core, self.band_px)
+        maybe = (p_plate > 0.05) & (trust > 0.05) & reach & (~core | (was_shaded & (carried < _SHADOW_HELD)))
+        shade = self.plate.shadow(small, roi, maybe)
         p_plate[shade] = 0.04
         logit += 2.2 * trust * _logit(p_plate)
         prob = 1.0 / (1.0 + np.exp(-logit))
         guide = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
         a, b = gray_coefficients(guide, prob.astype(np.float32), 1, 4e-3)
         prob = a * guide + b
-        core = carried > 0.3
-        reach = self._within(core, self.band_px)
         fg = (prob > 0.5) & reach
         if self.plate.full is not None:  # a still camera: the plate tells bodies from the background
             body = self._other_body_growth(fg & ~core, (p_plate > 0.5) & (self.plate.valid[roi] > 0.5), core, reach)

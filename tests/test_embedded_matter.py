@@ -576,5 +576,6 @@ def test_the_subjects_shadow_stays_out_of_its_matte_but_its_own_grey_does_not():
     front = cv2.resize((frame == (120, 119, 116)).all(axis=2).astype(np.float32), (384, 216),
                        interpolation=cv2.INTER_AREA) > 0.99
     whole = (slice(0, 216), slice(0, 384))
-    looks = matter.plate.shadow(matter._shrink(frame), whole, matter.plate.tolerance(whole))
+    small = matter._shrink(frame)
+    looks = matter.plate.shadow(small, whole, matter.plate.stands_out(small, whole) > 0)
     assert looks[front].mean() > 0.8  # it does look like one

@@ -111,8 +111,8 @@ class FullResolutionEdges:
                 else:
                     bgc = at(self.plate.image[roi])
                 solved, trust = solve_alpha(pix, fgc, bgc * np.float32(self.plate.gain))
-                self._own_colour_inside(solved, pix, coef[:, 3])
                 trust *= np.clip(coef[:, 2] * 2.0 - 1.0, 0.0, 1.0)
+                self._own_colour_inside(solved, trust, pix, coef[:, 3])
                 value += trust * (solved - value)
             alpha.reshape(-1)[idx] = value
         if hard is not None:  # the prompt frame: the person's own mask wins away from its edge
@@ -176,8 +176,8 @@ class FullResolutionEdges:
         pix = small.reshape(-1, 3)[zone].astype(np.float32)
         plate = self.plate.image[roi].reshape(-1, 3)[zone] * np.float32(self.plate.gain)
         solved, trust = solve_alpha(pix, colours.reshape(-1, 3)[zone], plate)
-        self._own_colour_inside(solved, pix, inside.reshape(-1)[zone])
         trust *= np.clip(plate_trust.reshape(-1)[zone] * 2.0 - 1.0, 0.0, 1.0)
+        self._own_colour_inside(solved, trust, pix, inside.reshape(-1)[zone])
         mixed = np.zeros(fg.size, np.uint8)
         mixed[zone] = (trust > 0.3) & (solved > _MIXED_FROM) & (solved < 0.97)
         band |= cv2.dilate(mixed.reshape(fg.shape), self._kernel3) > 0
@@ -185,7 +185,7 @@ class FullResolutionEdges:
         flat[zone] = trust * solved + (1.0 - trust) * flat[zone]
         return band, colours
 
-    def _own_colour_inside(self, solved: np.ndarray, pix: np.ndarray, inside: np.ndarray) -> None:
+    def _own_colour_inside(self, solved: np.ndarray, trust: np.ndarray, pix: np.ndarray, inside: np.ndarray) -> None:
         """Raise the ``solved`` alpha (in place) towards 1 for the pixels ``pix`` that have one of the
         subject's own colours (``_OWN_COLOUR``), as far as they lie inside the tracking mask
         (``inside``, 0..1: 0 on its outline, which may be a tracking pixel off).
@@ -200,7 +200,8 @@ class FullResolutionEdges:
         """
         if self.palette is None:
             return
-        idx = np.flatnonzero(inside > 0.0)
+        # (only where it can change the alpha: solved partly transparent, and the solve trusted)
+        idx = np.flatnonzero((inside > 0.0) & (solved < 0.99) & (trust > 0.0))
         if idx.size:
             own = palette_distance(pix[idx], self.palette)
             lift = inside[idx] * np.clip(2.0 - own * np.float32(1 / _OWN_COLOUR), 0.0, 1.0)

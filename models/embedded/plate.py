@@ -39,7 +39,7 @@ JUMP_LOOKS = 5  # ... unless it shows the same new colour this many updates runn
 SHADOW_DARKER = 0.97  # a shadow: every channel at most this x the plate's ...
 SHADOW_LIGHT = 0.3  # ... and at least this (darker: something dark, not a shadow on the plate) ...
 SHADOW_EVEN = 0.12  # ... darkened this evenly across the channels ...
-SHADOW_SMOOTH = 0.03  # ... and smoothly: the ratio's Laplacian (4 neighbours) at most this ...
+SHADOW_SMOOTH = 0.03  # ... and smoothly: the grey ratio's Laplacian (4 neighbours) at most this ...
 SHADOW_PLAIN = 30.0  # ... on a plate within this (grey levels) of its surroundings (SHADOW_AROUND px)
 SHADOW_AROUND = 15
 CLEARLY_BACKGROUND = 0.2  # P(subject) from colour under which a learnt colour's "not background" is doubted (0.1-0.3: the same)
@@ -256,10 +256,10 @@ class BackgroundPlate:
         tolerance = self.tolerance(roi) if tolerance is None else tolerance
         return np.clip((diff / tolerance - 0.8) * np.float32(1 / 1.4), 0.0, 1.0)
 
-    def shadow(self, small: np.ndarray, roi: tuple[slice, slice], tolerance: np.ndarray) -> np.ndarray:
-        """Where the ROI's crop ``small`` is the plate in shadow (bool): darker in every channel (beyond
-        ``tolerance``, this plate's ``tolerance(roi)``), by one and the same factor in all three, and
-        smoothly so.
+    def shadow(self, small: np.ndarray, roi: tuple[slice, slice], candidates: np.ndarray) -> np.ndarray:
+        """Which of the ``candidates`` (bool, the ROI: pixels that stand out from the plate) of the
+        ROI's crop ``small`` are the plate in shadow (bool, the ROI): darker in every channel, by one
+        and the same factor in all three, and smoothly so.
 
         Why: a subject's shadow on the ground differs from the plate as clearly as the subject does,
         and beside its feet it was taken in (../shared/media/dog.mp4: a grey haze of concrete under
@@ -269,22 +269,33 @@ class BackgroundPlate:
         surroundings may show something that stood there in the samples (a person's ghost): the
         floor uncovered there is darker evenly too, but it is no shadow, and the edge solve needs it.
         """
-        plate = self.image[roi] * np.float32(self.gain)
-        ratio = small.astype(np.float32) / np.maximum(plate, 1.0)
-        hi = channel_max(ratio)
-        lo = cv2.min(cv2.min(ratio[..., 0], ratio[..., 1]), ratio[..., 2])
-        bumps = cv2.Laplacian(hi, cv2.CV_32F, ksize=1)  # ~0 on a smooth ramp (a soft shadow's edge)
-        shadow = (hi < SHADOW_DARKER) & (lo > SHADOW_LIGHT) & (hi - lo < SHADOW_EVEN) & (cv2.absdiff(bumps, 0.0) < SHADOW_SMOOTH)
-        shadow &= channel_max(cv2.absdiff(small.astype(np.float32), plate)) > 0.8 * tolerance  # it differs at all
-        if shadow.any():
-            h, w = self.valid.shape
-            (ys, xs), m = roi, SHADOW_AROUND // 2 + 1  # the ROI with the blur's reach: the whole frame's values
-            y0, x0 = max(0, ys.start - m), max(0, xs.start - m)
-            box = self.image[y0:min(h, ys.stop + m), x0:min(w, xs.stop + m)]
-            around = cv2.blur(box, (SHADOW_AROUND, SHADOW_AROUND))[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0]
-            around *= np.float32(self.gain)
-            shadow &= channel_max(cv2.absdiff(plate, around)) < SHADOW_PLAIN
-        return shadow
+        out = np.zeros(candidates.shape, bool)
+        ys, xs = np.nonzero(candidates)
+        if not ys.size:
+            return out
+        gain = np.float32(self.gain)
+        plate = self.image[roi]
+        ratio = small[ys, xs].astype(np.float32) / np.maximum(plate[ys, xs] * gain, 1.0)
+        hi, lo = ratio.max(axis=1), ratio.min(axis=1)
+        keep = (hi < SHADOW_DARKER) & (lo > SHADOW_LIGHT) & (hi - lo < SHADOW_EVEN)
+        ys, xs = ys[keep], xs[keep]
+        if ys.size:  # smoothly (the grey ratio's Laplacian: ~0 on a soft shadow's ramp), on a plain plate
+            # Both over the box of these pixels with the filters' reach only (the same values as on
+            # the whole ROI and frame): a few hundred pixels, not the ROI's tens of thousands.
+            m = SHADOW_AROUND // 2 + 1
+            (rh, rw), (h, w) = small.shape[:2], self.valid.shape
+            y0, x0 = max(0, ys.min() - m), max(0, xs.min() - m)
+            near = (slice(y0, min(rh, ys.max() + m + 1)), slice(x0, min(rw, xs.max() + m + 1)))
+            grey = cv2.cvtColor(small[near], cv2.COLOR_RGB2GRAY).astype(np.float32)
+            ratio = grey / np.maximum(cv2.cvtColor(plate[near], cv2.COLOR_RGB2GRAY) * gain, 1.0)
+            keep = np.abs(cv2.Laplacian(ratio, cv2.CV_32F, ksize=1)[ys - y0, xs - x0]) < SHADOW_SMOOTH
+            fy, fx = ys + roi[0].start, xs + roi[1].start  # frame coordinates, for the plate's surroundings
+            y0, x0 = max(0, fy.min() - m), max(0, fx.min() - m)
+            box = self.image[y0:min(h, fy.max() + m + 1), x0:min(w, fx.max() + m + 1)]
+            around = cv2.blur(box, (SHADOW_AROUND, SHADOW_AROUND))[fy - y0, fx - x0]
+            keep &= np.abs(plate[ys, xs] - around).max(axis=1) < SHADOW_PLAIN
+            out[ys[keep], xs[keep]] = True
+        return out
 
     def update(self, small: np.ndarray, background: np.ndarray, rate: float = 0.3,
                region: tuple[slice, slice] | None = None) -> None:
