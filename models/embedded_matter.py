@@ -12,7 +12,8 @@ Per frame, at tracking resolution (``preset.embedded_scale_px`` on the long side
    frame (a hand touching it) are followed too, and never annexed (models/embedded/others.py);
    where the subject's own colour already matched the plate a frame ago (a white dog over pale
    concrete), neither the plate nor the colour models can tell it from the background there, and
-   the carried matte decides (``_plate_blind``); with a still camera, once nothing is carried any
+   the carried matte decides (``_plate_blind``); the subject's shadow beside it (the plate darkened
+   evenly and smoothly) is background (``BackgroundPlate.shadow``); with a still camera, once nothing is carried any
    more (the subject left the frame), what comes back in its size and colours is taken up again
    (``_find_if_lost``, models/embedded/reacquire.py);
 4. the fused map is smoothed edge-aware (guided filter) and cut at 0.5 -> the subject this frame;
@@ -24,7 +25,7 @@ Per frame, at tracking resolution (``preset.embedded_scale_px`` on the long side
    from the subject's interior or, where another of the subject's colours explains the pixel
    clearly better (hair strands beside a face), that colour from a small palette of the subject's
    colours (models/embedded/edges.py, palette.py); where that is ill-posed, a fast guided filter of
-   the mask is used.
+   the mask is used; inside the mask a pixel of one of the subject's own colours stays opaque.
 Where the cost goes: steps 3-5 run only inside the ROI, the subject's box grown by how far the
 subject and its edge zone can reach this frame (everything outside it is background, alpha 0);
 only flow, camera motion and the plate's warp see the whole tracking frame, and the plate is
@@ -64,7 +65,6 @@ _PLATE_GAP = 0.5  # x band_px: the plate learns from pixels this far from the su
 _PLATE_CLEAR = 0.05  # ... and where the carried matte is below this (strands reaching out)
 _ROI_ALIGN = 16
 _FAR_FROM_PALETTE = 45.0  # grey levels from the palette: not the subject's colour (palette.NEAR: it is)
-_OTHER_BODY = 0.25  # x the carried subject's area: a body reaching that far beyond the reach is not the subject's
 LOST = 0.1  # x the subject's prompt-frame area: carrying less than this, the subject is looked for
 _SHADOW_HELD = 0.7  # carried alpha under which the last frame's shadow stays shadow
 _ROI_MARGIN = 8  # tracking-res px beyond the reach of the edge zone: the filters' support
@@ -328,7 +328,7 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         prob = a * guide + b
         fg = (prob > 0.5) & reach
         if self.plate.full is not None:  # a still camera: the plate tells bodies from the background
-            body = self._other_body_growth(fg & ~core, (p_plate > 0.5) & (self.plate.valid[roi] > 0.5), core, reach)
+            body = other_bodies.growth(fg & ~core, (p_plate > 0.5) & (self.plate.valid[roi] > 0.5), core, reach)
             fg &= ~body
             if self.others is not None and body.any():  # followed from now on, like those at the prompt
                 self.others.map[roi] |= body.view(np.uint8)
@@ -337,34 +337,6 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         shade &= ~fg
         blind[shade] = 1.0  # nor in the shadow: darker than the plate, it reads as partly subject
         return self._keep_tracked(fg, carried), blind, shade
-
-    def _other_body_growth(self, new: np.ndarray, off_plate: np.ndarray, core: np.ndarray,
-                           reach: np.ndarray) -> np.ndarray:
-        """Pixels the subject would newly take this frame (``new``) that belong to another body touching it.
-
-        A body off the plate (``off_plate``: where the plate is known and differs) that a new pixel
-        belongs to, and that reaches further outside the subject's reach than inside it, by more than
-        ``_OTHER_BODY`` of the subject's area, is another body: the subject's own parts that the
-        carried matte missed lie within its reach (a leg that moved faster than the flow). ../shared/media/dog.mp4 clicked at frame 150, where the woman
-        bends down to the dog: from frame 156 on the matte took her, arm first, then all of her.
-        Bodies beside the subject at the prompt frame are models/embedded/others.py's."""
-        if not new.any():
-            return np.zeros_like(new)
-        off = off_plate & ~core
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(off.view(np.uint8), connectivity=8)
-        if n <= 1:
-            return np.zeros_like(new)
-        area = stats[:, cv2.CC_STAT_AREA]
-        least = _OTHER_BODY * max(1, np.count_nonzero(core))
-        touched = np.unique(labels[new])
-        if not np.any(area[touched[touched > 0]] > least):  # most frames: only specks touch the subject
-            return np.zeros_like(new)
-        inside = np.bincount(labels[reach], minlength=n)
-        outside = area - inside
-        big = (outside > least) & (outside > inside)
-        big[0] = False
-        big[np.setdiff1d(np.arange(n), touched)] = False
-        return big[labels]
 
     def _keep_tracked(self, fg: np.ndarray, carried: np.ndarray) -> np.ndarray:
         """Keep the parts that overlap the carried subject; drop islands that appeared from nowhere."""

@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 TOLERANCE = 30.0  # grey levels off the median (in any channel): another body, not the background
 CLEAR = 2  # tracking-resolution px around the prompt's subject left unmarked (its own edge)
 PUSH = 8.0  # logit taken off a marked pixel
+BODY_BEYOND = 0.25  # x the carried subject's area: a body reaching that far beyond its reach is not the subject's
 TOGETHER_PX = 1.5  # tracking px over the two first looks: a body closer to the subject's motion moves with it
 TOGETHER_SHARE = 0.5  # ... or closer than this share of the subject's shift there (fast flow lags on flat parts)
 
@@ -103,3 +104,33 @@ def _moves_apart(labels: np.ndarray, n: int, far: np.ndarray, subject: np.ndarra
         logger.debug("other body %d: strays %.2f px from the subject's motion (limit %.2f)",
                      k, float(np.median(stray[own])), limit)
     return apart
+
+
+def growth(new: np.ndarray, off_plate: np.ndarray, core: np.ndarray, reach: np.ndarray) -> np.ndarray:
+    """Pixels the subject would newly take this frame (``new``, bool) that belong to another body
+    touching it, a body that was not beside it at the prompt frame (those are ``OtherBodies``').
+
+    A body off the plate (``off_plate``: where the plate is known and differs) that a new pixel
+    belongs to, and that reaches further outside the subject's reach (``reach``, around the carried
+    ``core``) than inside it, by more than ``BODY_BEYOND`` of the subject's area, is another body:
+    the subject's own parts that the carried matte missed lie within its reach (a leg that moved
+    faster than the flow). ../shared/media/dog.mp4 clicked at frame 150, where the woman bends down
+    to the dog: from frame 156 on the matte took her, arm first, then all of her.
+    """
+    if not new.any():
+        return np.zeros_like(new)
+    off = off_plate & ~core
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(off.view(np.uint8), connectivity=8)
+    if n <= 1:
+        return np.zeros_like(new)
+    area = stats[:, cv2.CC_STAT_AREA]
+    least = BODY_BEYOND * max(1, np.count_nonzero(core))
+    touched = np.unique(labels[new])
+    if not np.any(area[touched[touched > 0]] > least):  # most frames: only specks touch the subject
+        return np.zeros_like(new)
+    inside = np.bincount(labels[reach], minlength=n)
+    outside = area - inside
+    big = (outside > least) & (outside > inside)
+    big[0] = False
+    big[np.setdiff1d(np.arange(n), touched)] = False
+    return big[labels]
