@@ -220,9 +220,11 @@ class EmbeddedSegmenter(Segmenter):
         the previous mask instead: a negative click inside it removes the plainly same-coloured
         region around the click (a held ball), a positive click outside it adds such a region
         near the mask (missed hair) or, where colour does not bound that region, the best
-        candidate for the click alone (``_added_by_click``). A fresh candidate search for all
-        the clicks would often answer them with something much bigger (the person holding the
-        ball, the hedge behind the hair), and would not be the mask the person saw grow.
+        candidate for the click alone (``_added_by_click``); what was shown and what was added
+        are held (the refining cut may move their outline only), but near a removal. A fresh
+        candidate search for all the clicks would often answer them with something much bigger
+        (the person holding the ball, the hedge behind the hair), and would not be the mask the
+        person saw grow.
         """
         image = self._image
         assert image is not None
@@ -241,10 +243,19 @@ class EmbeddedSegmenter(Segmenter):
         seed &= ~removed
         reach = round(CLICK_REACH * min(h, w))
         near = cv2.dilate(seed.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
+        added = np.zeros((h, w), bool)
         for x, y in pos:
             if not seed[int(y), int(x)]:
-                seed |= self._added_by_click((int(x), int(y)), (near > 0) & ~removed, removed, neg)
-        return seed, (removed if removed.any() else None), False, None
+                added |= self._added_by_click((int(x), int(y)), (near > 0) & ~removed, removed, neg)
+        # A click takes away nothing but what it removes: what was shown and what a click added are
+        # held by the refining cut but for their outline, and away from a removal (the cut may
+        # finish that off). An added part's colours are often the background's (her brown hair
+        # before a brown wall, ../shared/media/dog.mp4 frame 0), which is why the first cut left it
+        # out, and the cut would drop it again, at this click or the next.
+        held = seed | added
+        if removed.any():
+            held &= cv2.dilate(removed.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)) == 0
+        return seed | added, (removed if removed.any() else None), False, held
 
     def _added_by_click(self, click: tuple[int, int], near: np.ndarray, removed: np.ndarray,
                         neg: list[Point]) -> np.ndarray:
