@@ -82,6 +82,7 @@ def test_browser_upload_click_mask_process_play(studio, subject_clip: Path, tmp_
             for n, (x, y) in enumerate(clicks, start=1):
                 page.mouse.click(rect["x"] + x * scale * sx, rect["y"] + y * scale * sy)
                 expect(page.locator("#status")).to_contain_text(f"{n} prompt")
+            expect(page.locator("#status")).to_contain_text("A part missing? Click on it")  # what to do next
             page.wait_for_function(
                 "() => document.querySelector('#bg-preview img')?.naturalWidth > 0", timeout=60_000)
             after = _png(frame_img.screenshot())

@@ -134,7 +134,9 @@ class Handlers:
         frames = sorted(f for f in state.prompts if state.objects_on(f))
         where = f" on frame{'s' if len(frames) > 1 else ''} {', '.join(map(str, frames))}" if frames else ""
         step = ("**②** Click on the subject in the frame." if not clicks else
-                f"{clicks} prompt{'s' if clicks != 1 else ''}{where}. Pick a background, then **③ Process**.")
+                f"{clicks} prompt{'s' if clicks != 1 else ''}{where}. A part missing? Click on it (a click "
+                f"adds and keeps what is shown); too much? Switch to *{st.MODE_NOT_SUBJECT}* and click on "
+                "it. Then pick a background and **③ Process**.")
         return f"{step} {extra}".strip()
 
     def _require_media(self, state: st.SessionState) -> None:
