@@ -195,8 +195,8 @@ class EmbeddedSegmenter(Segmenter):
         if self._dropped_what_was_shown(previous, mask, prompt.box is None and forbid is None and not sure):
             # A click that only adds must not take away: the refining cut's colour model took in a
             # look-alike background (white fur, a pale pavement) and lost most of the subject. Cut
-            # again with what was shown held, but for its outline.
-            crop, fg = self._refine(seed, region, hard_outside, pos, neg, forbid, sure=True)
+            # again with what was shown held, but for its outline (and what the click added, held).
+            crop, fg = self._refine(seed, region, hard_outside, pos, neg, forbid, sure=True, held=held)
             mask = self._to_full(crop, fg)
         return SegmentResult(mask=mask, score=self._score(crop.image, fg), logits=None)
 
@@ -242,7 +242,8 @@ class EmbeddedSegmenter(Segmenter):
                 removed |= flood_region(image, (int(x), int(y)), seed, FLOOD_TOLERANCE)
         seed &= ~removed
         reach = round(CLICK_REACH * min(h, w))
-        near = cv2.dilate(seed.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2))
+        within_reach = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)
+        near = cv2.dilate(seed.astype(np.uint8), within_reach)
         added = np.zeros((h, w), bool)
         for x, y in pos:
             if not seed[int(y), int(x)]:
@@ -254,7 +255,7 @@ class EmbeddedSegmenter(Segmenter):
         # out, and the cut would drop it again, at this click or the next.
         held = seed | added
         if removed.any():
-            held &= cv2.dilate(removed.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)) == 0
+            held &= cv2.dilate(removed.view(np.uint8), within_reach) == 0
         return seed | added, (removed if removed.any() else None), False, held
 
     def _added_by_click(self, click: tuple[int, int], near: np.ndarray, removed: np.ndarray,

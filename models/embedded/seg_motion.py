@@ -18,7 +18,7 @@ import numpy as np
 from core.compositing import shrink
 from models.embedded.motion import nearest_body
 from models.embedded.palette import NEAR, palette_distance, subject_palette
-from models.embedded.plate import channel_max
+from models.embedded.plate import SHADOW_EVEN, channel_max
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +28,8 @@ MIN_AREA, MAX_AREA = 0.0005, 0.6  # fractions of the frame a moving part may cov
 HOLE_FILL = 0.25  # holes smaller than this fraction of the part are filled (fur like the pavement)
 BODY = 5  # px at the background's size: thinner parts are limbs or bridges between two things
 ATTACHED_MAX, ATTACHED_MIN = 0.15, 0.002  # a moving part beside the cut, as a fraction of the cut, to be its own
-SHADOW_RATIO = 0.9  # a pixel at most this bright against the background in every channel ...
-SHADOW_EVEN = 0.12  # ... and darkened this evenly across its channels is a shadow
+SHADOW_RATIO = 0.9  # a pixel at most this bright against the background in every channel, and
+# darkened evenly across them (plate.SHADOW_EVEN, the matter's shadow test's), is a shadow
 STANDS_OUT = 100.0  # grey levels (any channel) a part differs from the background by, on average, to be added
 GHOST_SIDE = 31  # px at the background's size: the surroundings a "ghost" in the background stands out from
 
