@@ -67,6 +67,8 @@ _ROI_ALIGN = 16
 _FAR_FROM_PALETTE = 45.0  # grey levels from the palette: not the subject's colour (palette.NEAR: it is)
 LOST = 0.1  # x the subject's prompt-frame area: carrying less than this, the subject is looked for
 _SHADOW_HELD = 0.7  # carried alpha under which the last frame's shadow stays shadow
+_PART_NEAR = 1.5  # x band_px: a small carried part this near the subject's main parts (still camera) ...
+_PART_OFF_PLATE = 0.5  # ... and this much off the plate is the subject's, however small
 _ROI_MARGIN = 8  # tracking-res px beyond the reach of the edge zone: the filters' support
 
 
@@ -336,10 +338,26 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
             blind[doubtful] = 1.0
         shade &= ~fg
         blind[shade] = 1.0  # nor in the shadow: darker than the plate, it reads as partly subject
-        return self._keep_tracked(fg, carried), blind, shade
+        off_plate = (p_plate > 0.5) & (self.plate.valid[roi] > 0.5)
+        beside = None if self.others is None or not self.others.map.any() else \
+            cv2.dilate(self.others.map[roi], self._kernel) > 0  # another body, and a few px around it
+        return self._keep_tracked(fg, carried, off_plate, beside), blind, shade
 
-    def _keep_tracked(self, fg: np.ndarray, carried: np.ndarray) -> np.ndarray:
-        """Keep the parts that overlap the carried subject; drop islands that appeared from nowhere."""
+    def _keep_tracked(self, fg: np.ndarray, carried: np.ndarray, off_plate: np.ndarray,
+                      beside: np.ndarray | None = None) -> np.ndarray:
+        """Keep the parts that overlap the carried subject; drop islands that appeared from nowhere.
+
+        A separate part must overlap the carried subject AND be sizeable: a small thing that
+        wandered into the track (a passer-by) would otherwise be carried forever. With a still
+        camera a small part is kept too where it is near the sizeable ones and mostly off the
+        plate (``off_plate``): a part the subject shed this frame because the flow lost its link
+        (dog.mp4, frame 244: the dog turns its head fast, its white neck matches the concrete, and
+        the head with the ball was dropped for good). Not a part beside another body (``beside``):
+        that is a piece of it the matte had taken (a hand at the dog's head), now cut off from the
+        subject. With a moving camera the plate cannot tell such a part from background the matte
+        had taken (a bench.quality pan clip: a piece of a box beside the body), so only sizeable
+        parts are kept there.
+        """
         n, labels, stats, _ = cv2.connectedComponentsWithStats(fg.astype(np.uint8), connectivity=8)
         if n <= 2:
             return fg
@@ -347,14 +365,19 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         overlap = np.bincount(labels[core], minlength=n)
         area = stats[:, cv2.CC_STAT_AREA].copy()
         area[0] = 0
-        # A separate part must overlap the carried subject AND be sizeable: a small thing that
-        # wandered into the track (a passer-by) would otherwise be carried forever.
-        keep = np.flatnonzero((overlap > 0) & (area >= 0.15 * area.max()))
-        keep = keep[keep != 0]
-        if not keep.size:
+        wanted = (overlap > 0) & (area >= 0.15 * area.max())
+        wanted[0] = False
+        if not wanted.any():
             return fg
-        wanted = np.zeros(n, bool)
-        wanted[keep] = True
+        shed = (overlap > 0) & ~wanted
+        shed[0] = False
+        if self.plate.full is not None and shed.any():
+            near = distance_outside(wanted[labels]) <= _PART_NEAR * self.band_px
+            shed &= np.bincount(labels[near], minlength=n) > 0
+            shed &= np.bincount(labels[off_plate], minlength=n) >= _PART_OFF_PLATE * area
+            if beside is not None:
+                shed &= np.bincount(labels[beside], minlength=n) == 0
+            wanted |= shed
         return wanted[labels]
 
     def _learn(self, small: np.ndarray, fg: np.ndarray, roi: tuple[slice, slice] | None,
