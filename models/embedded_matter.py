@@ -68,7 +68,8 @@ _FAR_FROM_PALETTE = 45.0  # grey levels from the palette: not the subject's colo
 LOST = 0.1  # x the subject's prompt-frame area: carrying less than this, the subject is looked for
 _SHADOW_HELD = 0.7  # carried alpha under which the last frame's shadow stays shadow
 _PART_NEAR = 1.5  # x band_px: a small carried part this near the subject's main parts (still camera) ...
-_PART_OFF_PLATE = 0.5  # ... and this much off the plate is the subject's, however small
+_PART_OFF_PLATE = 0.5  # ... and this much off the plate ...
+_PART_OWN_COLOURS = 0.5  # ... and this much of the subject's own colours is the subject's, however small
 _ROI_MARGIN = 8  # tracking-res px beyond the reach of the edge zone: the filters' support
 
 
@@ -341,9 +342,9 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         off_plate = (p_plate > 0.5) & (self.plate.valid[roi] > 0.5)
         beside = None if self.others is None or not self.others.map.any() else \
             cv2.dilate(self.others.map[roi], self._kernel) > 0  # another body, and a few px around it
-        return self._keep_tracked(fg, carried, off_plate, beside), blind, shade
+        return self._keep_tracked(fg, carried, small, off_plate, beside), blind, shade
 
-    def _keep_tracked(self, fg: np.ndarray, carried: np.ndarray, off_plate: np.ndarray,
+    def _keep_tracked(self, fg: np.ndarray, carried: np.ndarray, small: np.ndarray, off_plate: np.ndarray,
                       beside: np.ndarray | None = None) -> np.ndarray:
         """Keep the parts that overlap the carried subject; drop islands that appeared from nowhere.
 
@@ -352,7 +353,9 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         camera a small part is kept too where it is near the sizeable ones and mostly off the
         plate (``off_plate``): a part the subject shed this frame because the flow lost its link
         (dog.mp4, frame 244: the dog turns its head fast, its white neck matches the concrete, and
-        the head with the ball was dropped for good). Not a part beside another body (``beside``):
+        the head with the ball was dropped for good; juggle.mp4: the ball between the feet), and
+        mostly of the subject's own colours (not a fleck of sunlit bark beside a person, which
+        differs from the plate as the light moves). Not a part beside another body (``beside``):
         that is a piece of it the matte had taken (a hand at the dog's head), now cut off from the
         subject. With a moving camera the plate cannot tell such a part from background the matte
         had taken (a bench.quality pan clip: a piece of a box beside the body), so only sizeable
@@ -377,6 +380,10 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
             shed &= np.bincount(labels[off_plate], minlength=n) >= _PART_OFF_PLATE * area
             if beside is not None:
                 shed &= np.bincount(labels[beside], minlength=n) == 0
+            if self.palette is not None and shed.any():
+                ys, xs = np.nonzero(shed[labels])
+                own = palette_distance(small[ys, xs], self.palette) <= NEAR
+                shed &= np.bincount(labels[ys[own], xs[own]], minlength=n) >= _PART_OWN_COLOURS * area
             wanted |= shed
         return wanted[labels]
 
