@@ -16,8 +16,9 @@ Per frame, at tracking resolution (``preset.embedded_scale_px`` on the long side
    evenly and smoothly) is background (``BackgroundPlate.shadow``); with a still camera, once nothing is carried any
    more (the subject left the frame), what comes back in its size and colours is taken up again
    (``_find_if_lost``, models/embedded/reacquire.py);
-4. the fused map is smoothed edge-aware (guided filter) and cut at 0.5 -> the subject this frame;
-   the models (colours, plate) learn from the confident parts, which re-anchors the track;
+4. the fused map is smoothed edge-aware (guided filter) and cut at 0.5 -> the subject this frame,
+   less the parts that split off and are not the subject's (models/embedded/parts.py); the models
+   (colours, plate) learn from the confident parts, which re-anchors the track;
 5. the edge at full resolution (``embedded_refine``, models/embedded/full_edges.py): a band of
    tracking pixels (the mask's edge plus whatever a tracking-resolution compositing solve finds
    partly transparent, e.g. a cloud of hair strands) is solved pixel by pixel with
@@ -53,6 +54,7 @@ from models.embedded.guided import gray_coefficients
 from models.embedded.motion import STILL_PX, FlowTracker, camera_motion, is_still
 from models.embedded.movers import PUSH, BackgroundMovers
 from models.embedded.palette import NEAR, palette_distance, subject_palette
+from models.embedded.parts import LOOSE_NEAR, LooseEvidence, subject_parts
 from models.embedded.plate import BackgroundPlate, channel_max
 from models.embedded.reacquire import LostSubject
 from models.embedded.still_camera import StillCamera, look_at
@@ -67,9 +69,6 @@ _ROI_ALIGN = 16
 _FAR_FROM_PALETTE = 45.0  # grey levels from the palette: not the subject's colour (palette.NEAR: it is)
 LOST = 0.1  # x the subject's prompt-frame area: carrying less than this, the subject is looked for
 _SHADOW_HELD = 0.7  # carried alpha under which the last frame's shadow stays shadow
-_PART_NEAR = 1.5  # x band_px: a small carried part this near the subject's main parts (still camera) ...
-_PART_OFF_PLATE = 0.5  # ... and this much off the plate ...
-_PART_OWN_COLOURS = 0.5  # ... and this much of the subject's own colours is the subject's, however small
 _ROI_MARGIN = 8  # tracking-res px beyond the reach of the edge zone: the filters' support
 
 
@@ -339,53 +338,13 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
             blind[doubtful] = 1.0
         shade &= ~fg
         blind[shade] = 1.0  # nor in the shadow: darker than the plate, it reads as partly subject
-        off_plate = (p_plate > 0.5) & (self.plate.valid[roi] > 0.5)
-        beside = None if self.others is None or not self.others.map.any() else \
-            cv2.dilate(self.others.map[roi], self._kernel) > 0  # another body, and a few px around it
-        return self._keep_tracked(fg, carried, small, off_plate, beside), blind, shade
+        def loose() -> LooseEvidence:  # what tells a part the subject shed (models/embedded/parts.py)
+            beside = None if self.others is None or not self.others.map.any() else \
+                cv2.dilate(self.others.map[roi], self._kernel) > 0
+            return LooseEvidence(small, (p_plate > 0.5) & (self.plate.valid[roi] > 0.5), self.palette,
+                                 LOOSE_NEAR * self.band_px, beside)
 
-    def _keep_tracked(self, fg: np.ndarray, carried: np.ndarray, small: np.ndarray, off_plate: np.ndarray,
-                      beside: np.ndarray | None = None) -> np.ndarray:
-        """Keep the parts that overlap the carried subject; drop islands that appeared from nowhere.
-
-        A separate part must overlap the carried subject AND be sizeable: a small thing that
-        wandered into the track (a passer-by) would otherwise be carried forever. With a still
-        camera a small part is kept too where it is near the sizeable ones and mostly off the
-        plate (``off_plate``): a part the subject shed this frame because the flow lost its link
-        (dog.mp4, frame 244: the dog turns its head fast, its white neck matches the concrete, and
-        the head with the ball was dropped for good; juggle.mp4: the ball between the feet), and
-        mostly of the subject's own colours (not a fleck of sunlit bark beside a person, which
-        differs from the plate as the light moves). Not a part beside another body (``beside``):
-        that is a piece of it the matte had taken (a hand at the dog's head), now cut off from the
-        subject. With a moving camera the plate cannot tell such a part from background the matte
-        had taken (a bench.quality pan clip: a piece of a box beside the body), so only sizeable
-        parts are kept there.
-        """
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(fg.astype(np.uint8), connectivity=8)
-        if n <= 2:
-            return fg
-        core = carried > 0.7
-        overlap = np.bincount(labels[core], minlength=n)
-        area = stats[:, cv2.CC_STAT_AREA].copy()
-        area[0] = 0
-        wanted = (overlap > 0) & (area >= 0.15 * area.max())
-        wanted[0] = False
-        if not wanted.any():
-            return fg
-        shed = (overlap > 0) & ~wanted
-        shed[0] = False
-        if self.plate.full is not None and shed.any():
-            near = distance_outside(wanted[labels]) <= _PART_NEAR * self.band_px
-            shed &= np.bincount(labels[near], minlength=n) > 0
-            shed &= np.bincount(labels[off_plate], minlength=n) >= _PART_OFF_PLATE * area
-            if beside is not None:
-                shed &= np.bincount(labels[beside], minlength=n) == 0
-            if self.palette is not None and shed.any():
-                ys, xs = np.nonzero(shed[labels])
-                own = palette_distance(small[ys, xs], self.palette) <= NEAR
-                shed &= np.bincount(labels[ys[own], xs[own]], minlength=n) >= _PART_OWN_COLOURS * area
-            wanted |= shed
-        return wanted[labels]
+        return subject_parts(fg, carried, loose if self.plate.full is not None else None), blind, shade
 
     def _learn(self, small: np.ndarray, fg: np.ndarray, roi: tuple[slice, slice] | None,
                carried: np.ndarray, d_out: np.ndarray | None) -> None:
