@@ -114,13 +114,25 @@ def run_pipeline(clip_dir: Path, prompt: str, preset_name: str) -> tuple[ClipSco
     return score, 1e3 * spent / meta["frames"]
 
 
+def _kept(clip_dir: Path, frames: int) -> bool:
+    """A clip of this many frames is already in ``clip_dir`` (an ``--out`` folder run again).
+
+    Reusing it is what makes two runs comparable: x264 does not encode the same pictures twice
+    alike here (a 60-frame clip, one encoder thread: from frame 5 on, up to 50 levels at a pixel),
+    so clips written afresh move the scores by a few 1e-4 of IoU between runs of the same code.
+    """
+    meta = clip_dir / "meta.json"
+    return meta.exists() and json.loads(meta.read_text()).get("frames") == frames
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="balanced", choices=sorted(PRESETS))
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--prompt", default="both", choices=("both", "mask", "point"))
     ap.add_argument("--via-pipeline", action="store_true", help="score core.video_processor.run_job's alpha PNGs")
-    ap.add_argument("--out", type=Path, default=None, help="keep the clips here (default: a temp folder)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="keep the clips here, and score the clips already there (default: a temp folder)")
     ap.add_argument("--quick", action="store_true", help="two small clips of 30 frames (a smoke run)")
     ap.add_argument("--clips", default="target", choices=("target", "linger"),
                     help="the target's four clips, or two of a subject lingering on the spot (not the target)")
@@ -138,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     print(head)
     for kind, w, h, seed in clips:
         clip_dir = root / f"{kind}_{w}x{h}_s{seed}"
-        if not (clip_dir / "meta.json").exists():
+        if not _kept(clip_dir, frames):
             write_clip(make_clip(kind, w, h, frames, seed), clip_dir)
         for prompt in prompts:
             runner = run_pipeline if args.via_pipeline else run_direct

@@ -111,3 +111,12 @@ def test_write_clip_roundtrip(tmp_path):
     f3, a3 = clip.frame(3)
     assert np.abs(frames[3].astype(int) - f3.astype(int)).mean() < 4  # high-quality encode
     assert np.abs(read_alpha(tmp_path, 3) - a3).max() < 1e-4  # 16-bit alpha
+
+
+def test_a_kept_clip_is_scored_again_only_at_its_own_length(tmp_path):
+    """bench.quality --out: a clip already there is reused (runs of two codes score the same
+    pictures), but not for another --frames."""
+    from bench.quality import _kept
+
+    write_clip(make_clip("static", 160, 96, frames=6, seed=3), tmp_path)
+    assert _kept(tmp_path, 6) and not _kept(tmp_path, 8) and not _kept(tmp_path / "none", 6)
