@@ -329,8 +329,10 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         a, b = gray_coefficients(guide, prob.astype(np.float32), 1, 4e-3)
         prob = a * guide + b
         fg = (prob > 0.5) & reach
+        off_plate = None
         if self.plate.full is not None:  # a still camera: the plate tells bodies from the background
-            body = other_bodies.growth(fg & ~core, (p_plate > 0.5) & (self.plate.valid[roi] > 0.5), core, reach)
+            off_plate = (p_plate > 0.5) & (self.plate.valid[roi] > 0.5)
+            body = other_bodies.growth(fg & ~core, off_plate, core, reach)
             fg &= ~body
             if self.others is not None and body.any():  # followed from now on, like those at the prompt
                 self.others.map[roi] |= body.view(np.uint8)
@@ -338,13 +340,13 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
             blind[doubtful] = 1.0
         shade &= ~fg
         blind[shade] = 1.0  # nor in the shadow: darker than the plate, it reads as partly subject
+
         def loose() -> LooseEvidence:  # what tells a part the subject shed (models/embedded/parts.py)
             beside = None if self.others is None or not self.others.map.any() else \
                 cv2.dilate(self.others.map[roi], self._kernel) > 0
-            return LooseEvidence(small, (p_plate > 0.5) & (self.plate.valid[roi] > 0.5), self.palette,
-                                 LOOSE_NEAR * self.band_px, beside)
+            return LooseEvidence(small, off_plate, self.palette, LOOSE_NEAR * self.band_px, beside)
 
-        return subject_parts(fg, carried, loose if self.plate.full is not None else None), blind, shade
+        return subject_parts(fg, carried, loose if off_plate is not None else None), blind, shade
 
     def _learn(self, small: np.ndarray, fg: np.ndarray, roi: tuple[slice, slice] | None,
                carried: np.ndarray, d_out: np.ndarray | None) -> None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from models.embedded.full_edges import distance_outside
 from models.embedded.palette import NEAR, palette_distance
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def subject_parts(fg: np.ndarray, carried: np.ndarray,
 def _loose_parts(labels: np.ndarray, n: int, area: np.ndarray, wanted: np.ndarray, small: np.ndarray,
                  evidence: LooseEvidence) -> np.ndarray:
     """Per label: the small parts that are the subject's own, shed this frame."""
-    near = cv2.distanceTransform(1 - wanted[labels].view(np.uint8), cv2.DIST_L2, 3) <= evidence.near_px
+    near = distance_outside(wanted[labels]) <= evidence.near_px
     keep = small & (np.bincount(labels[near], minlength=n) > 0)
     keep &= np.bincount(labels[evidence.off_plate], minlength=n) >= LOOSE_OFF_PLATE * area
     if evidence.beside is not None:
