@@ -139,7 +139,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--frame", type=int, default=None,
                    help="the prompt frame (default: the first frame kept, 0 without --trim-start)")
     p.add_argument("--correct", action="append", default=[], metavar="N:X,Y[@ID]",
-                   help="a correction click on a later frame N (N:-X,Y for not subject)")
+                   help="a correction click on a later frame N (N:-X,Y for not subject): refines the "
+                   "subject's matte as carried to frame N")
     p.add_argument("--background", default="blur:25", metavar="SPEC",
                    help="color:#RRGGBB, blur:RADIUS, image:PATH, video:PATH, transparent, prompt:TEXT, "
                    "procedural:gradient|bokeh|studio")

@@ -22,6 +22,7 @@ from core.prompts import (
     Removal,
     StepKey,
     click_steps,
+    is_refinement,
     segment_each,
     selection_warning,
     step_key,
@@ -127,6 +128,20 @@ def removal_notice(removed: dict[int, np.ndarray]) -> str | None:
     which = ", ".join(str(oid) for oid in sorted(removed))
     return (f"striped: taken out of subject {which}'s matte from this frame on (a correction: only "
             "'not subject' clicks here). On the first frame with clicks a subject needs a click on it.")
+
+
+def refinement_notice(prompts: dict[int, list[ObjectPrompt]], frame_index: int) -> str | None:
+    """What 'subject' clicks on a later frame do to a subject marked on an earlier one (a
+    ``core.prompts.Refinement``), said where the preview shows their own selection instead: the
+    matte carried there is known only to the job."""
+    earlier = {o.object_id for f, objects in prompts.items() if f < frame_index for o in objects}
+    which = sorted(o.object_id for o in prompts.get(frame_index, []) if o.object_id in earlier and is_refinement(o))
+    if not which:
+        return None
+    names = ", ".join(str(oid) for oid in which)
+    return (f"a correction of subject {names}: the job adds what these clicks select to the matte carried to "
+            "this frame, and takes out what 'not subject' clicks select; the rest of it stays. Shown: "
+            "the clicks' own selection.")
 
 
 class MaskSession:

@@ -1,6 +1,7 @@
 """Checking what a person clicked against the media, and turning it into each subject's mask on
 each prompted frame: the clicks replayed one at a time, as the studio shows them; on a later frame,
-'not subject' clicks alone are a ``Removal`` from that subject's matte.
+'not subject' clicks alone are a ``Removal`` from that subject's matte, and clicks with a 'subject'
+click among them a ``Refinement`` of it.
 
 Validation happens before any heavy work, so a point outside the frame or a mask of the wrong size
 fails in milliseconds with a coded error instead of after decoding the clip.
@@ -97,6 +98,27 @@ def removal_target(obj: ObjectPrompt) -> ObjectPrompt:
 def to_segment(obj: ObjectPrompt) -> ObjectPrompt:
     """The clicks the segmenter is given for ``obj``: its own, or a removal's target."""
     return removal_target(obj) if is_removal(obj) else obj
+
+
+def is_refinement(obj: ObjectPrompt) -> bool:
+    """Clicks with a 'subject' click among them (no box, no mask): on a correction frame, "refine the
+    subject's matte carried here" (``Refinement``)."""
+    return obj.mask is None and obj.box is None and POSITIVE in obj.labels
+
+
+@dataclass
+class Refinement:
+    """A correction by clicks with a 'subject' click among them, for its subject on a later frame.
+
+    The clicks refine the matte carried to that frame, as they refine the studio's mask on the
+    prompt frame: a click on a missed part adds it, a 'not subject' click takes out what it
+    selects, and the rest stays. Why not a fresh mask from the clicks alone: a person clicks on
+    what is wrong, the missed head say, and a fresh mask from that click is the head (or the
+    planter beside it), which lost the rest of the subject from there on (dog.mp4, frame 250).
+    Segmented when the forward pass reaches the frame: only then is the carried matte known.
+    """
+
+    prompt: ObjectPrompt
 
 
 @dataclass

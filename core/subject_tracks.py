@@ -5,7 +5,9 @@ of them is lost (a dog that ran across the frame, while the person stays), nothi
 long as the other is still there, so it is never searched for again; and a correction click on a
 later frame for one subject restarted the tracking from that subject's mask alone, dropping every
 other subject from that frame on. With a matter each, a lost subject is its own matter's business,
-and a correction restarts only the subjects it names.
+and a correction restarts only the subjects it names: from its matte less what 'not subject'
+clicks alone select (a ``Removal``), or from its matte as the clicks refine it there (a
+``Refinement``: the segmenter gets the carried matte as the mask its clicks refine).
 
 One subject is the usual job: then its matter's alpha is returned as it is, at no extra cost. N
 subjects cost N matters' steps a frame.
@@ -18,16 +20,18 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from core.prompts import Removal
-from models.base import Matter, SampleSource
+from core.prompts import TINY_SELECTION, Refinement, Removal
+from models.base import Matter, ObjectPrompt, SampleSource
 
 logger = logging.getLogger(__name__)
 
 LEFT_OVER = 0.02  # a removal leaving less of its subject's matte takes all of it (the rest is fringe);
 # one taking less leaves the subject as it was
 
-#: subject id -> its mask on one frame (bool or float), or what a correction takes out of its matte there
-SubjectMasks = Mapping[int, np.ndarray | Removal]
+#: subject id -> its mask on one frame (bool or float), or what a correction does to its matte there
+SubjectMasks = Mapping[int, np.ndarray | Removal | Refinement]
+#: (clicks, the subject's mask carried to this frame or None) -> its mask as the clicks refine it
+Refine = Callable[[ObjectPrompt, np.ndarray | None], np.ndarray]
 
 
 class SubjectTracks:
@@ -53,15 +57,29 @@ class SubjectTracks:
         """The first frame of the pass: every subject with a mask starts here."""
         return self.correct(frame, masks)
 
-    def correct(self, frame: np.ndarray, masks: SubjectMasks) -> np.ndarray:
+    def correct(self, frame: np.ndarray, masks: SubjectMasks, refine: Refine | None = None) -> np.ndarray:
         """A frame with masks for some subjects: those restart from their mask (or start, if first
-        marked here), or from their matte less a ``Removal``; the others go on as on any frame."""
+        marked here), from their matte less a ``Removal``, or from their matte as a ``Refinement``'s
+        clicks refine it (``refine``: the segmenter); the others go on as on any frame."""
         removals = {oid: m.region for oid, m in masks.items() if isinstance(m, Removal) and oid in self._tracking}
-        given = {oid: m for oid, m in masks.items() if not isinstance(m, Removal) and np.any(m)}
+        given = {oid: m for oid, m in masks.items() if isinstance(m, np.ndarray) and np.any(m)}
+        alphas: dict[int, np.ndarray] = {}
+        refined: dict[int, np.ndarray] = {}
+        for oid, m in masks.items():
+            if isinstance(m, Refinement):
+                assert refine is not None, "a refinement needs the segmenter"
+                carried = None
+                if oid in self._tracking:
+                    alphas[oid] = self._tracking[oid].step(frame)  # what it is, if the clicks select nothing
+                    carried = alphas[oid] > 0.5
+                    if np.count_nonzero(carried) < TINY_SELECTION * carried.size:
+                        carried = None  # lost here: the clicks find it afresh
+                refined[oid] = refine(m.prompt, carried)
+                if np.any(refined[oid]):
+                    given[oid] = refined[oid]
         if not given and not removals and not self._tracking:  # nothing selected: the matter says so
             oid, mask = next(iter(masks.items()))
-            given = {oid: mask}
-        alphas: dict[int, np.ndarray] = {}
+            given = {oid: refined.get(oid, mask)}
         for oid, region in removals.items():
             alpha = self._tracking[oid].step(frame)
             tracked = alpha > 0.5

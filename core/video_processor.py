@@ -3,11 +3,12 @@
 A video job, top to bottom:
 1. check the request (input, limits, prompts, background, output folder) before heavy work;
 2. segment each prompt frame (clicks -> a mask per subject, each subject then tracked by a matter
-   of its own: core/subject_tracks.py), while the matters take their look at the clip on a thread
-   and a reader of their own (core/clip_samples.py);
+   of its own: core/subject_tracks.py; core/prompt_segmenting.py), while the matters take their
+   look at the clip on a thread and a reader of their own (core/clip_samples.py);
 3. if the prompt frame is not the first, matte backwards from it, chunk by chunk, spilling the
    alphas (1 byte a pixel) to a scratch file, so memory stays flat;
-4. one forward pass: decode (thread) -> matte -> compose -> encode (thread), in bounded queues;
+4. one forward pass: decode (thread) -> matte -> compose -> encode (thread), in bounded queues; a
+   correction's clicks refine the matte carried to their frame when the pass gets there;
 5. put the source's sound into the finished files, write report.json, move everything into --out.
 Memory does not grow with the clip's length; cancelling stops between chunks and leaves nothing.
 """
@@ -33,7 +34,8 @@ from core.job import EdgeOptions, JobRequest, JobResult, check_input_file, frame
 from core.outputs import WITH_AUDIO, FrameSink, Staging, write_json
 from core.pipelining import Background, Prefetcher, Worker, opencv_threads_for_a_job
 from core.progress_tracker import ProgressCallback, ProgressTracker
-from core.prompts import segment_objects, selection_warning, subject_masks, union_mask, validate_prompts
+from core.prompt_segmenting import PromptSegmenting
+from core.prompts import validate_prompts
 from core.spill import AlphaSpill, RawSpill
 from core.subject_tracks import SubjectMasks, SubjectTracks
 from models.backgrounds import OutputGeometry, make_background
@@ -114,13 +116,16 @@ class VideoJob:
         try:
             with memory_manager.PeakRSS() as peak, VideoReader(self.request.input_path, self.info) as reader:
                 self.engine = self._load_engine()
+                self.segmenting = PromptSegmenting(self.engine.segmenter, self.request.prompts,
+                                                   (self.info.height, self.info.width), self.tracker,
+                                                   self.timings, self.warnings)
                 samples = self._samples()
                 matter = SubjectTracks(self.engine.matter_factory, self._subject_ids())
                 # The matters' look at the clip (a still camera's plate decodes frames spread over it)
                 # runs beside the segmentation and the backward pass, on a reader of its own.
                 prepared = Background(matter.prepare, samples, name="prepare")
                 try:
-                    masks = self._segment(reader, samples)
+                    masks = self.segmenting.segment(reader, samples)
                     spill = self._matte_backwards(reader, masks[self.prompt_frame], samples)
                     try:
                         self._forward(reader, masks, matter, prepared, spill, staging, samples)
@@ -129,6 +134,8 @@ class VideoJob:
                             spill.close()
                 finally:
                     prepared.join()  # never close the samples' reader under its decode
+                    if self.segmenting.pending:
+                        self.segmenting.close()
                     matter.close()
                     samples.close()
                     self.timings["decode"] += samples.decode_s
@@ -152,31 +159,6 @@ class VideoJob:
 
     def _subject_ids(self) -> list[int]:
         return sorted({o.object_id for objects in self.request.prompts.values() for o in objects})
-
-    def _segment(self, reader, samples: ClipSamples) -> dict[int, SubjectMasks]:
-        """Each subject's mask (or a correction's ``Removal``) on each prompted frame (the first is
-        the prompt frame, later ones corrections).
-
-        The segmenter may look at the clip (``samples``): the embedded one takes the whole moving
-        thing under a click when the camera is still."""
-        masks: dict[int, SubjectMasks] = {}
-        clicks = any(o.points and o.mask is None for objects in self.request.prompts.values() for o in objects)
-        self.engine.segmenter.use_clip(samples if clicks else None)  # a given mask needs no look
-        shape = (self.info.height, self.info.width)
-        for frame_index in sorted(self.request.prompts):
-            self.tracker.check_cancelled()
-            image = reader.read_frame(frame_index)
-            started = time.perf_counter()
-            results = segment_objects(self.engine.segmenter, image, self.request.prompts[frame_index])
-            masks[frame_index] = subject_masks(self.request.prompts[frame_index], results)
-            self.timings["segment"] += time.perf_counter() - started
-            union = union_mask(masks[frame_index], shape)
-            if warning := selection_warning(union, self.request.prompts[frame_index], frame_index):
-                self.warnings.append(warning)
-            self.tracker.advance("segment", 1, f"frame {frame_index}")
-        self.engine.segmenter.use_clip(None)
-        self.engine.segmenter.close()
-        return masks
 
     def _samples(self) -> ClipSamples:
         """What the segmenter and the matter may look at (decoded only if they ask; bounded by memory)."""
@@ -259,6 +241,7 @@ class VideoJob:
                 if self.background.notice:
                     self.warnings.append(self.background.notice)
             prepared.wait()
+            self.segmenting.keep_clip_look()
             samples.close()  # each matter keeps its own copy of what it worked out (at 4K: 0.55 GB less)
         except BaseException:
             frames.close()
@@ -294,7 +277,7 @@ class VideoJob:
                 elif i == self.prompt_frame:
                     alpha = matter.start(frame.rgb, masks[i])
                 elif i in masks:
-                    alpha = matter.correct(frame.rgb, masks[i])
+                    alpha = matter.correct(frame.rgb, masks[i], self.segmenting.refiner(i, frame.rgb))
                 else:
                     alpha = matter.step(frame.rgb)
                 if refine:

@@ -60,10 +60,21 @@ class Segmenter(ABC):
     def segment(self, prompt: ObjectPrompt, previous: SegmentResult | None = None) -> SegmentResult:
         """Mask for ``prompt`` on the image last given to ``set_image``."""
 
+    def refine(self, prompt: ObjectPrompt, carried: np.ndarray) -> np.ndarray:
+        """``carried`` (a subject's matte carried to this image, bool) as ``prompt``'s clicks correct
+        it: what a positive click selects is added, what a negative one selects taken out, the rest
+        stays. By default the carried mask is the previous answer that the clicks refine, as SAM
+        refines its mask input."""
+        return self.segment(prompt, SegmentResult(mask=carried.astype(bool), score=1.0)).mask
+
     def use_clip(self, samples: SampleSource | None) -> None:  # noqa: B027 - optional hook
         """Frames of the clip that the images to come belong to (None: a photo, or no clip). A
         segmenter may look at them, only when a click needs it: the embedded one tells what moves
         against a still camera's background."""
+
+    def keep_clip_look(self) -> None:  # noqa: B027 - optional hook
+        """Finish any look at the clip of ``use_clip`` and keep its answer: the clip's frames are
+        about to go while clicks on later frames are still to come (corrections)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release memory held for the current image."""

@@ -134,6 +134,9 @@ class EmbeddedSegmenter(Segmenter):
             self._clip = self._look = None  # kept what it needed: the clip's frames may go
         return self._background
 
+    def keep_clip_look(self) -> None:
+        self._clip_background()
+
     def set_image(self, image: np.ndarray) -> None:
         """Keep the frame: every cut works on its own crop of it, so there is nothing to precompute."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -199,6 +202,25 @@ class EmbeddedSegmenter(Segmenter):
             crop, fg = self._refine(seed, region, hard_outside, pos, neg, forbid, sure=True, held=held)
             mask = self._to_full(crop, fg)
         return SegmentResult(mask=mask, score=self._score(crop.image, fg), logits=None)
+
+    def refine(self, prompt: ObjectPrompt, carried: np.ndarray) -> np.ndarray:
+        """The carried matte plus what the positive clicks add beside it, less what the negative
+        ones take out of it, as a further click does to a shown mask (``_seed_from``), without the
+        refining cut over the rest: that cut is for a mask of its own making, and run over a
+        tracked matte it fills the floor between a dog's legs and spreads up the wall behind a
+        person's head (../shared/media/dog.mp4, frames 30 and 250)."""
+        self._check(prompt)
+        pos = [p for p, lab in zip(prompt.points, prompt.labels, strict=True) if lab == POSITIVE]
+        neg = [p for p, lab in zip(prompt.points, prompt.labels, strict=True) if lab != POSITIVE]
+        image = self._image
+        assert image is not None
+        if carried.shape != image.shape[:2] or np.count_nonzero(carried) < TINY_SELECTION * carried.size:
+            return self.segment(prompt).mask  # nothing carried to refine: the clicks find it afresh
+        carried = carried.astype(bool)
+        seed, removed, _, _ = self._seed_from(SegmentResult(mask=carried, score=1.0), pos, neg)
+        if removed is not None:  # with its outline: the pixels where its colour blends into the ground
+            seed &= cv2.dilate(removed.view(np.uint8), np.ones((5, 5), np.uint8)) == 0
+        return seed
 
     def _dropped_what_was_shown(self, previous: SegmentResult | None, mask: np.ndarray, adding: bool) -> bool:
         """Whether a refinement by positive clicks (``adding``) kept less than KEEP_SHOWN of the

@@ -5,7 +5,8 @@ Why it is shaped this way:
   every further click on the same frame runs only SAM2's small prompt decoder.
 - SAM2 is asked for three candidate masks (multimask) and the best-scoring one is kept; its
   low-resolution logits go back to the caller so that the next click refines that mask instead of
-  starting over (``previous`` in ``segment``).
+  starting over (``previous`` in ``segment``); a previous answer with no logits (a subject's matte
+  carried to a correction frame) goes in as logits made from its mask.
 - The network itself is shared by every session (models/model_loader.py caches one copy per
   device); each ``SAM2Segmenter`` only holds its own predictor state (the current image's features).
 - A process that runs one job and exits (the CLI) has no use for SAM2 once the masks are made, so
@@ -21,6 +22,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import cv2
 import numpy as np
 
 from core.exceptions import (
@@ -32,6 +34,9 @@ from core.exceptions import (
     PromptError,
 )
 from models.base import ObjectPrompt, Segmenter, SegmentResult
+
+#: a carried mask as SAM2's mask input: +MASK_LOGIT inside, -MASK_LOGIT outside (a clear answer)
+MASK_LOGIT = 10.0
 
 logger = logging.getLogger(__name__)
 
@@ -159,8 +164,9 @@ class SAM2Segmenter(Segmenter):
             box = np.asarray(prompt.box, dtype=np.float32)
             self._check_box(box)
         mask_input = None
-        if previous is not None and previous.logits is not None:
-            mask_input = previous.logits[None, :, :]
+        if previous is not None:
+            logits = previous.logits if previous.logits is not None else self._mask_logits(previous.mask)
+            mask_input = logits[None, :, :]
         with self._compute():
             masks, scores, low_res = self._predictor.predict(
                 point_coords=coords, point_labels=labels, box=box, mask_input=mask_input,
@@ -168,6 +174,13 @@ class SAM2Segmenter(Segmenter):
             )
         best = int(np.argmax(scores))
         return SegmentResult(mask=masks[best] > 0.5, score=float(scores[best]), logits=low_res[best])
+
+    def _mask_logits(self, mask: np.ndarray) -> np.ndarray:
+        """A mask as SAM2's mask input: logits at the prompt encoder's size, over the whole image
+        squeezed to a square as SAM2 squeezes its input, MASK_LOGIT inside and its negative outside."""
+        side_y, side_x = self._predictor.model.sam_prompt_encoder.mask_input_size
+        low = cv2.resize(mask.astype(np.float32), (side_x, side_y), interpolation=cv2.INTER_AREA)
+        return ((2.0 * low - 1.0) * MASK_LOGIT).astype(np.float32)
 
     def segment_objects(
         self, prompts: Sequence[ObjectPrompt], previous: dict[int, SegmentResult] | None = None

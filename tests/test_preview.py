@@ -135,3 +135,18 @@ def test_not_subject_clicks_alone_preview_what_a_correction_takes_out(tmp_path):
     assert shown.notice.startswith("striped: taken out of subject 1's matte from this frame on")
     x, y = click
     assert not np.array_equal(shown.overlay[y, x + 6], frames[0][y, x + 6])  # the patch is drawn on
+
+
+def test_subject_clicks_on_a_later_frame_say_they_refine_the_carried_matte():
+    """The preview shows the clicks' own selection; the job refines the matte carried there: said
+    for a subject marked earlier, not for one first marked here, a removal, a box, or frame 0."""
+    from core.preview import refinement_notice
+
+    prompts = {0: [ObjectPrompt(points=[(1, 1)], labels=[1])],
+               5: [ObjectPrompt(points=[(2, 2), (4, 4)], labels=[1, 0]),
+                   ObjectPrompt(object_id=2, points=[(3, 3)], labels=[1])]}
+    notice = refinement_notice(prompts, 5)
+    assert notice is not None and notice.startswith("a correction of subject 1:") and "2" not in notice
+    assert refinement_notice(prompts, 0) is None
+    assert refinement_notice({0: prompts[0], 5: [ObjectPrompt(points=[(2, 2)], labels=[0])]}, 5) is None
+    assert refinement_notice({0: prompts[0], 5: [ObjectPrompt(box=(0, 0, 4, 4))]}, 5) is None

@@ -272,13 +272,13 @@ def test_cancel_stops_between_chunks_and_leaves_nothing(tmp_path):
 def test_the_matters_look_at_the_clip_runs_beside_segmentation(tmp_path, monkeypatch):
     """The still-camera plate decodes frames spread over the clip: that must not wait for the
     clicks to be segmented (nor they for it). Proof: segmentation waits for the look to start."""
-    import core.video_processor as vp
+    import core.prompt_segmenting as ps
     from models.embedded_matter import EmbeddedMatter
 
     clip = media.make_video(tmp_path / "in.mp4", width=64, height=48, frames=12)
     looking = threading.Event()
     seen = {}
-    prepare, segment = EmbeddedMatter.prepare, vp.segment_objects
+    prepare, segment = EmbeddedMatter.prepare, ps.segment_objects
 
     def watched_prepare(self, samples):
         seen["prepare_thread"] = threading.current_thread().name
@@ -290,7 +290,7 @@ def test_the_matters_look_at_the_clip_runs_beside_segmentation(tmp_path, monkeyp
         return segment(*args, **kwargs)
 
     monkeypatch.setattr(EmbeddedMatter, "prepare", watched_prepare)
-    monkeypatch.setattr(vp, "segment_objects", waiting_segment)
+    monkeypatch.setattr(ps, "segment_objects", waiting_segment)
     request = JobRequest(input_path=clip, out_dir=tmp_path / "out", engine="embedded", formats=("alpha.mp4",),
                          prompts={0: [ObjectPrompt(points=[(30, 30)], labels=[1])]})
     run_job(request)

@@ -88,6 +88,22 @@ def test_negative_click_box_and_refinement_equal_the_predictor(segmenter, predic
     assert not np.array_equal(fresh.logits, ours.logits)
 
 
+def test_a_carried_mask_is_refined_as_sams_mask_input(segmenter, predictor):
+    """A correction's carried matte (a mask with no logits) goes to SAM2 as its mask input: +10
+    inside, -10 outside, at the prompt encoder's 256 x 256 over the whole image."""
+    carried = np.zeros((H, W), bool)
+    carried[20:70, 40:90] = True
+    prompt = ObjectPrompt(points=[(64, 45)], labels=[1])
+    ours = segmenter.refine(prompt, carried)
+    logits = segmenter._mask_logits(carried)
+    assert logits.shape == (256, 256) and logits.max() == 10.0 and logits.min() == -10.0
+    assert logits[int(45 / H * 256), int(64 / W * 256)] == 10.0 and logits[5, 5] == -10.0
+    mask, _, _ = direct(predictor, point_coords=np.array([[64, 45]], np.float32), point_labels=np.array([1]),
+                        mask_input=logits[None])
+    np.testing.assert_array_equal(ours, mask)
+    assert not np.array_equal(ours, segmenter.segment(prompt).mask)  # the carried mask counts
+
+
 def test_embedding_is_cached_per_image(segmenter, image, monkeypatch):
     calls = []
     monkeypatch.setattr(segmenter._predictor, "set_image", lambda img: calls.append(img))

@@ -173,6 +173,10 @@ def test_preview_mask_of_a_correction_that_takes_away(client: Client, subject_cl
                                     api_name="/preview_mask")
     assert cv2.imread(alpha, cv2.IMREAD_GRAYSCALE).max() < 30 and info["objects"] == {}
     assert info["warnings"][0].startswith("striped: taken out of subject 1's matte from this frame on")
+    adding = json.dumps({"0": [json.loads(POINT)], "5": [{"points": [[x, y]], "labels": [1]}]})
+    _, _, info = client.predict(handle_file(str(subject_clip)), 5, adding, None, "embedded", "fast",
+                                api_name="/preview_mask")
+    assert info["warnings"][-1].startswith("a correction of subject 1: the job adds what these clicks select")
     alone = json.dumps({"5": [{"points": [[x, y]], "labels": [0]}]})
     with pytest.raises(Exception, match="E205"):
         client.predict(handle_file(str(subject_clip)), 5, alone, None, "embedded", "fast", api_name="/preview_mask")

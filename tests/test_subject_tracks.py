@@ -1,17 +1,20 @@
-"""Several subjects: each tracked on its own, a correction restarts only the subjects it names."""
+"""Several subjects: each tracked on its own, a correction restarts only the subjects it names, from
+its matte as the correction's clicks refine it."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import cv2
 import media
 import numpy as np
 
 import app
-from core.prompts import Removal
+from core.prompts import Refinement, Removal
 from core.subject_tracks import SubjectTracks
-from models.base import Matter
+from models.base import Matter, ObjectPrompt
+from models.embedded_segmenter import EmbeddedSegmenter
 
 
 class Echo(Matter):
@@ -128,3 +131,69 @@ def test_not_subject_clicks_alone_on_a_later_frame_take_that_thing_out_from_ther
         alpha = cv2.imread(str(out / "alpha" / f"{i:06d}.png"), cv2.IMREAD_GRAYSCALE)
         assert alpha[40 + i, 50] > 200, i
         assert (alpha[70 - i, 140] > 200) == (i < 12), i
+
+
+def test_a_refinement_refines_the_carried_matte_and_a_subject_not_tracked_starts_from_its_clicks():
+    """'Subject' clicks on a later frame (``Refinement``): the segmenter gets the subject's matte
+    carried there and its answer is where the subject goes on from; a subject not tracked by then
+    (first marked here) gets None and starts from the answer; an answer of nothing leaves the
+    subject as carried."""
+    frame = np.zeros((4, 8, 3), np.uint8)
+    tracks = SubjectTracks(Echo, [1, 2])
+    tracks.start(frame, {1: _mask(0, 2)})
+    asked = []
+
+    def refine(prompt, carried):  # noqa: ANN001, ANN202
+        asked.append((prompt.object_id, None if carried is None else carried.copy()))
+        return (carried | _mask(2, 3)) if carried is not None else _mask(6, 8)
+
+    click = ObjectPrompt(points=[(2.0, 1.0)], labels=[1])
+    alpha = tracks.correct(frame, {1: Refinement(click), 2: Refinement(replace(click, object_id=2))}, refine)
+    assert np.array_equal(asked[0][1], _mask(0, 2)) and asked[1] == (2, None)
+    assert np.array_equal(alpha > 0.5, _mask(0, 3) | _mask(6, 8))
+    assert np.array_equal(tracks.step(frame) > 0.5, _mask(0, 3) | _mask(6, 8))  # and so on
+    nothing = tracks.correct(frame, {1: Refinement(click)}, lambda prompt, carried: np.zeros((4, 8), bool))
+    assert np.array_equal(nothing > 0.5, _mask(0, 3) | _mask(6, 8))
+
+
+def test_the_embedded_segmenter_refines_a_carried_matte_only_where_clicked():
+    """A carried matte: the red disc and a ragged patch of ground that tracking took in beside it. A
+    click on the blue disc adds the blue disc and leaves every carried pixel as it was (a refining
+    cut over the whole matte would smooth the patch's outline, and on real clips filled the floor
+    between a dog's legs); a click inside adds nothing; a 'not subject' click on the red disc takes
+    it out and leaves the rest."""
+    image = two_discs()[0]
+    red = np.zeros(image.shape[:2], bool)
+    cv2.circle(red.view(np.uint8), (50, 40), 16, 1, -1)
+    blue = np.zeros_like(red)
+    cv2.circle(blue.view(np.uint8), (140, 70), 16, 1, -1)
+    patch = np.zeros_like(red)
+    patch[56:64, 60:90:2] = True  # ragged: every other column
+    carried = red | patch
+    seg = EmbeddedSegmenter()
+    seg.set_image(image)
+    near_blue = cv2.dilate(blue.view(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    added = seg.refine(ObjectPrompt(points=[(140, 70)], labels=[1]), carried)
+    assert np.array_equal(added & ~near_blue, carried)  # the carried matte as it was
+    assert (added & blue).sum() >= 0.9 * blue.sum()
+    assert np.array_equal(seg.refine(ObjectPrompt(points=[(45, 40)], labels=[1]), carried), carried)
+    taken = seg.refine(ObjectPrompt(points=[(140, 70), (50, 40)], labels=[1, 0]), carried)
+    assert (taken & red).sum() <= 0.1 * red.sum() and np.array_equal(taken & patch, patch)
+    assert (taken & blue).sum() >= 0.9 * blue.sum() and not (taken & ~near_blue & ~carried).any()
+    fresh = seg.refine(ObjectPrompt(points=[(140, 70)], labels=[1]), np.zeros_like(red))  # nothing carried
+    assert (fresh & blue).sum() >= 0.9 * blue.sum() and not (fresh & red).any()
+
+
+def test_a_subject_click_on_a_later_frame_adds_to_the_subject_and_keeps_the_rest(tmp_path):
+    """The red disc marked on frame 0; on frame 12 a 'subject' click on the blue disc, for the same
+    subject: from frame 12 on both are in its matte (before: the subject restarted from the click's
+    mask alone, and the red disc was gone from frame 12 on)."""
+    clip = media.write_frames(tmp_path / "two.mp4", two_discs())
+    out = tmp_path / "out"
+    assert app.main(["process", str(clip), "--out", str(out), "--point", "50,40", "--correct", "12:140,58",
+                     "--formats", "alpha.mp4", "--matte-frames", "--engine", "embedded", "--quiet"]) == 0
+    for i in (0, 11, 12, 20):
+        alpha = cv2.imread(str(out / "alpha" / f"{i:06d}.png"), cv2.IMREAD_GRAYSCALE)
+        assert alpha[40 + i, 50] > 200, i
+        assert (alpha[70 - i, 140] > 200) == (i >= 12), i
+        assert alpha[95, 100] < 30 and alpha[10, 10] < 30, i

@@ -68,6 +68,8 @@ class StudioAPI:
     def preview_mask(self, media: str | None, frame_index: float, prompts: str, mask: str | None,
                      engine: str, quality: str, request: gr.Request):
         """Mask of the prompted subjects on one frame: (overlay RGB, alpha as grey, info)."""
+        from core.preview import refinement_notice
+
         session = self._session(request)
         path, info = self._media(media)
         frame = int(frame_index or 0)
@@ -88,7 +90,7 @@ class StudioAPI:
             "height": int(info["height"]),
             "coverage": round(float(result.alpha.mean()), 4),
             "objects": {str(k): int(v.sum()) for k, v in result.masks.items()},
-            "warnings": [result.notice] if result.notice else [],
+            "warnings": [n for n in (result.notice, refinement_notice(by_frame, frame)) if n],
         }
         return result.overlay, alpha_u8, details
 
