@@ -154,6 +154,10 @@ def test_a_refinement_refines_the_carried_matte_and_a_subject_not_tracked_starts
     assert np.array_equal(tracks.step(frame) > 0.5, _mask(0, 3) | _mask(6, 8))  # and so on
     nothing = tracks.correct(frame, {1: Refinement(click)}, lambda prompt, carried: np.zeros((4, 8), bool))
     assert np.array_equal(nothing > 0.5, _mask(0, 3) | _mask(6, 8))
+    calls = []
+    tracks._tracking[1].correct = lambda *a: calls.append(a)  # type: ignore[method-assign]
+    same = tracks.correct(frame, {1: Refinement(click)}, lambda prompt, carried: carried.copy())
+    assert calls == [] and np.array_equal(same > 0.5, _mask(0, 3) | _mask(6, 8))  # no restart
 
 
 def test_the_embedded_segmenter_refines_a_carried_matte_only_where_clicked():
