@@ -1,9 +1,9 @@
 """One job's segmentation: each prompted frame's clicks turned into each subject's mask.
 
-The prompt frame and most corrections are segmented before the matting starts. A correction with
-a 'subject' click for a subject tracked by then (``core.prompts.Refinement``) refines the matte
-carried to its frame, which is known only when the forward pass gets there: for those the
-segmenter stays open until the pass is over.
+The prompt frame, a subject's first frame and 'not subject' corrections are segmented before the
+matting starts. A correction with a 'subject' click for a subject marked on an earlier frame
+(``core.prompts.Refinement``) refines the matte carried to its frame, which is known only when the
+forward pass gets there: for those the segmenter stays open until the pass is over.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from core.prompts import (
     Refinement,
     Removal,
     is_refinement,
+    is_removal,
     segment_objects,
     selection_warning,
     subject_masks,
@@ -37,7 +38,6 @@ class PromptSegmenting:
                  tracker: ProgressTracker, timings: dict[str, float], warnings: list[str]) -> None:
         self.segmenter = segmenter
         self.prompts = prompts
-        self.prompt_frame = min(prompts)
         self.shape = shape
         self.tracker, self.timings, self.warnings = tracker, timings, warnings
         self.pending = False  # refinements that the forward pass segments: the segmenter stays open
@@ -50,10 +50,11 @@ class PromptSegmenting:
         masks: dict[int, SubjectMasks] = {}
         clicks = any(o.points and o.mask is None for objects in self.prompts.values() for o in objects)
         self.segmenter.use_clip(samples if clicks else None)  # a given mask needs no look
+        marked: set[int] = set()  # subjects with a mask on an earlier frame
         for frame_index in sorted(self.prompts):
             objects = self.prompts[frame_index]
-            later = {o.object_id: Refinement(o) for o in objects
-                     if frame_index != self.prompt_frame and is_refinement(o)}
+            later = {o.object_id: Refinement(o) for o in objects if o.object_id in marked and is_refinement(o)}
+            marked |= {o.object_id for o in objects if not is_removal(o)}
             now = [o for o in objects if o.object_id not in later]
             masks[frame_index] = dict(later)
             if now:

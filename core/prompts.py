@@ -85,6 +85,19 @@ def _validate_object(obj: ObjectPrompt, width: int, height: int) -> None:
             raise EmptyMaskError("the mask has no subject pixels")
 
 
+def first_marked_frames(prompts: Mapping[int, list[ObjectPrompt]]) -> set[int]:
+    """The frames where some subject is marked for the first time (the prompt frame, and a later
+    frame where a new subject is clicked): each is matted backwards from, as well as forwards."""
+    seen: set[int] = set()
+    frames = set()
+    for frame_index in sorted(prompts):
+        new = {o.object_id for o in prompts[frame_index] if not is_removal(o) and not o.is_empty()} - seen
+        if new:
+            frames.add(frame_index)
+        seen |= new
+    return frames
+
+
 def is_removal(obj: ObjectPrompt) -> bool:
     """Only 'not subject' clicks: on a correction frame, "take this out of the subject's matte"."""
     return obj.mask is None and obj.box is None and bool(obj.points) and POSITIVE not in obj.labels

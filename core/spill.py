@@ -52,3 +52,12 @@ class AlphaSpill(RawSpill):
 
     def read(self, index: int) -> np.ndarray:
         return super().read(index).astype(np.float32) / 255.0
+
+    def add(self, index: int, alpha: np.ndarray) -> None:
+        """Union with what is there (each pixel as opaque as the more opaque of the two; nothing
+        written there yet reads as transparent): a second pass's subjects join the first's."""
+        data = os.pread(self._file.fileno(), self.item_bytes, index * self.item_bytes)
+        new = alpha_to_u8(alpha)
+        if len(data) == self.item_bytes:
+            np.maximum(new, np.frombuffer(data, dtype=np.uint8).reshape(self.shape), out=new)
+        RawSpill.write(self, index, new)

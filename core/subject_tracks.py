@@ -38,7 +38,8 @@ class SubjectTracks:
     """The subjects of one pass (forwards or backwards from the prompt frame), each with its matter.
 
     A subject is tracked from the first frame that gives its mask (the prompt frame, or a later
-    correction frame for a subject first marked there); before that it adds nothing.
+    correction frame for a subject first marked there); before that it adds nothing to this pass
+    (the pipeline mattes such a subject backwards from that frame in a pass of its own).
     """
 
     def __init__(self, matter_factory: Callable[[], Matter], subject_ids: Sequence[int]) -> None:

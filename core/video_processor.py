@@ -6,7 +6,8 @@ A video job, top to bottom:
    of its own: core/subject_tracks.py; core/prompt_segmenting.py), while the matters take their
    look at the clip on a thread and a reader of their own (core/clip_samples.py);
 3. if the prompt frame is not the first, matte backwards from it, chunk by chunk, spilling the
-   alphas (1 byte a pixel) to a scratch file, so memory stays flat;
+   alphas (1 byte a pixel) to a scratch file, so memory stays flat; so too from the frame where a
+   subject is first clicked after the prompt frame;
 4. one forward pass: decode (thread) -> matte -> compose -> encode (thread), in bounded queues; a
    correction's clicks refine the matte carried to their frame when the pass gets there;
 5. put the source's sound into the finished files, write report.json, move everything into --out.
@@ -35,7 +36,7 @@ from core.outputs import WITH_AUDIO, FrameSink, Staging, write_json
 from core.pipelining import Background, Prefetcher, Worker, opencv_threads_for_a_job
 from core.progress_tracker import ProgressCallback, ProgressTracker
 from core.prompt_segmenting import PromptSegmenting
-from core.prompts import validate_prompts
+from core.prompts import first_marked_frames, validate_prompts
 from core.spill import AlphaSpill, RawSpill
 from core.subject_tracks import SubjectMasks, SubjectTracks
 from models.backgrounds import OutputGeometry, make_background
@@ -100,7 +101,8 @@ class VideoJob:
         self.prompt_frame = min(request.prompts)
         self.warnings: list[str] = [w for w in (hdr_notice(info),) if w]
         self.first_frame_s = 0.0  # set by the forward pass (report.json)
-        n_back = self.prompt_frame - self.first
+        self.late_until = 0  # frames before this may hold subjects first marked later (the backward spill)
+        n_back = sum(f - self.first for f in first_marked_frames(request.prompts))
         self.tracker = ProgressTracker(
             {"segment": len(request.prompts), "matte backwards": n_back, "process": self.stop - self.first},
             progress,
@@ -126,7 +128,7 @@ class VideoJob:
                 prepared = Background(matter.prepare, samples, name="prepare")
                 try:
                     masks = self.segmenting.segment(reader, samples)
-                    spill = self._matte_backwards(reader, masks[self.prompt_frame], samples)
+                    spill = self._matte_backwards(reader, masks, samples)
                     try:
                         self._forward(reader, masks, matter, prepared, spill, staging, samples)
                     finally:
@@ -174,25 +176,51 @@ class VideoJob:
         keys = [k for k in self.info.keyframes if start <= k < end]
         return keys[0] if keys else start
 
-    def _matte_backwards(self, reader, masks: SubjectMasks, samples: ClipSamples) -> AlphaSpill | None:
-        """Alphas of frames [first, prompt_frame), computed backwards from the prompt frame.
+    def _first_frames(self, masks: dict[int, SubjectMasks]) -> dict[int, dict[int, np.ndarray]]:
+        """Frame -> the subjects first marked there, with their masks: the prompt frame's, and each
+        subject first clicked on a later frame (it is matted backwards from there too)."""
+        firsts: dict[int, dict[int, np.ndarray]] = {}
+        seen: set[int] = set()
+        for frame_index in sorted(masks):
+            new = {oid: m for oid, m in masks[frame_index].items()
+                   if isinstance(m, np.ndarray) and m.any() and oid not in seen}
+            seen |= masks[frame_index].keys()
+            if new and frame_index > self.first:
+                firsts[frame_index] = new
+        return firsts
+
+    def _matte_backwards(self, reader, masks: dict[int, SubjectMasks], samples: ClipSamples) -> AlphaSpill | None:
+        """Alphas of frames [first, f) for each frame f where subjects are first marked (the prompt
+        frame, and later ones), computed backwards from f: one spill holds their union. Frames from
+        the prompt frame on take a later subject's alpha from it until that subject's first frame."""
+        firsts = self._first_frames(masks)
+        if not firsts:
+            return None
+        spill = AlphaSpill(self.settings.work_dir, self.info.height, self.info.width)
+        try:
+            for frame_index, subjects in sorted(firsts.items()):
+                self._matte_back_from(reader, frame_index, subjects, samples, spill)
+        except BaseException:
+            spill.close()
+            raise
+        self.late_until = max(firsts)
+        return spill
+
+    def _matte_back_from(self, reader, end: int, masks: dict[int, np.ndarray], samples: ClipSamples,
+                         spill: AlphaSpill) -> None:
+        """``masks``' subjects from frame ``end`` back to the first frame, into ``spill`` (union).
 
         A video decodes forwards only, so each segment (a group of pictures, say) is decoded
         forwards into a scratch file on disk and then fed to the matter in reverse, one frame in
         memory at a time."""
-        p, first = self.prompt_frame, self.first
-        if p == first:
-            return None
-        shape = (self.info.height, self.info.width)
-        spill = AlphaSpill(self.settings.work_dir, *shape)
+        first, shape = self.first, (self.info.height, self.info.width)
         matter = SubjectTracks(self.engine.matter_factory, sorted(masks))
         frames = None
         try:
             matter.prepare(samples)
             started = time.perf_counter()
-            matter.start(reader.read_frame(p), masks)
+            matter.start(reader.read_frame(end), masks)
             self.timings["matte"] += time.perf_counter() - started
-            end = p
             while end > first:
                 self.tracker.check_cancelled()
                 start = self._backward_segment_start(end)
@@ -206,18 +234,14 @@ class VideoJob:
                     if (end - i) % self.settings.chunk_frames == 0:
                         self.tracker.check_cancelled()
                     t0 = time.perf_counter()
-                    spill.write(i - first, matter.step(np.array(frames.read(i - start))))
+                    spill.add(i - first, matter.step(np.array(frames.read(i - start))))
                     self.timings["matte"] += time.perf_counter() - t0
                     self.tracker.advance("matte backwards", 1)
                 end = start
-        except BaseException:
-            spill.close()
-            raise
         finally:
             matter.close()
             if frames is not None:
                 frames.close()
-        return spill
 
     def _forward(self, reader, masks, matter, prepared: Background, spill: AlphaSpill | None,
                  staging: Staging, samples: ClipSamples) -> None:
@@ -280,6 +304,8 @@ class VideoJob:
                     alpha = matter.correct(frame.rgb, masks[i], self.segmenting.refiner(i, frame.rgb))
                 else:
                     alpha = matter.step(frame.rgb)
+                if self.prompt_frame <= i < self.late_until:  # a subject first marked later, matted backwards
+                    alpha = np.maximum(alpha, spill.read(i - self.first))
                 if refine:
                     alpha = refine_alpha(alpha, edges)
                 empty.add(i, alpha, matter.alphas if i >= self.prompt_frame else {})
