@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -19,10 +21,13 @@ from app_config import Settings, get_settings
 from core.compositing import clean_foreground, composite, despill, refine_alpha
 from core.job import EdgeOptions
 from core.prompts import (
+    TINY_SELECTION,
     Removal,
     StepKey,
     click_steps,
     is_refinement,
+    is_removal,
+    prompts_key,
     segment_each,
     selection_warning,
     step_key,
@@ -130,18 +135,11 @@ def removal_notice(removed: dict[int, np.ndarray]) -> str | None:
             "'not subject' clicks here). On the first frame with clicks a subject needs a click on it.")
 
 
-def refinement_notice(prompts: dict[int, list[ObjectPrompt]], frame_index: int) -> str | None:
-    """What 'subject' clicks on a later frame do to a subject marked on an earlier one (a
-    ``core.prompts.Refinement``), said where the preview shows their own selection instead: the
-    matte carried there is known only to the job."""
-    earlier = {o.object_id for f, objects in prompts.items() if f < frame_index for o in objects}
-    which = sorted(o.object_id for o in prompts.get(frame_index, []) if o.object_id in earlier and is_refinement(o))
-    if not which:
-        return None
-    names = ", ".join(str(oid) for oid in which)
-    return (f"a correction of subject {names}: the job adds what these clicks select to the matte carried to "
-            "this frame, and takes out what 'not subject' clicks select; the rest of it stays. Shown: "
-            "the clicks' own selection.")
+def refinement_notice(subjects: list[int], first: int, seconds: float) -> str:
+    """What 'subject' clicks on a later frame show for subjects marked on an earlier one."""
+    names = ", ".join(str(oid) for oid in subjects)
+    return (f"a correction of subject {names}: shown is its matte as the job carries it here from frame {first} "
+            f"(tracked in {seconds:.1f} s), with what these clicks add or take out; the job goes on from that.")
 
 
 class MaskSession:
@@ -157,6 +155,7 @@ class MaskSession:
         self._lock = threading.Lock()
         self._clip_path: str | None = None
         self._samples = None  # core.clip_samples.ClipSamples of the video on screen (None: a photo)
+        self._carry: tuple[tuple, dict[int, np.ndarray], float] | None = None  # (key, mattes, seconds)
 
     @property
     def engine(self) -> EngineChoice:
@@ -183,15 +182,29 @@ class MaskSession:
             self._steps = {}
         return self._image
 
-    def preview(self, path: Path | str, frame_index: int, objects: list[ObjectPrompt]) -> PreviewResult:
+    def preview(self, path: Path | str, frame_index: int, objects: list[ObjectPrompt],
+                earlier: Mapping[int, list[ObjectPrompt]] | None = None) -> PreviewResult:
+        """``objects``' masks on one frame; with the prompts of the frames before it (``earlier``), a
+        subject marked there and clicked here shows its carried matte as the clicks refine it."""
         with self._lock:
+            live = [o for o in objects if not o.is_empty()]
+            refining = sorted(o.object_id for o in live if is_refinement(o) and
+                              any(e.object_id == o.object_id and not is_removal(e)
+                                  for f, objs in (earlier or {}).items() if f < frame_index for e in objs))
+            carried = self._carried(path, frame_index, earlier or {}) if refining else {}
+            # as the job does (core/subject_tracks.py): a subject lost by here is found afresh
+            carried = {oid: m for oid, m in carried.items()
+                       if oid in refining and np.count_nonzero(m) >= TINY_SELECTION * m.size}
             image = self.frame(path, frame_index)
             h, w = image.shape[:2]
-            live = [o for o in objects if not o.is_empty()]
             if live:
                 validate_prompts({frame_index: live}, w, h, frame_index, frame_index + 1, one_frame=True)
             # the job replays the clicks in the same order (segment_objects): it gets the mask shown here
-            results = segment_each(self.engine.segmenter, live, self._steps)
+            fresh = [o for o in live if carried.get(o.object_id) is None]
+            results = segment_each(self.engine.segmenter, fresh, self._steps)
+            for obj in live:
+                if (matte := carried.get(obj.object_id)) is not None:
+                    results[obj.object_id] = SegmentResult(self.engine.segmenter.refine(obj, matte), 1.0)
             # Only the steps of the clicks now on screen are kept (an undo goes back along them).
             current = {step_key(s) for obj in live if obj.mask is None for s in click_steps(to_segment(obj))}
             self._steps = {k: v for k, v in self._steps.items() if k in current}
@@ -202,8 +215,35 @@ class MaskSession:
             removed = {oid: m.region for oid, m in by_subject.items() if isinstance(m, Removal)}
             mask = union_mask(by_subject, (h, w))
             alpha = self._soft_alpha(image, mask)
+            notice = removal_notice(removed) or selection_warning(mask, live)
+            if refining and self._carry is not None:
+                first = min(f for f in (earlier or {}) if f < frame_index)
+                notice = refinement_notice(refining, first, self._carry[2]) + (f" {notice}" if notice else "")
             return PreviewResult(draw_overlay(image, masks, live, removed), alpha, masks, self.engine_name,
-                                 self.engine_reason, removal_notice(removed) or selection_warning(mask, live))
+                                 self.engine_reason, notice)
+
+    def _carried(self, path: Path | str, frame_index: int,
+                 earlier: Mapping[int, list[ObjectPrompt]]) -> dict[int, np.ndarray | None]:
+        """Each subject's matte as the job carries it to ``frame_index`` (core/carry.py), worked out
+        once for these earlier prompts (further clicks on this frame reuse it)."""
+        from core.carry import carried_masks
+        from core.clip_samples import ClipSamples
+        from core.video_io import probe
+
+        before = {f: objs for f, objs in earlier.items() if f < frame_index and objs}
+        key = (str(path), frame_index, prompts_key(before))
+        if self._carry is None or self._carry[0] != key:
+            started = time.perf_counter()
+            self._use_clip(path, frame_index)  # the segmenter looks at the clip, as in a job
+            info = probe(path)  # and the matters, from the prompt frame (their first looks are there)
+            samples = ClipSamples(path, info, min(before), info.frame_count)
+            try:
+                masks = carried_masks(path, before, frame_index, self.engine, samples)
+            finally:
+                samples.close()
+            self._carry = (key, masks, time.perf_counter() - started)
+            self._image_key = None  # the segmenter saw other frames: the one on screen is set again
+        return dict(self._carry[1])
 
     def _use_clip(self, path: Path | str, frame_index: int) -> None:
         """Let the segmenter look at the clip on screen (a new clip: new samples; a photo: none)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -34,36 +35,50 @@ class PromptSegmenting:
     """The segmenter of one job over its prompted frames; ``timings["segment"]`` and ``warnings``
     are the job's own (report.json)."""
 
-    def __init__(self, segmenter: Segmenter, prompts: dict[int, list[ObjectPrompt]], shape: tuple[int, int],
-                 tracker: ProgressTracker, timings: dict[str, float], warnings: list[str]) -> None:
+    def __init__(self, segmenter: Segmenter, prompts: Mapping[int, list[ObjectPrompt]], shape: tuple[int, int],
+                 tracker: ProgressTracker | None = None, timings: dict[str, float] | None = None,
+                 warnings: list[str] | None = None) -> None:
         self.segmenter = segmenter
         self.prompts = prompts
         self.shape = shape
-        self.tracker, self.timings, self.warnings = tracker, timings, warnings
+        self.tracker = tracker
+        self.timings = timings if timings is not None else {"segment": 0.0}
+        self.warnings = warnings if warnings is not None else []
         self.pending = False  # refinements that the forward pass segments: the segmenter stays open
+        self._marked_before: dict[int, set[int]] = {}  # frame -> subjects with a mask on an earlier frame
+        marked: set[int] = set()
+        for frame_index in sorted(prompts):
+            self._marked_before[frame_index] = set(marked)
+            marked |= {o.object_id for o in prompts[frame_index] if not is_removal(o)}
 
     def segment(self, reader, samples: SampleSource) -> dict[int, SubjectMasks]:
         """Each subject's mask, a correction's ``Removal`` or ``Refinement``, on each prompted frame.
 
         The segmenter may look at the clip (``samples``): the embedded one takes the whole moving
         thing under a click when the camera is still."""
+        assert self.tracker is not None, "a job's segmentation reports its progress"
         masks: dict[int, SubjectMasks] = {}
         clicks = any(o.points and o.mask is None for objects in self.prompts.values() for o in objects)
         self.segmenter.use_clip(samples if clicks else None)  # a given mask needs no look
-        marked: set[int] = set()  # subjects with a mask on an earlier frame
         for frame_index in sorted(self.prompts):
-            objects = self.prompts[frame_index]
-            later = {o.object_id: Refinement(o) for o in objects if o.object_id in marked and is_refinement(o)}
-            marked |= {o.object_id for o in objects if not is_removal(o)}
-            now = [o for o in objects if o.object_id not in later]
-            masks[frame_index] = dict(later)
-            if now:
-                self.tracker.check_cancelled()
-                masks[frame_index] |= self._segment_frame(reader.read_frame(frame_index), frame_index, now, {})
+            self.tracker.check_cancelled()
+            masks[frame_index] = self.masks_on(frame_index, lambda i=frame_index: reader.read_frame(i))
             self.tracker.advance("segment", 1, f"frame {frame_index}")
         self.pending = any(isinstance(m, Refinement) for frame in masks.values() for m in frame.values())
         if not self.pending:
             self.close()
+        return masks
+
+    def masks_on(self, frame_index: int, image: np.ndarray | Callable[[], np.ndarray]) -> SubjectMasks:
+        """One prompted frame's masks: segmented now, or a ``Refinement`` for a subject marked on an
+        earlier frame. ``image``: the frame, or what decodes it (only if something is segmented now)."""
+        objects = self.prompts[frame_index]
+        later = {o.object_id: Refinement(o) for o in objects
+                 if o.object_id in self._marked_before[frame_index] and is_refinement(o)}
+        now = [o for o in objects if o.object_id not in later]
+        masks: dict[int, np.ndarray | Removal | Refinement] = dict(later)
+        if now:
+            masks |= self._segment_frame(image() if callable(image) else image, frame_index, now, {})
         return masks
 
     def refiner(self, frame_index: int, image: np.ndarray) -> Refine:

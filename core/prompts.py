@@ -98,6 +98,15 @@ def first_marked_frames(prompts: Mapping[int, list[ObjectPrompt]]) -> set[int]:
     return frames
 
 
+def prompts_key(prompts: Mapping[int, list[ObjectPrompt]]) -> tuple:
+    """What identifies these prompts (a cache key): every frame's clicks, boxes and masks."""
+    def one(obj: ObjectPrompt) -> tuple:
+        mask = None if obj.mask is None else hash(np.ascontiguousarray(obj.mask).tobytes())
+        return (*step_key(obj), mask)
+
+    return tuple((f, tuple(one(o) for o in prompts[f])) for f in sorted(prompts))
+
+
 def is_removal(obj: ObjectPrompt) -> bool:
     """Only 'not subject' clicks: on a correction frame, "take this out of the subject's matte"."""
     return obj.mask is None and obj.box is None and bool(obj.points) and POSITIVE not in obj.labels

@@ -137,16 +137,30 @@ def test_not_subject_clicks_alone_preview_what_a_correction_takes_out(tmp_path):
     assert not np.array_equal(shown.overlay[y, x + 6], frames[0][y, x + 6])  # the patch is drawn on
 
 
-def test_subject_clicks_on_a_later_frame_say_they_refine_the_carried_matte():
-    """The preview shows the clicks' own selection; the job refines the matte carried there: said
-    for a subject marked earlier, not for one first marked here, a removal, a box, or frame 0."""
-    from core.preview import refinement_notice
+def test_a_correction_previews_the_matte_the_job_carries_there_with_what_its_clicks_add(tmp_path):
+    """The red disc clicked on frame 0; on frame 12 a click on the blue one for the same subject. The
+    preview of frame 12 shows what the job makes of it: the red disc as carried there plus the blue
+    one (not the blue one alone), and says so; a second click there reuses the carried matte."""
+    import cv2
+    from test_subject_tracks import two_discs
 
-    prompts = {0: [ObjectPrompt(points=[(1, 1)], labels=[1])],
-               5: [ObjectPrompt(points=[(2, 2), (4, 4)], labels=[1, 0]),
-                   ObjectPrompt(object_id=2, points=[(3, 3)], labels=[1])]}
-    notice = refinement_notice(prompts, 5)
-    assert notice is not None and notice.startswith("a correction of subject 1:") and "2" not in notice
-    assert refinement_notice(prompts, 0) is None
-    assert refinement_notice({0: prompts[0], 5: [ObjectPrompt(points=[(2, 2)], labels=[0])]}, 5) is None
-    assert refinement_notice({0: prompts[0], 5: [ObjectPrompt(box=(0, 0, 4, 4))]}, 5) is None
+    from core.job import JobRequest
+    from core.video_processor import run_job
+
+    clip = media.write_frames(tmp_path / "two.mp4", two_discs())
+    first = [ObjectPrompt(points=[(50, 40)], labels=[1])]
+    here = [ObjectPrompt(points=[(140, 58)], labels=[1])]
+    session = MaskSession(engine="embedded", quality="fast")
+    shown = session.preview(clip, 12, here, {0: first, 12: here})
+    assert shown.masks[1][52, 50] and shown.masks[1][58, 140] and not shown.masks[1][95, 100]
+    assert shown.notice.startswith("a correction of subject 1: shown is its matte as the job carries it here from frame 0")
+    alone = MaskSession(engine="embedded", quality="fast").preview(clip, 12, here)
+    assert not alone.masks[1][52, 50] and alone.notice is None  # without the earlier frame: the click's own
+    run_job(JobRequest(input_path=clip, out_dir=tmp_path / "out", engine="embedded", quality="fast",
+                       formats=("alpha.mp4",), matte_frames=True, prompts={0: first, 12: here}))
+    job = cv2.imread(str(tmp_path / "out" / "alpha" / "000012.png"), cv2.IMREAD_GRAYSCALE) > 127
+    assert (job & shown.masks[1]).sum() >= 0.9 * (job | shown.masks[1]).sum()  # the job's matte there
+    carried = session._carry
+    again = session.preview(clip, 12, [ObjectPrompt(points=[(140, 58), (145, 60)], labels=[1, 1])],
+                            {0: first, 12: here})
+    assert session._carry is carried and again.masks[1][52, 50]

@@ -176,7 +176,7 @@ def test_preview_mask_of_a_correction_that_takes_away(client: Client, subject_cl
     adding = json.dumps({"0": [json.loads(POINT)], "5": [{"points": [[x, y]], "labels": [1]}]})
     _, _, info = client.predict(handle_file(str(subject_clip)), 5, adding, None, "embedded", "fast",
                                 api_name="/preview_mask")
-    assert info["warnings"][-1].startswith("a correction of subject 1: the job adds what these clicks select")
+    assert info["warnings"][-1].startswith("a correction of subject 1: shown is its matte as the job carries it")
     alone = json.dumps({"5": [{"points": [[x, y]], "labels": [0]}]})
     with pytest.raises(Exception, match="E205"):
         client.predict(handle_file(str(subject_clip)), 5, alone, None, "embedded", "fast", api_name="/preview_mask")

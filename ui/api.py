@@ -68,8 +68,6 @@ class StudioAPI:
     def preview_mask(self, media: str | None, frame_index: float, prompts: str, mask: str | None,
                      engine: str, quality: str, request: gr.Request):
         """Mask of the prompted subjects on one frame: (overlay RGB, alpha as grey, info)."""
-        from core.preview import refinement_notice
-
         session = self._session(request)
         path, info = self._media(media)
         frame = int(frame_index or 0)
@@ -80,7 +78,7 @@ class StudioAPI:
         if not objects:
             raise NoPromptError(f"no prompt on frame {frame}", "give points/box for frame_index")
         result = compute.preview_mask(session, path, frame, objects, engine or "auto", quality or "balanced",
-                                      self.settings)
+                                      self.settings, by_frame)
         alpha_u8 = alpha_to_u8(result.alpha)
         details = {
             "engine": result.engine,
@@ -90,7 +88,7 @@ class StudioAPI:
             "height": int(info["height"]),
             "coverage": round(float(result.alpha.mean()), 4),
             "objects": {str(k): int(v.sum()) for k, v in result.masks.items()},
-            "warnings": [n for n in (result.notice, refinement_notice(by_frame, frame)) if n],
+            "warnings": [result.notice] if result.notice else [],
         }
         return result.overlay, alpha_u8, details
 

@@ -42,13 +42,15 @@ def mask_session(session: str, engine: str, quality: str, settings: Settings):
 
 @gpu(duration=30)
 def preview_mask(session: str, path: str, frame: int, objects: list[ObjectPrompt], engine: str,
-                 quality: str, settings: Settings | None = None):
-    """Mask preview of ``objects`` on one frame (a ``core.preview.PreviewResult``)."""
+                 quality: str, settings: Settings | None = None,
+                 earlier: dict[int, list[ObjectPrompt]] | None = None):
+    """Mask preview of ``objects`` on one frame (a ``core.preview.PreviewResult``); ``earlier``: the
+    prompts of the other frames (a correction here shows the matte carried from them)."""
     settings = settings or get_settings()
     ms = mask_session(session, engine, quality, settings)
     res = st.resources(session, settings)
     with res.lock:  # one click at a time per session: the cached embedding is shared
-        return ms.preview(path, frame, objects)
+        return ms.preview(path, frame, objects, earlier)
 
 
 @gpu(duration=30)

@@ -105,19 +105,18 @@ class Handlers:
 
     def _frame_view(self, state: st.SessionState, session: str, engine: str, quality: str) -> tuple[Any, str]:
         """The shown frame: with the current frame's masks when it has clicks. Returns (image, engine line)."""
-        from core.preview import read_frame, refinement_notice
+        from core.preview import read_frame
 
         objects = state.objects_on(state.frame_index)
         engine_line = gr.skip()
         if objects:
             result = compute.preview_mask(session, state.media_path, state.frame_index, objects,
-                                          engine, quality, self.settings)
+                                          engine, quality, self.settings, state.job_prompts())
             state.alpha, state.alpha_frame = result.alpha, state.frame_index
             image = result.overlay
             engine_line = f"**Engine:** {result.engine} — {result.reason}"
-            for notice in (result.notice, refinement_notice(state.job_prompts(), state.frame_index)):
-                if notice:
-                    engine_line += f"\n\n**Note:** {notice}"
+            if result.notice:
+                engine_line += f"\n\n**Note:** {result.notice}"
         else:
             image = read_frame(state.media_path, state.frame_index)
             if state.alpha_frame == state.frame_index:
