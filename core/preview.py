@@ -42,6 +42,10 @@ from models.engines import EngineChoice, resolve_engine
 
 logger = logging.getLogger(__name__)
 
+#: a correction's preview carries the matte from the first prompted frame this far at most (the
+#: embedded engine: about 10 s on two cores at 720p); further on it shows the clicks' own selection
+CARRY_FRAMES = 600
+
 #: one colour per subject (RGB), reused cyclically
 OBJECT_COLORS = [(30, 144, 255), (255, 99, 71), (50, 205, 50), (255, 215, 0), (186, 85, 211), (0, 206, 209)]
 
@@ -135,9 +139,14 @@ def removal_notice(removed: dict[int, np.ndarray]) -> str | None:
             "'not subject' clicks here). On the first frame with clicks a subject needs a click on it.")
 
 
-def refinement_notice(subjects: list[int], first: int, seconds: float) -> str:
-    """What 'subject' clicks on a later frame show for subjects marked on an earlier one."""
+def refinement_notice(subjects: list[int], first: int, seconds: float | None) -> str:
+    """What 'subject' clicks on a later frame show for subjects marked on an earlier one (``seconds``:
+    how long carrying the matte here took; None: too far to carry for a preview)."""
     names = ", ".join(str(oid) for oid in subjects)
+    if seconds is None:
+        return (f"a correction of subject {names}: the job adds what these clicks select to its matte as carried "
+                f"here from frame {first}, too far to work out for a preview (over {CARRY_FRAMES} frames); "
+                "shown: the clicks' own selection.")
     return (f"a correction of subject {names}: shown is its matte as the job carries it here from frame {first} "
             f"(tracked in {seconds:.1f} s), with what these clicks add or take out; the job goes on from that.")
 
@@ -191,7 +200,9 @@ class MaskSession:
             refining = sorted(o.object_id for o in live if is_refinement(o) and
                               any(e.object_id == o.object_id and not is_removal(e)
                                   for f, objs in (earlier or {}).items() if f < frame_index for e in objs))
-            carried = self._carried(path, frame_index, earlier or {}) if refining else {}
+            first = min((f for f in (earlier or {}) if f < frame_index), default=frame_index)
+            far = frame_index - first > CARRY_FRAMES
+            carried = self._carried(path, frame_index, earlier or {}) if refining and not far else {}
             # as the job does (core/subject_tracks.py): a subject lost by here is found afresh
             carried = {oid: m for oid, m in carried.items()
                        if oid in refining and np.count_nonzero(m) >= TINY_SELECTION * m.size}
@@ -216,9 +227,9 @@ class MaskSession:
             mask = union_mask(by_subject, (h, w))
             alpha = self._soft_alpha(image, mask)
             notice = removal_notice(removed) or selection_warning(mask, live)
-            if refining and self._carry is not None:
-                first = min(f for f in (earlier or {}) if f < frame_index)
-                notice = refinement_notice(refining, first, self._carry[2]) + (f" {notice}" if notice else "")
+            if refining:
+                seconds = None if far or self._carry is None else self._carry[2]
+                notice = refinement_notice(refining, first, seconds) + (f" {notice}" if notice else "")
             return PreviewResult(draw_overlay(image, masks, live, removed), alpha, masks, self.engine_name,
                                  self.engine_reason, notice)
 

@@ -137,13 +137,14 @@ def test_not_subject_clicks_alone_preview_what_a_correction_takes_out(tmp_path):
     assert not np.array_equal(shown.overlay[y, x + 6], frames[0][y, x + 6])  # the patch is drawn on
 
 
-def test_a_correction_previews_the_matte_the_job_carries_there_with_what_its_clicks_add(tmp_path):
+def test_a_correction_previews_the_matte_the_job_carries_there_with_what_its_clicks_add(tmp_path, monkeypatch):
     """The red disc clicked on frame 0; on frame 12 a click on the blue one for the same subject. The
     preview of frame 12 shows what the job makes of it: the red disc as carried there plus the blue
     one (not the blue one alone), and says so; a second click there reuses the carried matte."""
     import cv2
     from test_subject_tracks import two_discs
 
+    import core.preview
     from core.job import JobRequest
     from core.video_processor import run_job
 
@@ -164,3 +165,6 @@ def test_a_correction_previews_the_matte_the_job_carries_there_with_what_its_cli
     again = session.preview(clip, 12, [ObjectPrompt(points=[(140, 58), (145, 60)], labels=[1, 1])],
                             {0: first, 12: here})
     assert session._carry is carried and again.masks[1][52, 50]
+    monkeypatch.setattr(core.preview, "CARRY_FRAMES", 10)  # too far to carry: the clicks' own, and said so
+    far = MaskSession(engine="embedded", quality="fast").preview(clip, 12, here, {0: first, 12: here})
+    assert not far.masks[1][52, 50] and "too far to work out for a preview (over 10 frames)" in far.notice
