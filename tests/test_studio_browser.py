@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 from studio_fixtures import (  # noqa: F401 - pytest fixtures
+    CLIP_FRAMES,
     CLIP_H,
     studio,
     subject_center,
@@ -96,6 +97,24 @@ def test_browser_upload_click_mask_process_play(studio, subject_clip: Path, tmp_
             page.wait_for_function("s => document.querySelector('#bg-preview img')?.src !== s", arg=preview_src)
             page.wait_for_timeout(1000)  # let the preview image paint for the screenshot
             page.screenshot(path=str(shots / "02-mask.png"))
+
+            # a correction on a later frame: the slider to about frame 8, a click on the subject there;
+            # the preview shows the subject's matte as the job carries it there, and says so
+            if not os.environ.get("BGFX_STUDIO_CLIP"):
+                page.locator("#frame-slider").scroll_into_view_if_needed()
+                track = page.locator("#frame-slider input[type=range]").bounding_box()
+                page.mouse.click(track["x"] + track["width"] * 8 / (CLIP_FRAMES - 1), track["y"] + track["height"] / 2)
+                number = page.locator("#frame-slider input[type=number]")
+                page.wait_for_function("() => +document.querySelector('#frame-slider input[type=number]').value > 0")
+                n = int(number.input_value())
+                page.wait_for_timeout(1000)  # the frame shown follows the slider
+                rect = _image_rect(page, "#frame img")
+                x, y = subject_center(n)
+                page.mouse.click(rect["x"] + x * scale * sx, rect["y"] + y * scale * sy)
+                expect(page.locator("#status")).to_contain_text(f"on frames 0, {n}")
+                page.locator("#options").click()  # the engine line and its note are under Options
+                expect(page.locator("#engine-info")).to_contain_text(
+                    "a correction of subject 1: shown is its matte as the job carries it here from frame 0")
 
             # ③ process: progress, then a composite the browser can play
             if os.environ.get("BGFX_STUDIO_CLIP"):
