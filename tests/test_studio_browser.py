@@ -101,13 +101,16 @@ def test_browser_upload_click_mask_process_play(studio, subject_clip: Path, tmp_
             # a correction on a later frame: the slider to about frame 8, a click on the subject there;
             # the preview shows the subject's matte as the job carries it there, and says so
             if not os.environ.get("BGFX_STUDIO_CLIP"):
+                shown = page.eval_on_selector("#frame img", "i => i.src")
                 page.locator("#frame-slider").scroll_into_view_if_needed()
                 track = page.locator("#frame-slider input[type=range]").bounding_box()
                 page.mouse.click(track["x"] + track["width"] * 8 / (CLIP_FRAMES - 1), track["y"] + track["height"] / 2)
                 number = page.locator("#frame-slider input[type=number]")
                 page.wait_for_function("() => +document.querySelector('#frame-slider input[type=number]').value > 0")
                 n = int(number.input_value())
-                page.wait_for_timeout(1000)  # the frame shown follows the slider
+                # the frame shown follows the slider (a click before that would go to the last frame)
+                page.wait_for_function("s => document.querySelector('#frame img')?.src !== s", arg=shown)
+                page.wait_for_function("() => document.querySelector('#frame img')?.naturalWidth > 0")
                 rect = _image_rect(page, "#frame img")
                 x, y = subject_center(n)
                 page.mouse.click(rect["x"] + x * scale * sx, rect["y"] + y * scale * sy)
