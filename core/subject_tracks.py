@@ -113,6 +113,20 @@ class SubjectTracks:
         self._waiting, self._tracking = {}, {}
 
 
+def first_masks(masks: Mapping[int, SubjectMasks]) -> dict[int, dict[int, np.ndarray]]:
+    """Frame -> the subjects first marked there (a mask that selects something), with their masks:
+    the prompt frame's, and each subject first clicked on a later frame."""
+    firsts: dict[int, dict[int, np.ndarray]] = {}
+    seen: set[int] = set()
+    for frame_index in sorted(masks):
+        new = {oid: m for oid, m in masks[frame_index].items()
+               if isinstance(m, np.ndarray) and m.any() and oid not in seen}
+        seen |= masks[frame_index].keys()
+        if new:
+            firsts[frame_index] = new
+    return firsts
+
+
 def union_of(alphas: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
     """The frame's alpha: each pixel as opaque as the most opaque subject there (one: as it is;
     none, every subject taken out by corrections: transparent)."""

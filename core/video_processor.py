@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from core.progress_tracker import ProgressCallback, ProgressTracker
 from core.prompt_segmenting import PromptSegmenting
 from core.prompts import first_marked_frames, validate_prompts
 from core.spill import AlphaSpill, RawSpill
-from core.subject_tracks import SubjectMasks, SubjectTracks
+from core.subject_tracks import SubjectMasks, SubjectTracks, first_masks
 from models.backgrounds import OutputGeometry, make_background
 from models.engines import EngineChoice, resolve_engine
 
@@ -176,30 +177,17 @@ class VideoJob:
         keys = [k for k in self.info.keyframes if start <= k < end]
         return keys[0] if keys else start
 
-    def _first_frames(self, masks: dict[int, SubjectMasks]) -> dict[int, dict[int, np.ndarray]]:
-        """Frame -> the subjects first marked there, with their masks: the prompt frame's, and each
-        subject first clicked on a later frame (it is matted backwards from there too)."""
-        firsts: dict[int, dict[int, np.ndarray]] = {}
-        seen: set[int] = set()
-        for frame_index in sorted(masks):
-            new = {oid: m for oid, m in masks[frame_index].items()
-                   if isinstance(m, np.ndarray) and m.any() and oid not in seen}
-            seen |= masks[frame_index].keys()
-            if new and frame_index > self.first:
-                firsts[frame_index] = new
-        return firsts
-
     def _matte_backwards(self, reader, masks: dict[int, SubjectMasks], samples: ClipSamples) -> AlphaSpill | None:
         """Alphas of frames [first, f) for each frame f where subjects are first marked (the prompt
         frame, and later ones), computed backwards from f: one spill holds their union. Frames from
         the prompt frame on take a later subject's alpha from it until that subject's first frame."""
-        firsts = self._first_frames(masks)
+        firsts = {f: new for f, new in first_masks(masks).items() if f > self.first}
         if not firsts:
             return None
         spill = AlphaSpill(self.settings.work_dir, self.info.height, self.info.width)
         try:
-            for frame_index, subjects in sorted(firsts.items()):
-                self._matte_back_from(reader, frame_index, subjects, samples, spill)
+            for n, (frame_index, subjects) in enumerate(sorted(firsts.items())):
+                self._matte_back_from(reader, frame_index, subjects, samples, spill.add if n else spill.write)
         except BaseException:
             spill.close()
             raise
@@ -207,8 +195,9 @@ class VideoJob:
         return spill
 
     def _matte_back_from(self, reader, end: int, masks: dict[int, np.ndarray], samples: ClipSamples,
-                         spill: AlphaSpill) -> None:
-        """``masks``' subjects from frame ``end`` back to the first frame, into ``spill`` (union).
+                         put: Callable[[int, np.ndarray], None]) -> None:
+        """``masks``' subjects from frame ``end`` back to the first frame, each alpha ``put`` in the
+        spill (written by the first pass, joined to what is there by the later ones).
 
         A video decodes forwards only, so each segment (a group of pictures, say) is decoded
         forwards into a scratch file on disk and then fed to the matter in reverse, one frame in
@@ -234,7 +223,7 @@ class VideoJob:
                     if (end - i) % self.settings.chunk_frames == 0:
                         self.tracker.check_cancelled()
                     t0 = time.perf_counter()
-                    spill.add(i - first, matter.step(np.array(frames.read(i - start))))
+                    put(i - first, matter.step(np.array(frames.read(i - start))))
                     self.timings["matte"] += time.perf_counter() - t0
                     self.tracker.advance("matte backwards", 1)
                 end = start
