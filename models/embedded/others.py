@@ -29,6 +29,7 @@ import logging
 import cv2
 import numpy as np
 
+from models.embedded.full_edges import distance_outside
 from models.embedded.marks import FlowMarks
 from models.embedded.motion import FlowTracker
 
@@ -48,7 +49,7 @@ class OtherBodies(FlowMarks):
     def __init__(self, median: np.ndarray, agree: np.ndarray, small: np.ndarray, subject: np.ndarray,
                  reach: float, motion: np.ndarray) -> None:
         super().__init__(median, TOLERANCE)
-        d_out = cv2.distanceTransform(1 - subject.view(np.uint8), cv2.DIST_L2, 3)
+        d_out = distance_outside(subject)
         seed = cv2.bitwise_and(self.off(small, 1.0), cv2.compare(d_out, CLEAR, cv2.CMP_GT))
         # not where the median is unsure (it shows where the subject lingers, not the background)
         seed = cv2.bitwise_and(seed, cv2.compare(agree, 0.5, cv2.CMP_GE))
