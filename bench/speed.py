@@ -42,7 +42,7 @@ def children_cpu_s() -> float:
 
 def baseline_fps(clip: Path, work: Path) -> float:
     code = (
-        "import sys, json; from core.video_io import transcode_baseline; "
+        "import sys, json; from bench.reference import transcode_baseline; "
         "print(json.dumps(transcode_baseline(sys.argv[1], sys.argv[2])))"
     )
     out = subprocess.run([PY, "-c", code, str(clip), str(work / "baseline.mp4")], cwd=ROOT,

@@ -8,6 +8,7 @@ import av
 import numpy as np
 import pytest
 
+from bench.reference import transcode_baseline
 from core.exceptions import (
     EmptyVideoError,
     FormatError,
@@ -17,7 +18,7 @@ from core.exceptions import (
     NoVideoStreamError,
     TruncatedMediaError,
 )
-from core.video_io import VideoReader, VideoWriter, probe, transcode_baseline
+from core.video_io import VideoReader, VideoWriter, probe
 from tests import media
 
 NTSC = Fraction(30000, 1001)
