@@ -9,6 +9,7 @@ from dataclasses import replace
 import cv2
 import media
 import numpy as np
+import pytest
 
 import app
 from core.job import JobRequest
@@ -205,20 +206,22 @@ def test_a_subject_click_on_a_later_frame_adds_to_the_subject_and_keeps_the_rest
         assert alpha[95, 100] < 30 and alpha[10, 10] < 30, i
 
 
-def test_a_subject_first_clicked_on_a_later_frame_is_matted_backwards_from_there_too(tmp_path):
-    """The red disc clicked on frame 0, the blue one first on frame 12 as subject 2: the blue disc is
-    in every frame, before frame 12 too (before: it started at frame 12), and the red one stays.
-    Progress counts both backward passes."""
+@pytest.mark.parametrize("prompt_frame", [0, 6])
+def test_a_subject_first_clicked_on_a_later_frame_is_matted_backwards_from_there_too(tmp_path, prompt_frame):
+    """The red disc clicked on the prompt frame (0, or 6: then it is matted backwards too), the blue
+    one first on frame 12 as subject 2: the blue disc is in every frame, before frame 12 too (before:
+    it started at frame 12), and the red one stays. Progress counts every backward pass."""
     clip = media.write_frames(tmp_path / "two.mp4", two_discs())
     out = tmp_path / "out"
     updates = []
+    red = (50, 40 + prompt_frame)
     request = JobRequest(input_path=clip, out_dir=out, engine="embedded", formats=("alpha.mp4",), matte_frames=True,
-                         prompts={0: [ObjectPrompt(points=[(50, 40)], labels=[1])],
+                         prompts={prompt_frame: [ObjectPrompt(points=[red], labels=[1])],
                                   12: [ObjectPrompt(object_id=2, points=[(140, 58)], labels=[1])]})
     run_job(request, progress=updates.append)
-    for i in (0, 5, 11, 12, 20):
+    for i in (0, 5, 6, 11, 12, 20):
         alpha = cv2.imread(str(out / "alpha" / f"{i:06d}.png"), cv2.IMREAD_GRAYSCALE)
         assert alpha[40 + i, 50] > 200 and alpha[70 - i, 140] > 200, i
         assert alpha[95, 100] < 30 and alpha[10, 10] < 30, i
     backwards = [u for u in updates if u.stage == "matte backwards"]
-    assert backwards and all(u.total == 12 for u in backwards)
+    assert backwards and all(u.total == 12 + prompt_frame for u in backwards)
