@@ -125,7 +125,7 @@ class Handlers:
         if state.box_anchor is not None:
             x, y = (round(v * state.display_scale) for v in state.box_anchor)
             image = cv2.drawMarker(image.copy(), (x, y), (255, 255, 0), cv2.MARKER_CROSS, 24, 2)
-        return image, engine_line
+        return gr.update(value=image, label=frame_label(state)), engine_line
 
     def _status(self, state: st.SessionState, extra: str = "") -> str:
         if not state.media_path:
@@ -315,6 +315,16 @@ class Handlers:
         """The tab was closed or reloaded: drop this session's models, job and files."""
         if request is not None and request.session_hash:
             st.end_session(request.session_hash)
+
+
+def frame_label(state: st.SessionState) -> str:
+    """What a click on the frame shown does: mark the subject, or correct its matte from there."""
+    prompted = [f for f in state.prompts if state.objects_on(f)]
+    if state.is_photo:
+        return "Photo: click on the subject"
+    if prompted and state.frame_index > min(prompted):
+        return f"Frame {state.frame_index}: a click corrects the subject's matte from here on"
+    return f"Prompt frame {state.frame_index}: click on the subject"
 
 
 def subject_choices(state: st.SessionState, selected: int) -> dict:
