@@ -103,12 +103,14 @@ class Handlers:
         state.session = session
         return session
 
-    def _frame_view(self, state: st.SessionState, session: str, engine: str, quality: str) -> tuple[Any, str]:
-        """The shown frame: with the current frame's masks when it has clicks. Returns (image, engine line)."""
+    def _frame_view(self, state: st.SessionState, session: str, engine: str,
+                    quality: str) -> tuple[Any, str, str]:
+        """The shown frame: with the current frame's masks when it has clicks. Returns (image, engine
+        line, the preview's note or ""): the note goes in the status line too, where it is seen."""
         from core.preview import read_frame
 
         objects = state.objects_on(state.frame_index)
-        engine_line = gr.skip()
+        engine_line, notice = gr.skip(), ""
         if objects:
             result = compute.preview_mask(session, state.media_path, state.frame_index, objects,
                                           engine, quality, self.settings, state.job_prompts())
@@ -117,6 +119,7 @@ class Handlers:
             engine_line = f"**Engine:** {result.engine} — {result.reason}"
             if result.notice:
                 engine_line += f"\n\n**Note:** {result.notice}"
+                notice = f"**Note:** {result.notice}"
         else:
             image = read_frame(state.media_path, state.frame_index)
             if state.alpha_frame == state.frame_index:
@@ -125,7 +128,7 @@ class Handlers:
         if state.box_anchor is not None:
             x, y = (round(v * state.display_scale) for v in state.box_anchor)
             image = cv2.drawMarker(image.copy(), (x, y), (255, 255, 0), cv2.MARKER_CROSS, 24, 2)
-        return gr.update(value=image, label=frame_label(state)), engine_line
+        return gr.update(value=image, label=frame_label(state)), engine_line, notice
 
     def _status(self, state: st.SessionState, extra: str = "") -> str:
         if not state.media_path:
@@ -181,8 +184,8 @@ class Handlers:
             return state, gr.skip(), gr.skip(), self._status(state)
         state.frame_index = int(index or 0)
         state.box_anchor = None
-        image, engine_line = self._frame_view(state, session, engine, quality)
-        return state, image, engine_line, self._status(state)
+        image, engine_line, notice = self._frame_view(state, session, engine, quality)
+        return state, image, engine_line, self._status(state, notice)
 
     # --- ② clicks ---------------------------------------------------------------------
     @coded_errors
@@ -196,15 +199,15 @@ class Handlers:
         if mode == st.MODE_BOX:
             if state.box_anchor is None:
                 state.box_anchor = (x, y)
-                image, _ = self._frame_view(state, session, engine, quality)
+                image, _, _ = self._frame_view(state, session, engine, quality)
                 return state, image, gr.skip(), self._status(state, "Now click the opposite corner of the box.")
             state.set_box(state.frame_index, subject, (*state.box_anchor, x, y))
             state.box_anchor = None
         else:
             label = NEGATIVE if mode == st.MODE_NOT_SUBJECT else POSITIVE
             state.add_point(state.frame_index, subject, x, y, label)
-        image, engine_line = self._frame_view(state, session, engine, quality)
-        return state, image, engine_line, self._status(state)
+        image, engine_line, notice = self._frame_view(state, session, engine, quality)
+        return state, image, engine_line, self._status(state, notice)
 
     @coded_errors
     def undo(self, state: st.SessionState, engine: str, quality: str, request: gr.Request):
@@ -212,8 +215,8 @@ class Handlers:
         if not state.media_path:
             return state, gr.skip(), gr.skip(), self._status(state)
         note = "" if state.undo() else "Nothing to undo."
-        image, engine_line = self._frame_view(state, session, engine, quality)
-        return state, image, engine_line, self._status(state, note)
+        image, engine_line, notice = self._frame_view(state, session, engine, quality)
+        return state, image, engine_line, self._status(state, f"{note} {notice}".strip())
 
     @coded_errors
     def clear(self, state: st.SessionState, engine: str, quality: str, request: gr.Request):
@@ -221,8 +224,8 @@ class Handlers:
         if not state.media_path:
             return state, gr.skip(), gr.skip(), self._status(state)
         state.clear(state.frame_index)
-        image, engine_line = self._frame_view(state, session, engine, quality)
-        return state, image, engine_line, self._status(state, "Cleared this frame's clicks.")
+        image, engine_line, notice = self._frame_view(state, session, engine, quality)
+        return state, image, engine_line, self._status(state, f"Cleared this frame's clicks. {notice}".strip())
 
     def add_subject(self, state: st.SessionState):
         new_id = state.add_subject()
