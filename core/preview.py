@@ -202,7 +202,7 @@ class MaskSession:
                                   for f, objs in (earlier or {}).items() if f < frame_index for e in objs))
             first = min((f for f in (earlier or {}) if f < frame_index), default=frame_index)
             far = frame_index - first > CARRY_FRAMES
-            carried = self._carried(path, frame_index, earlier or {}) if refining and not far else {}
+            carried = self._carried(path, frame_index, earlier or {}, refining) if refining and not far else {}
             # as the job does (core/subject_tracks.py): a subject lost by here is found afresh
             carried = {oid: m for oid, m in carried.items()
                        if oid in refining and np.count_nonzero(m) >= TINY_SELECTION * m.size}
@@ -233,21 +233,24 @@ class MaskSession:
             return PreviewResult(draw_overlay(image, masks, live, removed), alpha, masks, self.engine_name,
                                  self.engine_reason, notice)
 
-    def _carried(self, path: Path | str, frame_index: int,
-                 earlier: Mapping[int, list[ObjectPrompt]]) -> dict[int, np.ndarray | None]:
-        """Each subject's matte as the job carries it to ``frame_index`` (core/carry.py), worked out
-        once for these earlier prompts (further clicks on this frame reuse it)."""
+    def _carried(self, path: Path | str, frame_index: int, earlier: Mapping[int, list[ObjectPrompt]],
+                 subjects: list[int]) -> dict[int, np.ndarray | None]:
+        """The ``subjects``' mattes as the job carries them to ``frame_index`` (core/carry.py; each is
+        tracked on its own, so the others need not be), worked out once for these earlier prompts
+        (further clicks on this frame reuse it)."""
         from core.carry import carried_masks
         from core.clip_samples import ClipSamples
         from core.video_io import probe
 
-        before = {f: objs for f, objs in earlier.items() if f < frame_index and objs}
-        key = (str(path), frame_index, prompts_key(before))
+        prompt_frame = min(f for f, objs in earlier.items() if f < frame_index and objs)
+        before = {f: kept for f, objs in earlier.items()
+                  if f < frame_index and (kept := [o for o in objs if o.object_id in subjects])}
+        key = (str(path), frame_index, prompt_frame, prompts_key(before))
         if self._carry is None or self._carry[0] != key:
             started = time.perf_counter()
             self._use_clip(path, frame_index)  # the segmenter looks at the clip, as in a job
             info = probe(path)  # and the matters, from the prompt frame (their first looks are there)
-            samples = ClipSamples(path, info, min(before), info.frame_count)
+            samples = ClipSamples(path, info, prompt_frame, info.frame_count)
             try:
                 masks = carried_masks(path, before, frame_index, self.engine, samples)
             finally:

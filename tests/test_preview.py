@@ -165,6 +165,9 @@ def test_a_correction_previews_the_matte_the_job_carries_there_with_what_its_cli
     again = session.preview(clip, 12, [ObjectPrompt(points=[(140, 58), (145, 60)], labels=[1, 1])],
                             {0: first, 12: here})
     assert session._carry is carried and again.masks[1][52, 50]
+    other = [ObjectPrompt(object_id=2, points=[(140, 70)], labels=[1])]  # another subject: not carried
+    session.preview(clip, 12, here, {0: first + other, 12: here})
+    assert set(session._carry[1]) == {1}
     monkeypatch.setattr(core.preview, "CARRY_FRAMES", 10)  # too far to carry: the clicks' own, and said so
     far = MaskSession(engine="embedded", quality="fast").preview(clip, 12, here, {0: first, 12: here})
     assert not far.masks[1][52, 50] and "too far to work out for a preview (over 10 frames)" in far.notice
