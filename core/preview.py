@@ -42,9 +42,16 @@ from models.engines import EngineChoice, resolve_engine
 
 logger = logging.getLogger(__name__)
 
-#: a correction's preview carries the matte from the first prompted frame this far at most (the
-#: embedded engine: about 10 s on two cores at 720p); further on it shows the clicks' own selection
+#: a correction's preview carries the matte from the first prompted frame this far at most at 720p
+#: (the embedded engine: about 10 s on two cores), fewer for bigger frames (decoding and the edges'
+#: work grow with the pixels) but never under CARRY_MIN; further on it shows the clicks' own selection
 CARRY_FRAMES = 600
+CARRY_MIN = 150
+
+
+def carry_limit(width: int, height: int) -> int:
+    """How many frames a correction's preview carries the matte at most, for frames of this size."""
+    return max(CARRY_MIN, round(CARRY_FRAMES * min(1.0, 1280 * 720 / max(1, width * height))))
 
 #: one colour per subject (RGB), reused cyclically
 OBJECT_COLORS = [(30, 144, 255), (255, 99, 71), (50, 205, 50), (255, 215, 0), (186, 85, 211), (0, 206, 209)]
@@ -139,13 +146,13 @@ def removal_notice(removed: dict[int, np.ndarray]) -> str | None:
             "'not subject' clicks here). On the first frame with clicks a subject needs a click on it.")
 
 
-def refinement_notice(subjects: list[int], first: int, seconds: float | None) -> str:
+def refinement_notice(subjects: list[int], first: int, seconds: float | None, limit: int = CARRY_FRAMES) -> str:
     """What 'subject' clicks on a later frame show for subjects marked on an earlier one (``seconds``:
-    how long carrying the matte here took; None: too far to carry for a preview)."""
+    how long carrying the matte here took; None: too far to carry for a preview, over ``limit``)."""
     names = ", ".join(str(oid) for oid in subjects)
     if seconds is None:
         return (f"a correction of subject {names}: the job adds what these clicks select to its matte as carried "
-                f"here from frame {first}, too far to work out for a preview (over {CARRY_FRAMES} frames); "
+                f"here from frame {first}, too far to work out for a preview (over {limit} frames); "
                 "shown: the clicks' own selection.")
     return (f"a correction of subject {names}: shown is its matte as the job carries it here from frame {first} "
             f"(tracked in {seconds:.1f} s), with what these clicks add or take out; the job goes on from that.")
@@ -201,7 +208,8 @@ class MaskSession:
                               any(e.object_id == o.object_id and not is_removal(e)
                                   for f, objs in (earlier or {}).items() if f < frame_index for e in objs))
             first = min((f for f in (earlier or {}) if f < frame_index), default=frame_index)
-            far = frame_index - first > CARRY_FRAMES
+            limit = carry_limit(*self._size(path)) if refining else CARRY_FRAMES
+            far = frame_index - first > limit
             carried = self._carried(path, frame_index, earlier or {}, refining) if refining and not far else {}
             # as the job does (core/subject_tracks.py): a subject lost by here is found afresh
             carried = {oid: m for oid, m in carried.items()
@@ -229,9 +237,16 @@ class MaskSession:
             notice = removal_notice(removed) or selection_warning(mask, live)
             if refining:
                 seconds = None if far or self._carry is None else self._carry[2]
-                notice = refinement_notice(refining, first, seconds) + (f" {notice}" if notice else "")
+                notice = refinement_notice(refining, first, seconds, limit) + (f" {notice}" if notice else "")
             return PreviewResult(draw_overlay(image, masks, live, removed), alpha, masks, self.engine_name,
                                  self.engine_reason, notice)
+
+    @staticmethod
+    def _size(path: Path | str) -> tuple[int, int]:
+        from core.video_io import probe
+
+        info = probe(path)
+        return info.width, info.height
 
     def _carried(self, path: Path | str, frame_index: int, earlier: Mapping[int, list[ObjectPrompt]],
                  subjects: list[int]) -> dict[int, np.ndarray | None]:

@@ -168,6 +168,9 @@ def test_a_correction_previews_the_matte_the_job_carries_there_with_what_its_cli
     other = [ObjectPrompt(object_id=2, points=[(140, 70)], labels=[1])]  # another subject: not carried
     session.preview(clip, 12, here, {0: first + other, 12: here})
     assert set(session._carry[1]) == {1}
+    assert core.preview.carry_limit(1280, 720) == 600 and core.preview.carry_limit(3840, 2160) == 150
+    assert core.preview.carry_limit(1920, 1080) == 267 and core.preview.carry_limit(640, 360) == 600
     monkeypatch.setattr(core.preview, "CARRY_FRAMES", 10)  # too far to carry: the clicks' own, and said so
+    monkeypatch.setattr(core.preview, "CARRY_MIN", 10)
     far = MaskSession(engine="embedded", quality="fast").preview(clip, 12, here, {0: first, 12: here})
     assert not far.masks[1][52, 50] and "too far to work out for a preview (over 10 frames)" in far.notice
