@@ -49,7 +49,9 @@ from models.embedded.seg_cut import (
     clamp_rect,
     flood_region,
     grow_rect,
+    keep_clicked,
     keep_connected,
+    reaches_limit,
     run_grabcut,
 )
 from models.embedded.seg_motion import attached_parts, moving_region
@@ -65,7 +67,6 @@ CLICK_REACH_BANDS = 3  # a further positive click may add what lies within this 
 CLICK_REACH = 0.08  # ... and same-coloured pixels this far (fraction of the short side) from the mask
 FLOOD_TOLERANCE = 28  # colour difference (0..255 per channel) that still counts as "the same thing"
 ADDED_AREA = 2.0  # what a further click adds is at most this many times the mask with its "near"
-LEAK_OUTLINE = 0.1  # a flood whose outline lies this much on its limit was not stopped by colour
 KEEP_SHOWN = 0.7  # a refinement by positive clicks keeping less of the mask shown is cut again, holding it
 WHOLE_VS_PART = 2.0  # the moving thing under a click replaces a cut inside it this many times smaller
 
@@ -82,24 +83,6 @@ def clean_mask(mask: np.ndarray, min_fraction: float = 0.002) -> np.ndarray:
         if small.size:
             m[np.isin(labels, small)] = 1 - value
     return m.astype(bool)
-
-
-def keep_clicked(cleaned: np.ndarray, raw: np.ndarray, seeds: list[tuple[int, int]]) -> np.ndarray:
-    """``cleaned`` plus the parts of ``raw`` under a positive click: a click is never dropped as a speck."""
-    missing = [(x, y) for x, y in seeds if raw[y, x] and not cleaned[y, x]]
-    if not missing:
-        return cleaned
-    _, labels = cv2.connectedComponents(raw.astype(np.uint8), connectivity=8)
-    return cleaned | np.isin(labels, [int(labels[y, x]) for x, y in missing])
-
-
-def reaches_limit(region: np.ndarray, allowed: np.ndarray) -> bool:
-    """Whether a flood fill ran on to the edge of where it was allowed to go along more than
-    LEAK_OUTLINE of its outline: then colour did not stop it, the limit did."""
-    ones = np.ones((3, 3), np.uint8)
-    outline = region & ~(cv2.erode(region.view(np.uint8), ones) > 0)
-    limit = allowed & ~(cv2.erode(allowed.view(np.uint8), ones) > 0)
-    return np.count_nonzero(outline & limit) > LEAK_OUTLINE * max(1, np.count_nonzero(outline))
 
 
 class EmbeddedSegmenter(Segmenter):

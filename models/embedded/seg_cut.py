@@ -18,6 +18,7 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 RNG_SEED = 12345
+LEAK_OUTLINE = 0.1  # a flood whose outline lies this much on its limit was not stopped by colour
 Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 in full-frame pixels, x1/y1 exclusive
 
 
@@ -130,3 +131,22 @@ def keep_connected(mask: np.ndarray, seeds: list[tuple[int, int]]) -> np.ndarray
     if not keep:
         keep = {1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))}
     return np.isin(labels, list(keep))
+
+
+
+def keep_clicked(cleaned: np.ndarray, raw: np.ndarray, seeds: list[tuple[int, int]]) -> np.ndarray:
+    """``cleaned`` plus the parts of ``raw`` under a positive click: a click is never dropped as a speck."""
+    missing = [(x, y) for x, y in seeds if raw[y, x] and not cleaned[y, x]]
+    if not missing:
+        return cleaned
+    _, labels = cv2.connectedComponents(raw.astype(np.uint8), connectivity=8)
+    return cleaned | np.isin(labels, [int(labels[y, x]) for x, y in missing])
+
+
+def reaches_limit(region: np.ndarray, allowed: np.ndarray) -> bool:
+    """Whether a flood fill ran on to the edge of where it was allowed to go along more than
+    LEAK_OUTLINE of its outline: then colour did not stop it, the limit did."""
+    ones = np.ones((3, 3), np.uint8)
+    outline = region & ~(cv2.erode(region.view(np.uint8), ones) > 0)
+    limit = allowed & ~(cv2.erode(allowed.view(np.uint8), ones) > 0)
+    return np.count_nonzero(outline & limit) > LEAK_OUTLINE * max(1, np.count_nonzero(outline))
