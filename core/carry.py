@@ -44,9 +44,7 @@ def carried_masks(path: Path | str, prompts: Mapping[int, list[ObjectPrompt]], f
         with VideoReader(path, info) as reader:
             for frame in reader.frames(min(before), frame_index + 1):
                 i = frame.index
-                if i == min(before):
-                    tracks.start(frame.rgb, segmenting.masks_on(i, frame.rgb))
-                elif i in before:
+                if i in before:  # the first prompted frame (the subjects start), or a correction
                     tracks.correct(frame.rgb, segmenting.masks_on(i, frame.rgb), segmenting.refiner(i, frame.rgb))
                 else:
                     tracks.step(frame.rgb)

@@ -207,10 +207,10 @@ class MaskSession:
             refining = sorted(o.object_id for o in live if is_refinement(o) and
                               any(e.object_id == o.object_id and not is_removal(e)
                                   for f, objs in (earlier or {}).items() if f < frame_index for e in objs))
-            first = min((f for f in (earlier or {}) if f < frame_index), default=frame_index)
+            first = min((f for f, objs in (earlier or {}).items() if f < frame_index and objs), default=frame_index)
             limit = carry_limit(*self._size(path)) if refining else CARRY_FRAMES
             far = frame_index - first > limit
-            carried = self._carried(path, frame_index, earlier or {}, refining) if refining and not far else {}
+            carried = self._carried(path, frame_index, first, earlier or {}, refining) if refining and not far else {}
             # as the job does (core/subject_tracks.py): a subject lost by here is found afresh
             carried = {oid: m for oid, m in carried.items()
                        if oid in refining and np.count_nonzero(m) >= TINY_SELECTION * m.size}
@@ -248,16 +248,15 @@ class MaskSession:
         info = probe(path)
         return info.width, info.height
 
-    def _carried(self, path: Path | str, frame_index: int, earlier: Mapping[int, list[ObjectPrompt]],
-                 subjects: list[int]) -> dict[int, np.ndarray | None]:
-        """The ``subjects``' mattes as the job carries them to ``frame_index`` (core/carry.py; each is
-        tracked on its own, so the others need not be), worked out once for these earlier prompts
-        (further clicks on this frame reuse it)."""
+    def _carried(self, path: Path | str, frame_index: int, prompt_frame: int,
+                 earlier: Mapping[int, list[ObjectPrompt]], subjects: list[int]) -> dict[int, np.ndarray | None]:
+        """The ``subjects``' mattes as the job carries them to ``frame_index`` from ``prompt_frame``
+        (core/carry.py; each is tracked on its own, so the others need not be), worked out once for
+        these earlier prompts (further clicks on this frame reuse it)."""
         from core.carry import carried_masks
         from core.clip_samples import ClipSamples
         from core.video_io import probe
 
-        prompt_frame = min(f for f, objs in earlier.items() if f < frame_index and objs)
         before = {f: kept for f, objs in earlier.items()
                   if f < frame_index and (kept := [o for o in objs if o.object_id in subjects])}
         key = (str(path), frame_index, prompt_frame, prompts_key(before))

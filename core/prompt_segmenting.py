@@ -19,7 +19,7 @@ from core.prompts import (
     Refinement,
     Removal,
     is_refinement,
-    is_removal,
+    marked_before,
     segment_objects,
     selection_warning,
     subject_masks,
@@ -45,11 +45,7 @@ class PromptSegmenting:
         self.timings = timings if timings is not None else {"segment": 0.0}
         self.warnings = warnings if warnings is not None else []
         self.pending = False  # refinements that the forward pass segments: the segmenter stays open
-        self._marked_before: dict[int, set[int]] = {}  # frame -> subjects with a mask on an earlier frame
-        marked: set[int] = set()
-        for frame_index in sorted(prompts):
-            self._marked_before[frame_index] = set(marked)
-            marked |= {o.object_id for o in prompts[frame_index] if not is_removal(o)}
+        self._marked_before = marked_before(prompts)
 
     def segment(self, reader, samples: SampleSource) -> dict[int, SubjectMasks]:
         """Each subject's mask, a correction's ``Removal`` or ``Refinement``, on each prompted frame.

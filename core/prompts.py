@@ -43,7 +43,7 @@ def validate_prompts(
     if not prompts or all(obj.is_empty() for objs in prompts.values() for obj in objs):
         raise NoPromptError("no subject given", "add --point X,Y on the subject, a --box or a --mask")
     prompt_frame = min(prompts)  # the others are corrections
-    marked: set[int] = set()  # subjects with a mask from an earlier frame
+    marked = marked_before(prompts)
     for frame_index in sorted(prompts):
         if not first <= frame_index < stop:
             which, hint = ("prompt frame", f"choose --frame between {first} and {stop - 1}") \
@@ -52,13 +52,23 @@ def validate_prompts(
             raise FrameOutOfRangeError(f"{which} {frame_index} is outside the clip (frames {first}..{stop - 1})", hint)
         for obj in prompts[frame_index]:
             _validate_object(obj, width, height)
-            if is_removal(obj) and obj.object_id not in marked and not one_frame:
+            if is_removal(obj) and obj.object_id not in marked[frame_index] and not one_frame:
                 which = "prompt frame" if frame_index == prompt_frame else "correction frame"
                 raise NoPromptError(
                     f"{which} {frame_index}: subject {obj.object_id} has only 'not subject' clicks, and no "
                     "mask from an earlier frame to take them from",
                     f"a subject's mask starts from a click on it or a box: add one on frame {frame_index}")
+
+
+def marked_before(prompts: Mapping[int, list[ObjectPrompt]]) -> dict[int, set[int]]:
+    """For each prompted frame, the subjects marked on an earlier one (by anything but 'not subject'
+    clicks alone): those a 'not subject' click may take from, and whose clicks refine their matte."""
+    marked: set[int] = set()
+    before: dict[int, set[int]] = {}
+    for frame_index in sorted(prompts):
+        before[frame_index] = set(marked)
         marked |= {obj.object_id for obj in prompts[frame_index] if not is_removal(obj)}
+    return before
 
 
 def _validate_object(obj: ObjectPrompt, width: int, height: int) -> None:

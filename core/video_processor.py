@@ -287,9 +287,7 @@ class VideoJob:
                 t0 = time.perf_counter()
                 if i < self.prompt_frame:
                     alpha = spill.read(i - self.first)
-                elif i == self.prompt_frame:
-                    alpha = matter.start(frame.rgb, masks[i])
-                elif i in masks:
+                elif i in masks:  # the prompt frame (the subjects start), or a correction
                     alpha = matter.correct(frame.rgb, masks[i], self.segmenting.refiner(i, frame.rgb))
                 else:
                     alpha = matter.step(frame.rgb)

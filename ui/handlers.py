@@ -118,8 +118,8 @@ class Handlers:
             image = result.overlay
             engine_line = f"**Engine:** {result.engine} — {result.reason}"
             if result.notice:
-                engine_line += f"\n\n**Note:** {result.notice}"
                 notice = f"**Note:** {result.notice}"
+                engine_line += f"\n\n{notice}"
         else:
             image = read_frame(state.media_path, state.frame_index)
             if state.alpha_frame == state.frame_index:
@@ -322,7 +322,7 @@ class Handlers:
 
 def frame_label(state: st.SessionState) -> str:
     """What a click on the frame shown does: mark the subject, or correct its matte from there."""
-    prompted = [f for f in state.prompts if state.objects_on(f)]
+    prompted = state.job_prompts()
     if state.is_photo:
         return "Photo: click on the subject"
     if prompted and state.frame_index > min(prompted):
