@@ -85,6 +85,13 @@ def clean_mask(mask: np.ndarray, min_fraction: float = 0.002) -> np.ndarray:
     return m.astype(bool)
 
 
+def split_clicks(prompt: ObjectPrompt) -> tuple[list[Point], list[Point]]:
+    """(the 'subject' clicks, the 'not subject' clicks) of ``prompt``, each in the order made."""
+    pos = [p for p, lab in zip(prompt.points, prompt.labels, strict=True) if lab == POSITIVE]
+    neg = [p for p, lab in zip(prompt.points, prompt.labels, strict=True) if lab != POSITIVE]
+    return pos, neg
+
+
 class EmbeddedSegmenter(Segmenter):
     """Graph-cut segmenter: candidate regions around the clicks, the best one refined."""
 
@@ -164,8 +171,7 @@ class EmbeddedSegmenter(Segmenter):
         image = self._image
         assert image is not None
         h, w = image.shape[:2]
-        pos = [p for p, lab in zip(prompt.points, prompt.labels, strict=True) if lab == POSITIVE]
-        neg = [p for p, lab in zip(prompt.points, prompt.labels, strict=True) if lab != POSITIVE]
+        pos, neg = split_clicks(prompt)
         if prompt.box is not None:
             seed = np.zeros((h, w), bool)
             x0, y0, x1, y1 = clamp_rect(prompt.box, w, h)
@@ -193,8 +199,7 @@ class EmbeddedSegmenter(Segmenter):
         tracked matte it fills the floor between a dog's legs and spreads up the wall behind a
         person's head (../shared/media/dog.mp4, frames 30 and 250)."""
         self._check(prompt)
-        pos = [p for p, lab in zip(prompt.points, prompt.labels, strict=True) if lab == POSITIVE]
-        neg = [p for p, lab in zip(prompt.points, prompt.labels, strict=True) if lab != POSITIVE]
+        pos, neg = split_clicks(prompt)
         image = self._image
         assert image is not None
         if carried.shape != image.shape[:2] or np.count_nonzero(carried) < TINY_SELECTION * carried.size:
