@@ -26,7 +26,7 @@ from core.prompts import (
     StepKey,
     click_steps,
     is_refinement,
-    is_removal,
+    marked_before,
     prompts_key,
     segment_each,
     selection_warning,
@@ -204,9 +204,8 @@ class MaskSession:
         subject marked there and clicked here shows its carried matte as the clicks refine it."""
         with self._lock:
             live = [o for o in objects if not o.is_empty()]
-            refining = sorted(o.object_id for o in live if is_refinement(o) and
-                              any(e.object_id == o.object_id and not is_removal(e)
-                                  for f, objs in (earlier or {}).items() if f < frame_index for e in objs))
+            marked = marked_before({**(earlier or {}), frame_index: live})[frame_index]
+            refining = sorted(o.object_id for o in live if is_refinement(o) and o.object_id in marked)
             first = min((f for f, objs in (earlier or {}).items() if f < frame_index and objs), default=frame_index)
             limit = carry_limit(*self._size(path)) if refining else CARRY_FRAMES
             far = frame_index - first > limit
