@@ -155,7 +155,8 @@ def refinement_notice(subjects: list[int], first: int, seconds: float | None, li
                 f"here from frame {first}, too far to work out for a preview (over {limit} frames); "
                 "shown: the clicks' own selection.")
     return (f"a correction of subject {names}: shown is its matte as the job carries it here from frame {first} "
-            f"(tracked in {seconds:.1f} s), with what these clicks add or take out; the job goes on from that.")
+            f"(tracked in {seconds:.1f} s), with what these clicks add or take out; the job restarts the subject "
+            "from that, its colours learnt again here.")
 
 
 class MaskSession:

@@ -76,9 +76,9 @@ class SubjectTracks:
                     if np.count_nonzero(carried) < TINY_SELECTION * carried.size:
                         carried = None  # lost here: the clicks find it afresh
                 refined[oid] = refine(m.prompt, carried)
-                unchanged = carried is not None and np.array_equal(refined[oid], carried)
-                if np.any(refined[oid]) and not unchanged:  # clicks that change nothing (on what is
-                    given[oid] = refined[oid]  # there already): it goes on, not restarted from a hard mask
+                if np.any(refined[oid]):  # restarted from it even when the clicks add nothing: a click
+                    given[oid] = refined[oid]  # on a see-through part says it is the subject (its colours
+                    # are learnt again on this frame; carried on, it stayed see-through)
         if not given and not removals and not self._tracking:  # nothing selected: the matter says so
             oid, mask = next(iter(masks.items()))
             given = {oid: refined.get(oid, mask)}
