@@ -29,6 +29,18 @@ def test_solve_alpha_inverts_the_compositing_equation():
     assert off[0] < 0.5
 
 
+def test_solve_alpha_with_a_noise_floor_does_not_count_a_background_a_little_off_its_estimate():
+    """Subject 30 grey levels from the background along one channel: a pixel 5 levels off the
+    background reads as 1/6 subject without a floor, none with 8; the subject colour stays 1 and
+    the scale in between is stretched, not shifted."""
+    fg, bg = np.float32([[130, 100, 100]]), np.float32([[100, 100, 100]])
+    pixels = np.float32([[105, 100, 100], [130, 100, 100], [119, 100, 100]])
+    plain, _ = solve_alpha(pixels, np.repeat(fg, 3, 0), np.repeat(bg, 3, 0))
+    floored, _ = solve_alpha(pixels, np.repeat(fg, 3, 0), np.repeat(bg, 3, 0), noise=8.0)
+    assert abs(plain[0] - 5 / 30) < 1e-4 and floored[0] == 0.0
+    assert floored[1] == 1.0 and abs(floored[2] - (19 - 8) / (30 - 8)) < 1e-4
+
+
 def test_spread_colours_fills_from_known_pixels():
     img = np.zeros((64, 64, 3), np.float32)
     img[:, :32] = (200, 50, 10)

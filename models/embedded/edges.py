@@ -102,11 +102,14 @@ def segment_projection(ee: np.ndarray, ed: np.ndarray, dd: np.ndarray) -> tuple[
     return a, ee - a * (2.0 * ed - a * dd)
 
 
-def solve_alpha(pixel: np.ndarray, fg: np.ndarray, bg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def solve_alpha(pixel: np.ndarray, fg: np.ndarray, bg: np.ndarray,
+                noise: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Per-pixel alpha from ``I = a F + (1 - a) B`` (all (N, 3) float32) and a trust weight in [0, 1].
 
     Trust grows with the contrast |F - B| and falls when the pixel is far from the line between
     B and F (it is then explained by neither: a colour of the subject that ``F`` did not predict).
+    ``noise``: grey levels of the pixel's way from B towards F that are not counted (what B itself
+    may be off by), so a background a little off its estimate does not read as a little subject.
     """
     # Planar (3, N) copies: three contiguous rows make the dot products plain vector arithmetic,
     # about 3x faster than reductions over the short last axis of (N, 3) arrays.
@@ -115,6 +118,8 @@ def solve_alpha(pixel: np.ndarray, fg: np.ndarray, bg: np.ndarray) -> tuple[np.n
     dd = planar_dot(d, d)
     a, off_sq = segment_projection(planar_dot(e, e), planar_dot(e, d), dd)
     contrast = np.sqrt(dd)
+    if noise > 0.0:
+        a = np.clip((a * contrast - noise) / np.maximum(contrast - noise, 1.0), 0.0, 1.0)
     trust = np.clip((contrast - MIN_CONTRAST) * (1.0 / (FULL_CONTRAST - MIN_CONTRAST)), 0.0, 1.0)
     off_line = np.sqrt(np.maximum(off_sq, 0.0))
     trust *= np.clip(1.5 - off_line / np.maximum(0.25 * contrast, 12.0), 0.0, 1.0)
