@@ -1,5 +1,6 @@
-"""What a job is: the request every front end builds, the result it gets back, and the checks of
-a request that come before any heavy work (the input file, the trim, the output formats).
+"""What a job is: the request every front end builds, the result it gets back, the checks of a
+request that come before any heavy work (the input file, the trim, the output formats), and the
+report a video job writes.
 
 The CLI (app.py process), the studio (ui/) and the API endpoints all build a ``JobRequest`` and
 call ``core.video_processor.run_job``; nothing else touches engines or media.
@@ -10,11 +11,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from app_config import DEFAULT_FORMATS, OUTPUT_FORMATS, Settings
 from core.exceptions import ArgumentError, FormatError, LimitExceededError
 from models.base import ObjectPrompt
+
+if TYPE_CHECKING:
+    from core.video_processor import VideoJob
 
 TRANSPARENT_DEFAULT = ("foreground.webm", "alpha.mp4")
 
@@ -121,3 +125,36 @@ def hdr_notice(info) -> str | None:
         return None
     return (f"the clip is HDR ({info.hdr}): tone mapped to SDR (BT.709), its reference white as SDR white "
             "and brighter highlights rolled off; the conversion makes decoding slower")
+
+
+def video_report(job: VideoJob, total_s: float, peak_mb: float) -> dict:
+    """A video job's report.json: engine and why, frames, rates, seconds per stage, peak memory, warnings."""
+    info, req = job.info, job.request
+    frames = job.stop - job.first
+    return {
+        "engine": job.engine.name,
+        "engine_reason": job.engine.reason,
+        "quality": req.quality,
+        "background": req.background,
+        "input": {
+            "file": Path(req.input_path).name, "width": info.width, "height": info.height,
+            "frames": info.frame_count, "fps": str(info.fps), "duration_s": round(info.duration_s, 4),
+            "has_audio": info.has_audio, "rotation": info.rotation, "variable_frame_rate": info.is_vfr,
+            "codec": info.codec, "pix_fmt": info.pix_fmt, "hdr": info.hdr,
+        },
+        "frames": frames,
+        "input_fps": float(info.fps),
+        "prompt_frame": job.prompt_frame,
+        "correction_frames": sorted(f for f in req.prompts if f != job.prompt_frame),
+        "trim": [job.first, job.stop],
+        "outputs": list(job.formats) + (["alpha/"] if req.matte_frames else []),
+        "audio": next(iter(job.audio_modes.values()), "none"),  # the composite's when there is one
+        "audio_by_file": job.audio_modes,
+        "seconds": {k: round(v, 3) for k, v in job.timings.items()} | {"total": round(total_s, 3)},
+        "processing_fps": round(frames / max(total_s, 1e-6), 2),
+        # seconds until the first frame went to the compositor, and the rate after it
+        "first_frame_s": round(job.first_frame_s, 3),
+        "fps_after_first_frame": round((frames - 1) / max(total_s - job.first_frame_s, 1e-6), 2),
+        "peak_rss_mb": round(peak_mb, 1),
+        "warnings": job.warnings,
+    }

@@ -156,7 +156,7 @@ def refinement_notice(subjects: list[int], first: int, seconds: float | None, li
                 "shown: the clicks' own selection.")
     return (f"a correction of subject {names}: shown is its matte as the job carries it here from frame {first} "
             f"(tracked in {seconds:.1f} s), with what these clicks add or take out; the job restarts the subject "
-            "from that, its colours learnt again here.")
+            "from that, its colours learnt again here, and eases the second before into it.")
 
 
 class MaskSession:

@@ -47,6 +47,7 @@ class SubjectTracks:
         self._waiting: dict[int, Matter] = {oid: matter_factory() for oid in subject_ids}
         self._tracking: dict[int, Matter] = {}
         self.alphas: dict[int, np.ndarray] = {}  # the last frame's alpha of each subject tracked there
+        self.restarted: dict[int, np.ndarray] = {}  # the last ``correct``'s restarts: subject -> its mask
 
     def prepare(self, samples: SampleSource) -> None:
         """Each matter's look at the clip; what they work out from it is worked out once
@@ -92,6 +93,7 @@ class SubjectTracks:
                 given[oid] = kept
             else:  # all of it taken out (but a fringe of its outline): the subject is gone from here on
                 self._tracking.pop(oid).close()
+        self.restarted = {oid: mask for oid, mask in given.items() if oid in self._tracking}
         for oid, mask in given.items():
             if oid in self._tracking:
                 alphas[oid] = self._tracking[oid].correct(frame, mask)

@@ -9,7 +9,8 @@ A video job, top to bottom:
    alphas (1 byte a pixel) to a scratch file, so memory stays flat; so too from the frame where a
    subject is first clicked after the prompt frame;
 4. one forward pass: decode (thread) -> matte -> compose -> encode (thread), in bounded queues; a
-   correction's clicks refine the matte carried to their frame when the pass gets there;
+   correction's clicks refine the matte carried to their frame when the pass gets there, and the
+   frames of the second before it, held back till then, ease into it (core/lead_in.py);
 5. put the source's sound into the finished files, write report.json, move everything into --out.
 Memory does not grow with the clip's length; cancelling stops between chunks and leaves nothing.
 """
@@ -32,7 +33,16 @@ from core.clip_samples import ClipSamples
 from core.compositing import clean_foreground, mix_despill, refine_alpha
 from core.coverage import Coverage
 from core.exceptions import FormatError, LimitExceededError, StudioError
-from core.job import EdgeOptions, JobRequest, JobResult, check_input_file, frame_range, resolve_formats
+from core.job import (
+    EdgeOptions,
+    JobRequest,
+    JobResult,
+    check_input_file,
+    frame_range,
+    resolve_formats,
+    video_report,
+)
+from core.lead_in import HeldFrame, LeadIns, lead_in_steps, lead_in_windows
 from core.outputs import WITH_AUDIO, FrameSink, Staging, write_json
 from core.pipelining import Background, Prefetcher, Worker, opencv_threads_for_a_job
 from core.progress_tracker import ProgressCallback, ProgressTracker
@@ -104,8 +114,10 @@ class VideoJob:
         self.first_frame_s = 0.0  # set by the forward pass (report.json)
         self.late_until = 0  # frames before this may hold subjects first marked later (the backward spill)
         n_back = sum(f - self.first for f in first_marked_frames(request.prompts))
+        self.lead_in_windows = lead_in_windows(request.prompts, float(info.fps), (info.height, info.width))
         self.tracker = ProgressTracker(
-            {"segment": len(request.prompts), "matte backwards": n_back, "process": self.stop - self.first},
+            {"segment": len(request.prompts), "matte backwards": n_back,
+             "lead-in": lead_in_steps(self.lead_in_windows), "process": self.stop - self.first},
             progress,
             cancel,
         )
@@ -143,7 +155,7 @@ class VideoJob:
                     samples.close()
                     self.timings["decode"] += samples.decode_s
                 self._add_audio(staging)
-            report = self._report(time.perf_counter() - started, peak.peak_mb)
+            report = video_report(self, time.perf_counter() - started, peak.peak_mb)
             write_json(staging.file("report.json"), report)
             outputs = staging.commit()
         except BaseException:
@@ -255,7 +267,9 @@ class VideoJob:
                     self.warnings.append(self.background.notice)
             prepared.wait()
             self.segmenting.keep_clip_look()
-            samples.close()  # each matter keeps its own copy of what it worked out (at 4K: 0.55 GB less)
+            # each matter keeps its own copy of what it worked out (at 4K: 0.55 GB less); a lead-in's
+            # matter, made later, finds it in the samples' memo
+            samples.drop_frames() if self.lead_in_windows else samples.close()
         except BaseException:
             frames.close()
             if self.background is not None:
@@ -279,6 +293,21 @@ class VideoJob:
         last = self.stop - 1
         done = False
         empty = Coverage()  # frames with no subject, in all and (several subjects) of each one
+        lead_ins = LeadIns(self.lead_in_windows, self.engine.matter_factory, samples)
+        pts_of = {}
+
+        def finish(held: HeldFrame) -> None:  # the frame's matte is final: on to the compositor
+            i, alpha = held.index, held.alpha
+            if self.prompt_frame <= i < self.late_until:  # a subject first marked later, matted backwards
+                alpha = np.maximum(alpha, spill.read(i - self.first))
+            if refine:
+                alpha = refine_alpha(alpha, edges)
+            empty.add(i, alpha, held.alphas)
+            if i == self.first:  # what the job did before its first frame: open, segment, look, backward pass
+                self.first_frame_s = time.perf_counter() - self._started
+            composer.submit(i - self.first, held.rgb, alpha, pts_of.pop(i), self._duration(i) if i == last else None)
+            self.tracker.advance("process", 1)
+
         try:
             for n, frame in enumerate(frames):
                 if n % chunk == 0:
@@ -291,23 +320,24 @@ class VideoJob:
                     alpha = matter.correct(frame.rgb, masks[i], self.segmenting.refiner(i, frame.rgb))
                 else:
                     alpha = matter.step(frame.rgb)
-                if self.prompt_frame <= i < self.late_until:  # a subject first marked later, matted backwards
-                    alpha = np.maximum(alpha, spill.read(i - self.first))
-                if refine:
-                    alpha = refine_alpha(alpha, edges)
-                empty.add(i, alpha, matter.alphas if i >= self.prompt_frame else {})
+                held = HeldFrame(i, frame.rgb, alpha, dict(matter.alphas) if i >= self.prompt_frame else {})
+                pts_of[i] = None if frame.pts is None or first_pts is None else frame.pts - first_pts
+                ready = [held]
+                if i in lead_ins.windows:  # a correction: the frames held before it ease into it
+                    ready = lead_ins.release(i, frame.rgb, matter.restarted,
+                                             lambda: self.tracker.advance("lead-in", 1)) + ready
+                if lead_ins.holds(i):
+                    lead_ins.hold(ready.pop())
                 self.timings["matte"] += time.perf_counter() - t0
-                pts = None if frame.pts is None or first_pts is None else frame.pts - first_pts
-                if n == 0:  # what the job did before its first frame: open, segment, look, backward pass
-                    self.first_frame_s = time.perf_counter() - self._started
-                composer.submit(i - self.first, frame.rgb, alpha, pts, self._duration(i) if i == last else None)
-                self.tracker.advance("process", 1)
+                for done_matting in ready:
+                    finish(done_matting)
             composer.finish()
             for encoder in encoders:
                 encoder.finish()
             done = True
         finally:
             frames.close()
+            lead_ins.close()
             if self.background is not None:
                 self.background.close()
             self.timings["decode"] += frames.busy_s
@@ -356,37 +386,6 @@ class VideoJob:
                 self.audio_modes[name] = mux_audio(video, self.request.input_path, muxed, start_s=start_s, end_s=end_s)
                 os.replace(muxed, video)
         self.timings["audio"] = time.perf_counter() - started
-
-    def _report(self, total_s: float, peak_mb: float) -> dict:
-        info, req = self.info, self.request
-        frames = self.stop - self.first
-        return {
-            "engine": self.engine.name,
-            "engine_reason": self.engine.reason,
-            "quality": req.quality,
-            "background": req.background,
-            "input": {
-                "file": Path(req.input_path).name, "width": info.width, "height": info.height,
-                "frames": info.frame_count, "fps": str(info.fps), "duration_s": round(info.duration_s, 4),
-                "has_audio": info.has_audio, "rotation": info.rotation, "variable_frame_rate": info.is_vfr,
-                "codec": info.codec, "pix_fmt": info.pix_fmt, "hdr": info.hdr,
-            },
-            "frames": frames,
-            "input_fps": float(info.fps),
-            "prompt_frame": self.prompt_frame,
-            "correction_frames": sorted(f for f in req.prompts if f != self.prompt_frame),
-            "trim": [self.first, self.stop],
-            "outputs": list(self.formats) + (["alpha/"] if req.matte_frames else []),
-            "audio": next(iter(self.audio_modes.values()), "none"),  # the composite's when there is one
-            "audio_by_file": self.audio_modes,
-            "seconds": {k: round(v, 3) for k, v in self.timings.items()} | {"total": round(total_s, 3)},
-            "processing_fps": round(frames / max(total_s, 1e-6), 2),
-            # seconds until the first frame went to the compositor, and the rate after it
-            "first_frame_s": round(self.first_frame_s, 3),
-            "fps_after_first_frame": round((frames - 1) / max(total_s - self.first_frame_s, 1e-6), 2),
-            "peak_rss_mb": round(peak_mb, 1),
-            "warnings": self.warnings,
-        }
 
 
 __all__ = ["StudioError", "run_job", "check_input_file", "VideoJob"]

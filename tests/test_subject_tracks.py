@@ -196,16 +196,22 @@ def test_the_embedded_segmenter_refines_a_carried_matte_only_where_clicked():
 def test_a_subject_click_on_a_later_frame_adds_to_the_subject_and_keeps_the_rest(tmp_path):
     """The red disc marked on frame 0; on frame 12 a 'subject' click on the blue disc, for the same
     subject: from frame 12 on both are in its matte (before: the subject restarted from the click's
-    mask alone, and the red disc was gone from frame 12 on)."""
+    mask alone, and the red disc was gone from frame 12 on), and the frames before it ease into
+    that (``core.lead_in``: back to the frame after the prompt frame here, less than a second)."""
     clip = media.write_frames(tmp_path / "two.mp4", two_discs())
     out = tmp_path / "out"
     assert app.main(["process", str(clip), "--out", str(out), "--point", "50,40", "--correct", "12:140,58",
                      "--formats", "alpha.mp4", "--matte-frames", "--engine", "embedded", "--quiet"]) == 0
-    for i in (0, 11, 12, 20):
+    blue = []
+    for i in range(21):
         alpha = cv2.imread(str(out / "alpha" / f"{i:06d}.png"), cv2.IMREAD_GRAYSCALE)
         assert alpha[40 + i, 50] > 200, i
-        assert (alpha[70 - i, 140] > 200) == (i >= 12), i
         assert alpha[95, 100] < 30 and alpha[10, 10] < 30, i
+        blue.append(int(alpha[70 - i, 140]))
+    assert blue[0] < 30 and all(b > 200 for b in blue[11:]), blue  # the prompt frame's matte, the correction's
+    assert blue[1] < 40 and 100 < blue[6] < 160 and all(np.diff(blue[:13]) > 0), blue  # eased in: 1/12, 6/12, ...
+    report = json.loads((out / "report.json").read_text())
+    assert report["frames"] == 24  # every frame written once, the held ones too
 
 
 @pytest.mark.parametrize("prompt_frame", [0, 6])
