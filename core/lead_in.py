@@ -40,6 +40,7 @@ class HeldFrame:
     rgb: np.ndarray
     alpha: np.ndarray  # the union of the subjects' alphas (what the frame gets)
     alphas: dict[int, np.ndarray]  # each subject's alpha
+    pts: int | None = None  # its timestamp in the output (source time base)
 
 
 def lead_in_windows(prompts: Mapping[int, list[ObjectPrompt]], fps: float,
@@ -109,6 +110,11 @@ class LeadIns:
                 frame.alpha = union_of(list(frame.alphas.values()), frame.rgb.shape[:2])
         logger.debug("lead-in to frame %d: %d frame(s), subject(s) %s", index, len(held),
                      sorted(subjects & restarted.keys()))
+        return held
+
+    def flush(self) -> list[HeldFrame]:
+        """What is still held when the frames end before a correction (a file cut short): as it was."""
+        held, self._held = self._held, []
         return held
 
     def close(self) -> None:

@@ -294,7 +294,6 @@ class VideoJob:
         done = False
         empty = Coverage()  # frames with no subject, in all and (several subjects) of each one
         lead_ins = LeadIns(self.lead_in_windows, self.engine.matter_factory, samples)
-        pts_of = {}
 
         def finish(held: HeldFrame) -> None:  # the frame's matte is final: on to the compositor
             i, alpha = held.index, held.alpha
@@ -305,7 +304,7 @@ class VideoJob:
             empty.add(i, alpha, held.alphas)
             if i == self.first:  # what the job did before its first frame: open, segment, look, backward pass
                 self.first_frame_s = time.perf_counter() - self._started
-            composer.submit(i - self.first, held.rgb, alpha, pts_of.pop(i), self._duration(i) if i == last else None)
+            composer.submit(i - self.first, held.rgb, alpha, held.pts, self._duration(i) if i == last else None)
             self.tracker.advance("process", 1)
 
         try:
@@ -320,8 +319,8 @@ class VideoJob:
                     alpha = matter.correct(frame.rgb, masks[i], self.segmenting.refiner(i, frame.rgb))
                 else:
                     alpha = matter.step(frame.rgb)
-                held = HeldFrame(i, frame.rgb, alpha, dict(matter.alphas) if i >= self.prompt_frame else {})
-                pts_of[i] = None if frame.pts is None or first_pts is None else frame.pts - first_pts
+                pts = None if frame.pts is None or first_pts is None else frame.pts - first_pts
+                held = HeldFrame(i, frame.rgb, alpha, dict(matter.alphas) if i >= self.prompt_frame else {}, pts)
                 ready = [held]
                 if i in lead_ins.windows:  # a correction: the frames held before it ease into it
                     ready = lead_ins.release(i, frame.rgb, matter.restarted,
@@ -331,6 +330,8 @@ class VideoJob:
                 self.timings["matte"] += time.perf_counter() - t0
                 for done_matting in ready:
                     finish(done_matting)
+            for held in lead_ins.flush():  # the frames ended before a correction (a file cut short)
+                finish(held)
             composer.finish()
             for encoder in encoders:
                 encoder.finish()

@@ -88,3 +88,12 @@ def test_a_correction_that_restarts_nothing_releases_its_frames_as_they_were():
         lead_ins.hold(frame)
     released = lead_ins.release(5, rgb, {}, lambda: None)  # clicks that selected nothing
     assert released == frames and all(f.alpha[0, 0] == 0.5 for f in released)
+
+
+def test_frames_held_for_a_correction_never_reached_are_flushed_as_they_were():
+    """A file that ends before its correction frame: the frames held for it still go out."""
+    lead_ins = LeadIns({5: (3, {1})}, Constant, None)
+    rgb = np.zeros((2, 2, 3), np.uint8)
+    frame = HeldFrame(3, rgb, np.zeros((2, 2), np.float32), {1: np.zeros((2, 2), np.float32)}, pts=3003)
+    lead_ins.hold(frame)
+    assert lead_ins.flush() == [frame] and lead_ins.flush() == []
