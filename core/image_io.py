@@ -26,15 +26,19 @@ _SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x0
 
 def is_image_path(path: str | Path) -> bool:
     """True for a photo: by its suffix, or by its first bytes when the suffix says nothing. An
-    animated PNG is a video (FFmpeg decodes every frame of it; Pillow would give the first)."""
+    animated PNG or WebP is a video (FFmpeg decodes every frame of an animated PNG, and
+    core/animated_webp.py those of a WebP; Pillow would give the first)."""
+    from core.animated_webp import is_animated_webp
+
     p = Path(str(path))
     if p.suffix.lower() in IMAGE_SUFFIXES:
-        return not (_looks_like(p, b"\x89PNG") and animated_frames(p) > 1)
+        return not ((_looks_like(p, b"\x89PNG") and animated_frames(p) > 1) or is_animated_webp(p))
     if p.suffix or not p.is_file():
         return False
     with p.open("rb") as fh:
         head = fh.read(12)
-    return head.startswith(_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+    is_webp = head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+    return head.startswith(_SIGNATURES) or (is_webp and not is_animated_webp(p))
 
 
 def _looks_like(p: Path, signature: bytes) -> bool:
@@ -55,13 +59,13 @@ def animated_frames(path: str | Path) -> int:
 
 
 def animation_notice(path: str | Path) -> str | None:
-    """The report's warning for an animated photo the job treats as one picture (an animated WebP:
-    FFmpeg here has no decoder for its animation), else None."""
+    """The report's warning for a picture file of several frames the job treats as one picture (a
+    multi-page TIFF; an animated PNG or WebP is a video), else None."""
     frames = animated_frames(path)
     if frames <= 1:
         return None
-    return (f"{Path(str(path)).name} is an animation of {frames} frames: only its first frame was processed; "
-            "to process all of them, convert it to MP4, WebM or GIF")
+    return (f"{Path(str(path)).name} holds {frames} pictures: only its first was processed; "
+            "to process all of them as a clip, convert it to MP4, WebM or GIF")
 
 
 def read_image(path: str | Path, keep_alpha: bool = False, max_side_px: int | None = None) -> np.ndarray:

@@ -114,10 +114,12 @@ def _looks_like_container(path: Path) -> bool:
 
 def open_input(path: Path) -> av.container.InputContainer:
     """``av.open`` with FFmpeg's errors turned into coded input errors."""
+    from core.animated_webp import decodable
+
     if path.stat().st_size == 0:
         raise NotMediaError(f"{path.name} is empty (0 bytes)")
     try:
-        return av.open(str(path))
+        return av.open(str(decodable(path)))
     except (av.FFmpegError, UnicodeDecodeError) as exc:
         if _looks_like_container(path):
             raise TruncatedMediaError(f"{path.name} cannot be opened: {exc}") from None
@@ -136,7 +138,7 @@ def _video_stream(container: av.container.InputContainer, name: str) -> av.video
 def _scan_packets(container, stream, path: Path) -> tuple[list[int], list[int], set[int]]:
     """Demux (no decoding) every video packet: its timestamp and duration, and check the bytes exist.
     Also returns the timestamps of keyframes (where a seek lands without decoding others first)."""
-    size = path.stat().st_size
+    size = Path(container.name).stat().st_size  # the file opened (an animated WebP's decodable copy)
     stamps: list[int] = []
     durations: list[int] = []
     keys: set[int] = set()
@@ -241,7 +243,7 @@ def _probe(p: Path, size: int, mtime_ns: int) -> VideoInfo:
             has_audio=bool(audio),
             pix_fmt=fmt.name,
             bit_depth=max(c.bits for c in fmt.components),
-            codec=stream.codec_context.codec.canonical_name,
+            codec=stream.codec_context.codec.canonical_name if container.name == str(p) else "webp (animated)",
             is_vfr=is_vfr,
             frame_pts=tuple(stamps),
             stream_index=stream.index,

@@ -214,7 +214,10 @@ class VideoWriter:
 
         MP4 stores durations in decode order and ends the track at the last packet's
         ``dts + duration``; so the very last packet gets the duration that makes the track end
-        where the last frame ends (``end - dts - reorder delay``), also with B-frames and VFR.
+        where the last frame ends (``end - dts - reorder delay``), also with B-frames and VFR; when
+        that packet is also the frame shown last, ``end - pts`` (its pts - dts need not be the
+        first packet's delay with a variable frame rate: an animated WebP whose last frame lasts
+        longer than the gap before it ended 50 ms early).
         """
         self._pending.extend(packets)
         while self._pending and self._pending[0].pts in self._durations:
@@ -223,7 +226,11 @@ class VideoWriter:
                 self._delay = packet.pts - packet.dts
             packet.duration = self._durations.pop(packet.pts)
             if final and not self._pending and packet.dts is not None:
-                packet.duration = max(1, self._end - packet.dts - (self._delay or 0))
+                # decoded last and shown last: it ends where the clip does; shown earlier (a B-frame):
+                # the track ends at its dts + duration, less the reorder delay the edit list skips
+                last_shown = packet.pts == self._last_pts
+                packet.duration = max(1, self._end - packet.pts if last_shown else
+                                      self._end - packet.dts - (self._delay or 0))
             self._container.mux(packet)
 
     def close(self) -> None:

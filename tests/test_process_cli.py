@@ -192,22 +192,33 @@ def test_photo_gives_cutout_and_composite(tmp_path):
     assert comp[3, 3, 0] > 200 and comp[3, 3, 2] < 30  # BGR: blue background in the corner
 
 
-def test_an_animated_png_is_a_video_and_an_animated_webp_a_photo_with_a_warning(tmp_path):
-    """Pillow reads an animation's first frame only: an animated PNG (FFmpeg decodes it) is processed
-    as the clip it is; an animated WebP (no decoder for its animation here) gives the photo outputs
-    of its first frame, and the report says so."""
+def test_an_animated_png_or_webp_is_a_video_and_a_multi_page_tiff_a_photo_with_a_warning(tmp_path):
+    """Pillow reads an animation's first frame only: an animated PNG (FFmpeg decodes it) and an
+    animated WebP (core/animated_webp.py: FFmpeg here decodes only its first picture) are processed
+    as the clips they are, each frame lasting as long as in the file; a multi-page TIFF gives the
+    photo outputs of its first page, and the report says so."""
     pictures = [Image.fromarray(media.frame_pattern(i, 64, 48)) for i in range(6)]
-    for name, outputs in (("anim.png", {"composite.mp4", "alpha.mp4"}), ("anim.webp", {"cutout.png"})):
+    durations = [100, 100, 200, 50, 100, 150]
+    for name, outputs in (("anim.png", {"composite.mp4", "alpha.mp4"}), ("anim.webp", {"composite.mp4", "alpha.mp4"}),
+                          ("pages.tif", {"cutout.png"})):
         path = tmp_path / name
-        pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=100, loop=0)
+        pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=durations, loop=0)
         out = tmp_path / f"out-{path.suffix[1:]}"
         assert run_cli(path, "--out", out, "--point", "32,40", "--background", "color:#0000ff") == 0
         report = json.loads((out / "report.json").read_text())
         assert outputs <= {p.name for p in out.iterdir()}
-        if name == "anim.png":
-            assert report["frames"] == 6 and probe(out / "composite.mp4").frame_count == 6
-        else:
-            assert report["frames"] == 1 and any("animation of 6 frames" in w for w in report["warnings"])
+        if name == "pages.tif":
+            assert report["frames"] == 1 and any("holds 6 pictures" in w for w in report["warnings"])
+            continue
+        composite = probe(out / "composite.mp4")
+        assert report["frames"] == 6 and composite.frame_count == 6 and probe(out / "alpha.mp4").frame_count == 6
+        assert abs(composite.duration_s - sum(durations) / 1000) < 0.002, composite.duration_s  # 0.65 s before
+    webp = json.loads((tmp_path / "out-webp" / "report.json").read_text())
+    assert webp["input"]["codec"] == "webp (animated)" and webp["input"]["variable_frame_rate"]
+    truncated = tmp_path / "cut.webp"  # an animation cut short: a coded error, nothing left in --out
+    truncated.write_bytes((tmp_path / "anim.webp").read_bytes()[:-200])
+    assert run_cli(truncated, "--out", tmp_path / "out-cut", "--point", "32,40") != 0
+    assert not (tmp_path / "out-cut").exists() or not any((tmp_path / "out-cut").iterdir())
 
 
 def test_clicks_that_select_next_to_nothing_are_reported(tmp_path):

@@ -217,6 +217,20 @@ def test_writer_keeps_variable_timestamps(clips, tmp_path):
     assert out.duration_s == pytest.approx(src_info.duration_s, abs=1e-3)
 
 
+@pytest.mark.parametrize("last", [640, 2400, 4000])
+def test_writer_ends_where_a_long_last_frame_ends(tmp_path, last):
+    """Gaps of 0.1, 0.1, 0.2, 0.05 and 0.1 s, then a last frame of 0.04-0.25 s (an animation's
+    pause): the file lasts to its end. A last frame longer than the gap before it ended 0.05 s early
+    (x264's decode order made its pts - dts differ from the first frame's)."""
+    pts = [0, 1600, 3200, 6400, 7200, 8800]
+    path = tmp_path / "long-last.mp4"
+    with VideoWriter(path, 64, 48, Fraction(25), "h264", time_base=Fraction(1, 16000)) as writer:
+        for i, t in enumerate(pts):
+            writer.write(np.full((48, 64, 3), 40 * i, np.uint8), pts=t, duration=last if i == len(pts) - 1 else None)
+    out = probe(path)
+    assert out.frame_count == 6 and out.duration_s == pytest.approx((pts[-1] + last) / 16000, abs=1e-4)
+
+
 def test_writer_trimmed_copy_starts_at_zero(clips, tmp_path):
     info = probe(clips["plain"])
     with VideoReader(clips["plain"], info) as reader, VideoWriter(tmp_path / "t.mp4", 64, 48, info.fps, "h264",
