@@ -28,6 +28,7 @@ from core.exceptions import NotMediaError, TruncatedMediaError
 logger = logging.getLogger(__name__)
 
 DEFAULT_DURATION_MS = 100  # a frame without a duration (or 0 ms) shows this long, as browsers do
+KEEP = 8  # decoded copies kept (the most recently used): a studio that runs for weeks does not fill its disk
 _lock = threading.Lock()
 
 
@@ -53,15 +54,19 @@ def decodable(path: Path) -> Path:
     folder = Path(tempfile.gettempdir()) / "bgfx-animations"
     video = folder / f"{key}.mkv"
     with _lock:  # two readers of one job may ask at once: one writes, the other waits for it
-        if not video.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            partial = folder / f".{key}.{os.getpid()}.mkv"
-            try:
-                frames = _write_video(path, partial)
-                os.replace(partial, video)
-                logger.info("%s: an animated WebP of %d frames, decoded to %s", path.name, frames, video)
-            finally:
-                partial.unlink(missing_ok=True)
+        if video.exists():
+            os.utime(video)  # used now: kept the longest
+            return video
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f".{key}.{os.getpid()}.mkv"
+        try:
+            frames = _write_video(path, partial)
+            os.replace(partial, video)
+            logger.info("%s: an animated WebP of %d frames, decoded to %s", path.name, frames, video)
+        finally:
+            partial.unlink(missing_ok=True)
+        for old in sorted(folder.glob("*.mkv"), key=lambda f: f.stat().st_mtime, reverse=True)[KEEP:]:
+            old.unlink(missing_ok=True)
     return video
 
 

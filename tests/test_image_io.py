@@ -81,3 +81,28 @@ def test_bad_images_give_coded_errors(tmp_path):
     assert caught.value.code == "E105" and caught.value.hint
     with pytest.raises(InputPathError):
         read_image(tmp_path)
+
+
+def test_animated_webp_copies_are_made_once_and_only_the_recent_ones_kept(tmp_path, monkeypatch):
+    """Each animated WebP's lossless copy is written once (the same file on a second ask) and the
+    folder keeps the KEEP most recently used, so a long-running studio does not fill its disk."""
+    import tempfile
+
+    from core import animated_webp
+    from core.video_io import probe
+
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    copies = []
+    for n in range(animated_webp.KEEP + 2):
+        path = tmp_path / f"a{n}.webp"
+        frames = [Image.fromarray(np.full((20, 30, 3), 20 * i + n, np.uint8)) for i in range(3)]
+        frames[0].save(path, save_all=True, append_images=frames[1:], duration=[50, 100, 150], lossless=True)
+        copies.append(animated_webp.decodable(path))
+        assert animated_webp.decodable(path) == copies[-1]
+        info = probe(path)
+        assert info.frame_count == 3 and info.duration_s == pytest.approx(0.3) and info.codec == "webp (animated)"
+    left = sorted((tmp_path / "tmp" / "bgfx-animations").glob("*.mkv"))
+    assert len(left) == animated_webp.KEEP and copies[-1] in left and copies[0] not in left
+    still = tmp_path / "still.webp"
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(still)
+    assert animated_webp.decodable(still) == still and is_image_path(still)
