@@ -199,15 +199,18 @@ class EmbeddedSegmenter(Segmenter):
         tracked matte it fills the floor between a dog's legs and spreads up the wall behind a
         person's head (../shared/media/dog.mp4, frames 30 and 250)."""
         self._check(prompt)
-        pos, neg = split_clicks(prompt)
         image = self._image
         assert image is not None
         if carried.shape != image.shape[:2] or np.count_nonzero(carried) < TINY_SELECTION * carried.size:
             return self.segment(prompt).mask  # nothing carried to refine: the clicks find it afresh
-        carried = carried.astype(bool)
-        seed, removed, _, _ = self._seed_from(SegmentResult(mask=carried, score=1.0), pos, neg)
-        if removed is not None:  # with its outline: the pixels where its colour blends into the ground
-            seed &= cv2.dilate(removed.view(np.uint8), np.ones((5, 5), np.uint8)) == 0
+        seed = carried.astype(bool)
+        for point, label in zip(prompt.points, prompt.labels, strict=True):  # in the order made: a
+            # 'not subject' click takes out what a 'subject' click before it added (a patch of
+            # foliage that came with dark hair), as the studio's clicks on the prompt frame do
+            step = ([point], []) if label == POSITIVE else ([], [point])
+            seed, removed, _, _ = self._seed_from(SegmentResult(mask=seed, score=1.0), *step)
+            if removed is not None:  # with its outline: the pixels where its colour blends into the ground
+                seed &= cv2.dilate(removed.view(np.uint8), np.ones((5, 5), np.uint8)) == 0
         return seed
 
     def _dropped_what_was_shown(self, previous: SegmentResult | None, mask: np.ndarray, adding: bool) -> bool:
