@@ -269,7 +269,10 @@ class VideoJob:
             self.segmenting.keep_clip_look()
             # each matter keeps its own copy of what it worked out (at 4K: 0.55 GB less); a lead-in's
             # matter, made later, finds it in the samples' memo
-            samples.drop_frames() if self.lead_in_windows else samples.close()
+            if self.lead_in_windows:
+                samples.drop_frames()
+            else:
+                samples.close()
         except BaseException:
             frames.close()
             if self.background is not None:
