@@ -24,11 +24,12 @@ from models.engines import EngineChoice
 logger = logging.getLogger(__name__)
 
 
-def carried_masks(path: Path | str, prompts: Mapping[int, list[ObjectPrompt]], frame_index: int,
-                  engine: EngineChoice, samples: SampleSource | None = None) -> dict[int, np.ndarray]:
-    """Each subject's matte on ``frame_index`` (bool, alpha > 0.5) as a job carries it there from the
-    prompts of the frames before it; {} when none comes before. ``samples``: the clip's, for the
-    matters' look at it (a still camera's plate), when the caller has them."""
+def carried_alphas(path: Path | str, prompts: Mapping[int, list[ObjectPrompt]], frame_index: int,
+                   engine: EngineChoice, samples: SampleSource | None = None) -> dict[int, np.ndarray]:
+    """Each subject's matte on ``frame_index`` (float alpha; a correction refines alpha > 0.5) as a
+    job carries it there from the prompts of the frames before it; {} when none comes before.
+    ``samples``: the clip's, for the matters' look at it (a still camera's plate), when the caller
+    has them."""
     from core.video_io import VideoReader, probe
 
     before = {f: objects for f, objects in prompts.items() if f < frame_index and objects}
@@ -50,6 +51,6 @@ def carried_masks(path: Path | str, prompts: Mapping[int, list[ObjectPrompt]], f
                     tracks.step(frame.rgb)
         logger.info("carried %d subject(s) from frame %d to %d in %.2f s", len(tracks.alphas), min(before),
                     frame_index, time.perf_counter() - started)
-        return {oid: alpha > 0.5 for oid, alpha in tracks.alphas.items()}
+        return dict(tracks.alphas)
     finally:
         tracks.close()

@@ -19,6 +19,7 @@ import numpy as np
 
 from app_config import Settings, get_settings
 from core.compositing import clean_foreground, composite, despill, refine_alpha
+from core.exceptions import LimitExceededError, NoPromptError
 from core.job import EdgeOptions
 from core.prompts import (
     TINY_SELECTION,
@@ -36,6 +37,7 @@ from core.prompts import (
     union_mask,
     validate_prompts,
 )
+from core.subject_tracks import union_of
 from models.backgrounds import OutputGeometry, make_background
 from models.base import NEGATIVE, ObjectPrompt, SegmentResult
 from models.engines import EngineChoice, resolve_engine
@@ -137,6 +139,22 @@ def draw_overlay(frame: np.ndarray, masks: dict[int, np.ndarray], objects: list[
     return out
 
 
+def draw_matte(frame: np.ndarray, alphas: Mapping[int, np.ndarray]) -> np.ndarray:
+    """Each subject tinted in its colour as far as its matte is opaque (a pale tint: see-through
+    there), and outlined where it is half; the background darkened, so what is kept stands out."""
+    out = frame.astype(np.float32) * 0.6
+    for oid, alpha in alphas.items():
+        tinted = 0.55 * frame + 0.45 * np.array(OBJECT_COLORS[(oid - 1) % len(OBJECT_COLORS)], dtype=np.float32)
+        out += alpha[..., None] * (tinted - out)
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    thickness = max(2, round(max(frame.shape[:2]) / 400))
+    for oid, alpha in alphas.items():
+        color = tuple(int(c) for c in OBJECT_COLORS[(oid - 1) % len(OBJECT_COLORS)])
+        contours, _ = cv2.findContours((alpha > 0.5).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(out, contours, -1, color, thickness, cv2.LINE_AA)
+    return out
+
+
 def removal_notice(removed: dict[int, np.ndarray]) -> str | None:
     """What 'not subject' clicks alone on a frame do, said where the preview shows them."""
     if not removed:
@@ -210,10 +228,10 @@ class MaskSession:
             first = min((f for f, objs in (earlier or {}).items() if f < frame_index and objs), default=frame_index)
             limit = carry_limit(*self._size(path)) if refining else CARRY_FRAMES
             far = frame_index - first > limit
-            carried = self._carried(path, frame_index, first, earlier or {}, refining) if refining and not far else {}
+            alphas = self._carried(path, frame_index, first, earlier or {}, refining) if refining and not far else {}
             # as the job does (core/subject_tracks.py): a subject lost by here is found afresh
-            carried = {oid: m for oid, m in carried.items()
-                       if oid in refining and np.count_nonzero(m) >= TINY_SELECTION * m.size}
+            carried = {oid: m for oid, a in alphas.items()
+                       if oid in refining and np.count_nonzero(m := a > 0.5) >= TINY_SELECTION * m.size}
             image = self.frame(path, frame_index)
             h, w = image.shape[:2]
             if live:
@@ -241,6 +259,34 @@ class MaskSession:
             return PreviewResult(draw_overlay(image, masks, live, removed), alpha, masks, self.engine_name,
                                  self.engine_reason, notice)
 
+    def matte_here(self, path: Path | str, frame_index: int,
+                   earlier: Mapping[int, list[ObjectPrompt]]) -> PreviewResult:
+        """The matte a job makes of ``frame_index`` from the prompts of the frames before it (this
+        frame's own clicks left out), each subject tinted as far as it is opaque: where it is pale
+        or missing, a correction click is wanted. Worked out as a correction's preview is."""
+        with self._lock:
+            before = {f: kept for f, objs in earlier.items()
+                      if f < frame_index and (kept := [o for o in objs if not o.is_empty()])}
+            if not before:
+                raise NoPromptError("nothing is marked on a frame before this one",
+                                    "click on the subject on an earlier frame (the prompt frame) first")
+            first = min(before)
+            limit = carry_limit(*self._size(path))
+            if frame_index - first > limit:
+                raise LimitExceededError(
+                    f"frame {frame_index} is {frame_index - first} frames after the prompt frame {first}: a "
+                    f"preview carries the matte {limit} frames at most", "process the clip and watch its alpha matte")
+            subjects = sorted({o.object_id for objs in before.values() for o in objs})
+            alphas = self._carried(path, frame_index, first, before, subjects)
+            image = self.frame(path, frame_index)
+            assert self._carry is not None
+            notice = (f"the matte as the job carries it here from frame {first} (tracked in {self._carry[2]:.1f} s), "
+                      "before this frame's clicks: where a subject is pale (see-through) or missing, click on it "
+                      "to correct it from here.")
+            return PreviewResult(draw_matte(image, alphas), union_of(list(alphas.values()), image.shape[:2]),
+                                 {oid: a > 0.5 for oid, a in alphas.items()}, self.engine_name,
+                                 self.engine_reason, notice)
+
     @staticmethod
     def _size(path: Path | str) -> tuple[int, int]:
         from core.video_io import probe
@@ -250,10 +296,10 @@ class MaskSession:
 
     def _carried(self, path: Path | str, frame_index: int, prompt_frame: int,
                  earlier: Mapping[int, list[ObjectPrompt]], subjects: list[int]) -> dict[int, np.ndarray | None]:
-        """The ``subjects``' mattes as the job carries them to ``frame_index`` from ``prompt_frame``
-        (core/carry.py; each is tracked on its own, so the others need not be), worked out once for
-        these earlier prompts (further clicks on this frame reuse it)."""
-        from core.carry import carried_masks
+        """The ``subjects``' mattes (float alpha) as the job carries them to ``frame_index`` from
+        ``prompt_frame`` (core/carry.py; each is tracked on its own, so the others need not be),
+        worked out once for these earlier prompts (further clicks on this frame reuse it)."""
+        from core.carry import carried_alphas
         from core.clip_samples import ClipSamples
         from core.video_io import probe
 
@@ -266,7 +312,7 @@ class MaskSession:
             info = probe(path)  # and the matters, from the prompt frame (their first looks are there)
             samples = ClipSamples(path, info, prompt_frame, info.frame_count)
             try:
-                masks = carried_masks(path, before, frame_index, self.engine, samples)
+                masks = carried_alphas(path, before, frame_index, self.engine, samples)
             finally:
                 samples.close()
             self._carry = (key, masks, time.perf_counter() - started)

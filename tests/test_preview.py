@@ -137,6 +137,38 @@ def test_not_subject_clicks_alone_preview_what_a_correction_takes_out(tmp_path):
     assert not np.array_equal(shown.overlay[y, x + 6], frames[0][y, x + 6])  # the patch is drawn on
 
 
+def test_matte_here_shows_the_soft_matte_the_job_makes_of_a_later_frame(tmp_path, monkeypatch):
+    """'Matte here' on frame 12, the red disc clicked on frame 0: the alpha the job makes of frame 12
+    (soft, as it is), the subject tinted as far as it is opaque and the background darkened; nothing
+    marked before the frame, or a frame too far to carry for a preview: coded errors with a hint."""
+    import cv2
+    from test_subject_tracks import two_discs
+
+    import core.preview
+    from core.exceptions import LimitExceededError, NoPromptError
+    from core.job import JobRequest
+    from core.video_processor import run_job
+
+    clip = media.write_frames(tmp_path / "two.mp4", two_discs())
+    first = {0: [ObjectPrompt(points=[(50, 40)], labels=[1])]}
+    session = MaskSession(engine="embedded", quality="fast")
+    shown = session.matte_here(clip, 12, {**first, 12: [ObjectPrompt(points=[(140, 58)], labels=[1])]})
+    assert shown.notice.startswith("the matte as the job carries it here from frame 0")
+    run_job(JobRequest(input_path=clip, out_dir=tmp_path / "out", engine="embedded", quality="fast",
+                       formats=("alpha.mp4",), matte_frames=True, prompts=first))
+    job = cv2.imread(str(tmp_path / "out" / "alpha" / "000012.png"), cv2.IMREAD_GRAYSCALE) / 255.0
+    assert np.abs(shown.alpha - job).mean() < 0.01 and shown.alpha[52, 50] > 0.9 and shown.alpha[58, 140] < 0.1
+    frame = core.preview.read_frame(clip, 12)
+    assert shown.overlay[95, 100].sum() < frame[95, 100].sum()  # the background darkened
+    assert abs(int(shown.overlay[52, 50].sum()) - int(frame[52, 50].sum())) > 20  # the subject tinted
+    with pytest.raises(NoPromptError):
+        session.matte_here(clip, 0, first)  # nothing before frame 0
+    monkeypatch.setattr(core.preview, "CARRY_FRAMES", 10)
+    monkeypatch.setattr(core.preview, "CARRY_MIN", 10)
+    with pytest.raises(LimitExceededError, match="12 frames after the prompt frame 0"):
+        MaskSession(engine="embedded", quality="fast").matte_here(clip, 12, first)
+
+
 def test_a_correction_previews_the_matte_the_job_carries_there_with_what_its_clicks_add(tmp_path, monkeypatch):
     """The red disc clicked on frame 0; on frame 12 a click on the blue one for the same subject. The
     preview of frame 12 shows what the job makes of it: the red disc as carried there plus the blue

@@ -118,6 +118,12 @@ def test_browser_upload_click_mask_process_play(studio, subject_clip: Path, tmp_
                 expect(page.locator("#frame")).to_contain_text(f"Frame {n}: a click corrects the subject's matte")
                 expect(page.locator("#status")).to_contain_text(
                     "a correction of subject 1: shown is its matte as the job carries it here from frame 0")
+                # 'Matte here': the matte the job carries to this frame, as opaque as it is there
+                shown = page.eval_on_selector("#frame img", "i => i.src")
+                page.locator("#matte-here").click()
+                expect(page.locator("#status")).to_contain_text("the matte as the job carries it here from frame 0")
+                expect(page.locator("#frame")).to_contain_text(f"Frame {n}: the matte the job carries here")
+                page.wait_for_function("s => document.querySelector('#frame img')?.src !== s", arg=shown)
 
             # ③ process: progress, then a composite the browser can play
             if os.environ.get("BGFX_STUDIO_CLIP"):

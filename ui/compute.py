@@ -53,6 +53,18 @@ def preview_mask(session: str, path: str, frame: int, objects: list[ObjectPrompt
         return ms.preview(path, frame, objects, earlier)
 
 
+@gpu(duration=60)
+def matte_here(session: str, path: str, frame: int, earlier: dict[int, list[ObjectPrompt]], engine: str,
+               quality: str, settings: Settings | None = None):
+    """The matte a job carries to ``frame`` from the clicks of the frames before it (a
+    ``core.preview.PreviewResult``): where to correct."""
+    settings = settings or get_settings()
+    ms = mask_session(session, engine, quality, settings)
+    res = st.resources(session, settings)
+    with res.lock:
+        return ms.matte_here(path, frame, earlier)
+
+
 @gpu(duration=30)
 def compose_preview(session: str, path: str, frame: int, alpha: np.ndarray, background: str,
                     edges: EdgeOptions, engine: str, quality: str, settings: Settings | None = None) -> np.ndarray:

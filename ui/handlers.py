@@ -156,7 +156,7 @@ class Handlers:
         if not path:
             state.load(None, None)  # type: ignore[arg-type]
             return (state, None, gr.update(maximum=1, value=0, visible=False), self._status(state),
-                    gr.update(visible=True), gr.update(visible=False))
+                    gr.update(visible=True), gr.update(visible=False), gr.update(visible=False))
         info = media_dict(media_info(path))
         self._check_limits(info)
         state.load(path, info)
@@ -165,7 +165,8 @@ class Handlers:
         last = max(0, int(info["frame_count"]) - 1)
         slider = gr.update(maximum=max(1, last), value=0, visible=is_video and last > 0, interactive=last > 0)
         status = describe_media(Path(path).name, info) + "  \n" + self._status(state)
-        return state, image, slider, status, gr.update(visible=is_video), gr.update(visible=not is_video)
+        return (state, image, slider, status, gr.update(visible=is_video), gr.update(visible=not is_video),
+                gr.update(visible=is_video and last > 0))
 
     def _check_limits(self, info: dict[str, Any]) -> None:
         """Say at upload time, not after the queue, that a clip is over the studio's limits."""
@@ -226,6 +227,19 @@ class Handlers:
         state.clear(state.frame_index)
         image, engine_line, notice = self._frame_view(state, session, engine, quality)
         return state, image, engine_line, self._status(state, f"Cleared this frame's clicks. {notice}".strip())
+
+    @coded_errors
+    def show_matte(self, state: st.SessionState, engine: str, quality: str, request: gr.Request):
+        """'Matte here': the frame on screen with the matte the job carries to it from the earlier
+        frames' clicks, each subject as opaque as it is there (where it is pale, click to correct)."""
+        session = self._session(state, request)
+        self._require_media(state)
+        result = compute.matte_here(session, state.media_path, state.frame_index, state.job_prompts(), engine,
+                                    quality, self.settings)
+        state.alpha, state.alpha_frame = result.alpha, state.frame_index
+        image, state.display_scale = display(result.overlay)
+        return (state, gr.update(value=image, label=f"Frame {state.frame_index}: the matte the job carries here"),
+                self._status(state, f"**Note:** {result.notice}"))
 
     def add_subject(self, state: st.SessionState):
         new_id = state.add_subject()

@@ -69,6 +69,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                 with gr.Row():
                     undo = gr.Button("↶ Undo click", size="sm")
                     clear = gr.Button("✕ Clear this frame", size="sm")
+                    matte = gr.Button("◐ Matte here", size="sm", visible=False, elem_id="matte-here")
             # ---------------- right: background, options, process -----------------------
             with gr.Column(scale=2, min_width=380):
                 gr.Markdown("#### Background")
@@ -150,13 +151,14 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             return event.then(h.background_preview, bg_inputs, bg_preview, **click_opts)
 
         media.change(h.load_media, [media, state],
-                     [state, frame, slider, status, video_options, photo_results],
+                     [state, frame, slider, status, video_options, photo_results, matte],
                      **click_opts).then(lambda: (None, None), None, [bg_preview, job_status],
                                         api_visibility="private")
         then_preview(slider.release(h.show_frame, [slider, state, engine, quality], frame_out, **click_opts))
         then_preview(frame.select(h.click, [state, mode, subject, engine, quality], frame_out, **click_opts))
         then_preview(undo.click(h.undo, [state, engine, quality], frame_out, **click_opts))
         then_preview(clear.click(h.clear, [state, engine, quality], frame_out, **click_opts))
+        then_preview(matte.click(h.show_matte, [state, engine, quality], [state, frame, status], **click_opts))
         add_subject.click(h.add_subject, [state], [state, subject], api_visibility="private",
                           concurrency_limit=None)
         for tab, kind in [(tab_blur, "blur"), (tab_color, "color"), (tab_image, "image"), (tab_video, "video"),
