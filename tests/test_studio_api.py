@@ -180,6 +180,11 @@ def test_preview_mask_of_a_correction_that_takes_away(client: Client, subject_cl
     alone = json.dumps({"5": [{"points": [[x, y]], "labels": [0]}]})
     with pytest.raises(Exception, match="E205"):
         client.predict(handle_file(str(subject_clip)), 5, alone, None, "embedded", "fast", api_name="/preview_mask")
+    # no prompts on frame 5, one on frame 0: the matte the job carries to frame 5 ('Matte here')
+    _, alpha, info = client.predict(handle_file(str(subject_clip)), 5, json.dumps({"0": [json.loads(POINT)]}), None,
+                                    "embedded", "fast", api_name="/preview_mask")
+    assert cv2.imread(alpha, cv2.IMREAD_GRAYSCALE)[y, x] > 200 and info["objects"]["1"] > 0
+    assert info["warnings"][0].startswith("the matte as the job carries it here from frame 0")
 
 
 def test_replace_background_full_job(client: Client, subject_clip: Path) -> None:  # noqa: F811

@@ -67,7 +67,8 @@ class StudioAPI:
     @coded_errors
     def preview_mask(self, media: str | None, frame_index: float, prompts: str, mask: str | None,
                      engine: str, quality: str, request: gr.Request):
-        """Mask of the prompted subjects on one frame: (overlay RGB, alpha as grey, info)."""
+        """Mask of the prompted subjects on one frame: (overlay RGB, alpha as grey, info). A frame with
+        no prompts of its own but prompts before it: the matte a job carries there (soft)."""
         session = self._session(request)
         path, info = self._media(media)
         frame = int(frame_index or 0)
@@ -75,10 +76,14 @@ class StudioAPI:
             raise FrameOutOfRangeError(f"frame {frame} is outside the clip (0..{int(info['frame_count']) - 1})")
         by_frame = self._prompts(prompts, frame, mask, info)
         objects = by_frame.get(frame)
-        if not objects:
-            raise NoPromptError(f"no prompt on frame {frame}", "give points/box for frame_index")
-        result = compute.preview_mask(session, path, frame, objects, engine or "auto", quality or "balanced",
-                                      self.settings, by_frame)
+        if objects:
+            result = compute.preview_mask(session, path, frame, objects, engine or "auto", quality or "balanced",
+                                          self.settings, by_frame)
+        elif any(f < frame for f in by_frame):  # no clicks here: the matte the job carries here (Matte here)
+            result = compute.matte_here(session, path, frame, by_frame, engine or "auto", quality or "balanced",
+                                        self.settings)
+        else:
+            raise NoPromptError(f"no prompt on frame {frame} or before it", "give points/box for frame_index")
         alpha_u8 = alpha_to_u8(result.alpha)
         details = {
             "engine": result.engine,
