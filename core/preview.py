@@ -21,6 +21,7 @@ from app_config import Settings, get_settings
 from core.compositing import clean_foreground, composite, despill, refine_alpha
 from core.exceptions import LimitExceededError, NoPromptError
 from core.job import EdgeOptions
+from core.lead_in import lead_in_windows
 from core.prompts import (
     TINY_SELECTION,
     Removal,
@@ -283,6 +284,11 @@ class MaskSession:
             notice = (f"the matte as the job carries it here from frame {first} (tracked in {self._carry[2]:.1f} s), "
                       "before this frame's clicks: where a subject is pale (see-through) or missing, click on it "
                       "to correct it from here.")
+            h, w = image.shape[:2]
+            fps = media_info(path).fps or 25.0
+            later = [end for end, (start, _) in lead_in_windows(earlier, fps, (h, w)).items() if start <= frame_index < end]
+            if later:  # the job eases this frame into a correction after it, which is not shown here
+                notice += f" In the job, the correction on frame {later[0]} eases into this frame too."
             return PreviewResult(draw_matte(image, alphas), union_of(list(alphas.values()), image.shape[:2]),
                                  {oid: a > 0.5 for oid, a in alphas.items()}, self.engine_name,
                                  self.engine_reason, notice)

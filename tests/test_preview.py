@@ -161,6 +161,8 @@ def test_matte_here_shows_the_soft_matte_the_job_makes_of_a_later_frame(tmp_path
     frame = core.preview.read_frame(clip, 12)
     assert shown.overlay[95, 100].sum() < frame[95, 100].sum()  # the background darkened
     assert abs(int(shown.overlay[52, 50].sum()) - int(frame[52, 50].sum())) > 20  # the subject tinted
+    later = session.matte_here(clip, 12, {**first, 15: [ObjectPrompt(points=[(50, 55)], labels=[1])]})
+    assert later.notice.endswith("In the job, the correction on frame 15 eases into this frame too.")
     with pytest.raises(NoPromptError):
         session.matte_here(clip, 0, first)  # nothing before frame 0
     monkeypatch.setattr(core.preview, "CARRY_FRAMES", 10)
