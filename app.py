@@ -140,7 +140,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="the prompt frame (default: the first frame kept, 0 without --trim-start)")
     p.add_argument("--correct", action="append", default=[], metavar="N:X,Y[@ID]",
                    help="a correction click on a later frame N (N:-X,Y for not subject): refines the "
-                   "subject's matte as carried to frame N")
+                   "subject's matte as carried to frame N, which restarts from there; the second before N "
+                   "eases into it (not for not-subject clicks alone); repeatable, applied in order")
     p.add_argument("--background", default="blur:25", metavar="SPEC",
                    help="color:#RRGGBB, blur:RADIUS, image:PATH, video:PATH, transparent, prompt:TEXT, "
                    "procedural:gradient|bokeh|studio")
