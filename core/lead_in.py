@@ -49,7 +49,8 @@ def lead_in_windows(prompts: Mapping[int, list[ObjectPrompt]], fps: float,
     reaches back): the subjects marked before it that it does not only take from."""
     h, w = shape
     subjects = max(1, len({o.object_id for objects in prompts.values() for o in objects}))
-    reach = max(0, min(round(LEAD_IN_S * fps), int(LEAD_IN_MB * 2**20 // (h * w * (3 + 4 * subjects)))))
+    per_pixel = 3 + 4 * (subjects + (subjects > 1))  # the frame, each subject's alpha and (several) their union
+    reach = max(0, min(round(LEAD_IN_S * fps), int(LEAD_IN_MB * 2**20 // (h * w * per_pixel))))
     before = marked_before(prompts)
     keyed = sorted(prompts)
     windows: dict[int, tuple[int, set[int]]] = {}
