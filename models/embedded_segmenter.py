@@ -47,6 +47,7 @@ from models.embedded.seg_cut import (
     Crop,
     Rect,
     clamp_rect,
+    clean_mask,
     flood_region,
     grow_rect,
     keep_clicked,
@@ -69,20 +70,6 @@ FLOOD_TOLERANCE = 28  # colour difference (0..255 per channel) that still counts
 ADDED_AREA = 2.0  # what a further click adds is at most this many times the mask with its "near"
 KEEP_SHOWN = 0.7  # a refinement by positive clicks keeping less of the mask shown is cut again, holding it
 WHOLE_VS_PART = 2.0  # the moving thing under a click replaces a cut inside it this many times smaller
-
-
-def clean_mask(mask: np.ndarray, min_fraction: float = 0.002) -> np.ndarray:
-    """Drop specks and fill pin-holes: components/holes smaller than ``min_fraction`` of the image."""
-    m = mask.astype(np.uint8)
-    min_area = max(4, int(min_fraction * m.size))
-    for value in (1, 0):  # 1: remove small islands; 0: fill small holes
-        target = (m == value).astype(np.uint8)
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(target, connectivity=8)
-        small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < min_area)
-        small = small[small != 0]
-        if small.size:
-            m[np.isin(labels, small)] = 1 - value
-    return m.astype(bool)
 
 
 def split_clicks(prompt: ObjectPrompt) -> tuple[list[Point], list[Point]]:

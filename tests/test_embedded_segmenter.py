@@ -19,10 +19,10 @@ from core.exceptions import EmptyMaskError, MaskSizeError, NoPromptError, PointO
 from models.base import FrameList, ObjectPrompt
 from models.embedded.plate import still_background
 from models.embedded.seg_candidates import box_touch, candidate_boxes
-from models.embedded.seg_cut import Crop
+from models.embedded.seg_cut import Crop, clean_mask
 from models.embedded.seg_motion import attached_parts
 from models.embedded.seg_saliency import saliency
-from models.embedded_segmenter import EmbeddedSegmenter, clean_mask
+from models.embedded_segmenter import EmbeddedSegmenter
 
 
 @pytest.fixture(scope="module")

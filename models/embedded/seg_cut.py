@@ -150,3 +150,17 @@ def reaches_limit(region: np.ndarray, allowed: np.ndarray) -> bool:
     outline = region & ~(cv2.erode(region.view(np.uint8), ones) > 0)
     limit = allowed & ~(cv2.erode(allowed.view(np.uint8), ones) > 0)
     return np.count_nonzero(outline & limit) > LEAK_OUTLINE * max(1, np.count_nonzero(outline))
+
+
+def clean_mask(mask: np.ndarray, min_fraction: float = 0.002) -> np.ndarray:
+    """Drop specks and fill pin-holes: components/holes smaller than ``min_fraction`` of the image."""
+    m = mask.astype(np.uint8)
+    min_area = max(4, int(min_fraction * m.size))
+    for value in (1, 0):  # 1: remove small islands; 0: fill small holes
+        target = (m == value).astype(np.uint8)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(target, connectivity=8)
+        small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < min_area)
+        small = small[small != 0]
+        if small.size:
+            m[np.isin(labels, small)] = 1 - value
+    return m.astype(bool)
