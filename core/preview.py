@@ -29,7 +29,6 @@ from core.prompts import (
     click_steps,
     is_refinement,
     marked_before,
-    prompts_key,
     segment_each,
     selection_warning,
     step_key,
@@ -191,7 +190,8 @@ class MaskSession:
         self._lock = threading.Lock()
         self._clip_path: str | None = None
         self._samples = None  # core.clip_samples.ClipSamples of the video on screen (None: a photo)
-        self._carry: tuple[tuple, dict[int, np.ndarray], float] | None = None  # (key, mattes, seconds)
+        self._carry = None  # core.carry.Carry of the clip on screen, kept where it stopped
+        self._carry_s = 0.0  # how long the last carry took
 
     @property
     def engine(self) -> EngineChoice:
@@ -229,7 +229,7 @@ class MaskSession:
             first = min((f for f, objs in (earlier or {}).items() if f < frame_index and objs), default=frame_index)
             limit = carry_limit(*self._size(path)) if refining else CARRY_FRAMES
             far = frame_index - first > limit
-            alphas = self._carried(path, frame_index, first, earlier or {}, refining) if refining and not far else {}
+            alphas = self._carried(path, frame_index, earlier or {}, refining) if refining and not far else {}
             # as the job does (core/subject_tracks.py): a subject lost by here is found afresh
             carried = {oid: m for oid, a in alphas.items()
                        if oid in refining and np.count_nonzero(m := a > 0.5) >= TINY_SELECTION * m.size}
@@ -255,7 +255,7 @@ class MaskSession:
             alpha = self._soft_alpha(image, mask)
             notice = removal_notice(removed) or selection_warning(mask, live)
             if refining:
-                seconds = None if far or self._carry is None else self._carry[2]
+                seconds = None if far or self._carry is None else self._carry_s
                 notice = refinement_notice(refining, first, seconds, limit) + (f" {notice}" if notice else "")
             return PreviewResult(draw_overlay(image, masks, live, removed), alpha, masks, self.engine_name,
                                  self.engine_reason, notice)
@@ -278,10 +278,9 @@ class MaskSession:
                     f"frame {frame_index} is {frame_index - first} frames after the prompt frame {first}: a "
                     f"preview carries the matte {limit} frames at most", "process the clip and watch its alpha matte")
             subjects = sorted({o.object_id for objs in before.values() for o in objs})
-            alphas = self._carried(path, frame_index, first, before, subjects)
+            alphas = self._carried(path, frame_index, before, subjects)
             image = self.frame(path, frame_index)
-            assert self._carry is not None
-            notice = (f"the matte as the job carries it here from frame {first} (tracked in {self._carry[2]:.1f} s), "
+            notice = (f"the matte as the job carries it here from frame {first} (tracked in {self._carry_s:.1f} s), "
                       "before this frame's clicks: where a subject is pale (see-through) or missing, click on it "
                       "to correct it from here.")
             h, w = image.shape[:2]
@@ -300,30 +299,35 @@ class MaskSession:
         info = probe(path)
         return info.width, info.height
 
-    def _carried(self, path: Path | str, frame_index: int, prompt_frame: int,
-                 earlier: Mapping[int, list[ObjectPrompt]], subjects: list[int]) -> dict[int, np.ndarray | None]:
-        """The ``subjects``' mattes (float alpha) as the job carries them to ``frame_index`` from
-        ``prompt_frame`` (core/carry.py; each is tracked on its own, so the others need not be),
-        worked out once for these earlier prompts (further clicks on this frame reuse it)."""
-        from core.carry import carried_alphas
+    def _carried(self, path: Path | str, frame_index: int, earlier: Mapping[int, list[ObjectPrompt]],
+                 subjects: list[int]) -> dict[int, np.ndarray]:
+        """The ``subjects``' mattes (float alpha) as the job carries them to ``frame_index`` from the
+        earlier frames' prompts (core/carry.py; each is tracked on its own, so the others need not
+        be). The carry is kept: the same frame again (a further click) costs nothing, and a later
+        frame with the same prompts before it carries on from there."""
+        from core.carry import Carry, prompts_before
         from core.clip_samples import ClipSamples
         from core.video_io import probe
 
-        before = {f: kept for f, objs in earlier.items()
-                  if f < frame_index and (kept := [o for o in objs if o.object_id in subjects])}
-        key = (str(path), frame_index, prompt_frame, prompts_key(before))
-        if self._carry is None or self._carry[0] != key:
-            started = time.perf_counter()
+        started = time.perf_counter()
+        carry = self._carry
+        if carry is None or carry.path != str(path) or carry.subjects != subjects or \
+                not carry.can_reach(frame_index, earlier):
+            if carry is not None:
+                carry.close()
+            self._carry = None
+            first = min(prompts_before(earlier, frame_index, subjects))
             self._use_clip(path, frame_index)  # the segmenter looks at the clip, as in a job
             info = probe(path)  # and the matters, from the prompt frame (their first looks are there)
-            samples = ClipSamples(path, info, prompt_frame, info.frame_count)
+            samples = ClipSamples(path, info, first, info.frame_count)
             try:
-                masks = carried_alphas(path, before, frame_index, self.engine, samples)
+                carry = self._carry = Carry(path, self.engine, subjects, first, samples)
             finally:
                 samples.close()
-            self._carry = (key, masks, time.perf_counter() - started)
-            self._image_key = None  # the segmenter saw other frames: the one on screen is set again
-        return dict(self._carry[1])
+        alphas = carry.reach(frame_index, earlier)
+        self._carry_s = time.perf_counter() - started
+        self._image_key = None  # the segmenter saw other frames: the one on screen is set again
+        return alphas
 
     def _use_clip(self, path: Path | str, frame_index: int) -> None:
         """Let the segmenter look at the clip on screen (a new clip: new samples; a photo: none)."""
@@ -376,6 +380,9 @@ class MaskSession:
             source.close()
 
     def close(self) -> None:
+        if self._carry is not None:
+            self._carry.close()
+            self._carry = None
         if self._engine is not None:
             self._engine.segmenter.use_clip(None)
             self._engine.segmenter.close()

@@ -198,10 +198,21 @@ def test_a_correction_previews_the_matte_the_job_carries_there_with_what_its_cli
     carried = session._carry
     again = session.preview(clip, 12, [ObjectPrompt(points=[(140, 58), (145, 60)], labels=[1, 1])],
                             {0: first, 12: here})
-    assert session._carry is carried and again.masks[1][52, 50]
+    assert session._carry is carried and carried.reached == 12 and again.masks[1][52, 50]
     other = [ObjectPrompt(object_id=2, points=[(140, 70)], labels=[1])]  # another subject: not carried
     session.preview(clip, 12, here, {0: first + other, 12: here})
-    assert set(session._carry[1]) == {1}
+    assert session._carry is carried and set(carried.alphas) == {1}
+    # a later frame carries on from frame 12 (its clicks were not applied there, so not past a click
+    # on frame 12 itself: then it starts again from the prompt frame)
+    later = [ObjectPrompt(points=[(50, 58)], labels=[1])]
+    session.preview(clip, 18, later, {0: first, 18: later})
+    assert session._carry is carried and carried.reached == 18
+    fresh = MaskSession(engine="embedded", quality="fast")  # carried on: the same matte as afresh
+    fresh.preview(clip, 18, later, {0: first, 18: later})
+    assert fresh._carry is not carried and fresh._carry.reached == 18
+    np.testing.assert_array_equal(carried.alphas[1], fresh._carry.alphas[1])
+    session.preview(clip, 20, later, {0: first, 12: here, 20: later})
+    assert session._carry is not carried and session._carry.reached == 20
     assert core.preview.carry_limit(1280, 720) == 600 and core.preview.carry_limit(3840, 2160) == 150
     assert core.preview.carry_limit(1920, 1080) == 267 and core.preview.carry_limit(640, 360) == 600
     monkeypatch.setattr(core.preview, "CARRY_FRAMES", 10)  # too far to carry: the clicks' own, and said so
