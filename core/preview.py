@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from app_config import Settings, get_settings
@@ -22,6 +21,7 @@ from core.compositing import clean_foreground, composite, despill, refine_alpha
 from core.exceptions import LimitExceededError, NoPromptError
 from core.job import EdgeOptions
 from core.lead_in import lead_in_windows
+from core.overlay import draw_matte, draw_overlay
 from core.prompts import (
     TINY_SELECTION,
     Removal,
@@ -39,7 +39,7 @@ from core.prompts import (
 )
 from core.subject_tracks import union_of
 from models.backgrounds import OutputGeometry, make_background
-from models.base import NEGATIVE, ObjectPrompt, SegmentResult
+from models.base import ObjectPrompt, SegmentResult
 from models.engines import EngineChoice, resolve_engine
 
 logger = logging.getLogger(__name__)
@@ -54,10 +54,6 @@ CARRY_MIN = 150
 def carry_limit(width: int, height: int) -> int:
     """How many frames a correction's preview carries the matte at most, for frames of this size."""
     return max(CARRY_MIN, round(CARRY_FRAMES * min(1.0, 1280 * 720 / max(1, width * height))))
-
-#: one colour per subject (RGB), reused cyclically
-OBJECT_COLORS = [(30, 144, 255), (255, 99, 71), (50, 205, 50), (255, 215, 0), (186, 85, 211), (0, 206, 209)]
-
 
 @dataclass(frozen=True)
 class MediaInfo:
@@ -102,57 +98,6 @@ class PreviewResult:
     engine: str
     reason: str
     notice: str | None = None  # clicks that selected nothing or next to nothing: what to do instead
-
-
-def draw_overlay(frame: np.ndarray, masks: dict[int, np.ndarray], objects: list[ObjectPrompt],
-                 removed: dict[int, np.ndarray] | None = None) -> np.ndarray:
-    """Tint each subject's mask in its colour, outline it, and draw its clicks and box; what a
-    correction takes out of a subject (``removed``) is darkened and striped in its colour."""
-    out = frame.copy()
-    thickness = max(2, round(max(frame.shape[:2]) / 400))
-    if removed:
-        stripes = (np.add.outer(np.arange(frame.shape[0]), np.arange(frame.shape[1])) // (4 * thickness)) % 2 == 0
-    for oid, region in (removed or {}).items():
-        color = np.array(OBJECT_COLORS[(oid - 1) % len(OBJECT_COLORS)], dtype=np.float32)
-        out[region] = (0.5 * out[region]).astype(np.uint8)
-        out[region & stripes] = (0.5 * out[region & stripes] + 0.5 * color).astype(np.uint8)
-    for oid, mask in masks.items():
-        color = np.array(OBJECT_COLORS[(oid - 1) % len(OBJECT_COLORS)], dtype=np.float32)
-        m = mask.astype(bool)
-        out[m] = (0.55 * out[m] + 0.45 * color).astype(np.uint8)
-        contours, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        cv2.drawContours(out, contours, -1, tuple(int(c) for c in color), thickness, cv2.LINE_AA)
-    radius = max(5, round(max(frame.shape[:2]) / 120))
-    for obj in objects:
-        color = OBJECT_COLORS[(obj.object_id - 1) % len(OBJECT_COLORS)]
-        if obj.box is not None:
-            x0, y0, x1, y1 = (round(v) for v in obj.box)
-            cv2.rectangle(out, (x0, y0), (x1, y1), color, thickness, cv2.LINE_AA)
-        for (x, y), label in zip(obj.points, obj.labels, strict=True):
-            center = (round(x), round(y))
-            fill = (220, 40, 40) if label == NEGATIVE else (40, 200, 80)
-            cv2.circle(out, center, radius + 2, (255, 255, 255), -1, cv2.LINE_AA)
-            cv2.circle(out, center, radius, fill, -1, cv2.LINE_AA)
-            if label == NEGATIVE:
-                cv2.line(out, (center[0] - radius // 2, center[1]), (center[0] + radius // 2, center[1]),
-                         (255, 255, 255), 2, cv2.LINE_AA)
-    return out
-
-
-def draw_matte(frame: np.ndarray, alphas: Mapping[int, np.ndarray]) -> np.ndarray:
-    """Each subject tinted in its colour as far as its matte is opaque (a pale tint: see-through
-    there), and outlined where it is half; the background darkened, so what is kept stands out."""
-    out = frame.astype(np.float32) * 0.6
-    for oid, alpha in alphas.items():
-        tinted = 0.55 * frame + 0.45 * np.array(OBJECT_COLORS[(oid - 1) % len(OBJECT_COLORS)], dtype=np.float32)
-        out += alpha[..., None] * (tinted - out)
-    out = np.clip(out, 0, 255).astype(np.uint8)
-    thickness = max(2, round(max(frame.shape[:2]) / 400))
-    for oid, alpha in alphas.items():
-        color = tuple(int(c) for c in OBJECT_COLORS[(oid - 1) % len(OBJECT_COLORS)])
-        contours, _ = cv2.findContours((alpha > 0.5).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        cv2.drawContours(out, contours, -1, color, thickness, cv2.LINE_AA)
-    return out
 
 
 def removal_notice(removed: dict[int, np.ndarray]) -> str | None:
@@ -337,6 +282,9 @@ class MaskSession:
 
         if str(path) == self._clip_path:
             return
+        if self._carry is not None and self._carry.path != str(path):  # another clip: its reader and matters go
+            self._carry.close()
+            self._carry = None
         if self._samples is not None:
             self._samples.close()
         self._clip_path, self._samples = str(path), None
