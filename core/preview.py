@@ -44,9 +44,10 @@ from models.engines import EngineChoice, resolve_engine
 
 logger = logging.getLogger(__name__)
 
-#: a correction's preview carries the matte from the first prompted frame this far at most at 720p
-#: (the embedded engine: about 10 s on two cores), fewer for bigger frames (decoding and the edges'
-#: work grow with the pixels) but never under CARRY_MIN; further on it shows the clicks' own selection
+#: a correction's preview carries the matte from the first prompted frame (or from where the last
+#: carry stopped) this far at most at 720p (the embedded engine: about 10 s on two cores), fewer for
+#: bigger frames (decoding and the edges' work grow with the pixels) but never under CARRY_MIN;
+#: further on it shows the clicks' own selection
 CARRY_FRAMES = 600
 CARRY_MIN = 150
 
@@ -173,7 +174,7 @@ class MaskSession:
             refining = sorted(o.object_id for o in live if is_refinement(o) and o.object_id in marked)
             first = min((f for f, objs in (earlier or {}).items() if f < frame_index and objs), default=frame_index)
             limit = carry_limit(*self._size(path)) if refining else CARRY_FRAMES
-            far = frame_index - first > limit
+            far = frame_index - self._carry_start(path, frame_index, earlier or {}, refining, first) > limit
             alphas = self._carried(path, frame_index, earlier or {}, refining) if refining and not far else {}
             # as the job does (core/subject_tracks.py): a subject lost by here is found afresh
             carried = {oid: m for oid, a in alphas.items()
@@ -218,11 +219,14 @@ class MaskSession:
                                     "click on the subject on an earlier frame (the prompt frame) first")
             first = min(before)
             limit = carry_limit(*self._size(path))
-            if frame_index - first > limit:
-                raise LimitExceededError(
-                    f"frame {frame_index} is {frame_index - first} frames after the prompt frame {first}: a "
-                    f"preview carries the matte {limit} frames at most", "process the clip and watch its alpha matte")
             subjects = sorted({o.object_id for objs in before.values() for o in objs})
+            start = self._carry_start(path, frame_index, before, subjects, first)
+            if frame_index - start > limit:
+                raise LimitExceededError(
+                    f"frame {frame_index} is {frame_index - start} frames after "
+                    f"{'the prompt frame' if start == first else 'the frame last looked at,'} {start}: a "
+                    f"preview carries the matte {limit} frames at most", "look at a nearer frame first (the matte "
+                    "is carried on from there), or process the clip and watch its alpha matte")
             alphas = self._carried(path, frame_index, before, subjects)
             image = self.frame(path, frame_index)
             notice = (f"the matte as the job carries it here from frame {first} (tracked in {self._carry_s:.1f} s), "
@@ -244,6 +248,19 @@ class MaskSession:
         info = probe(path)
         return info.width, info.height
 
+    def _carries_on(self, path: Path | str, frame_index: int, earlier: Mapping[int, list[ObjectPrompt]],
+                    subjects: list[int]) -> bool:
+        """Whether the kept carry can carry on to ``frame_index`` (the same clip, subjects and prompts)."""
+        carry = self._carry
+        return carry is not None and carry.path == str(path) and carry.subjects == subjects and \
+            carry.can_reach(frame_index, earlier)
+
+    def _carry_start(self, path: Path | str, frame_index: int, earlier: Mapping[int, list[ObjectPrompt]],
+                     subjects: list[int], first: int) -> int:
+        """Where carrying the matte to ``frame_index`` would start (what a preview's limit counts
+        from): where the kept carry stopped, when it can carry on from there, else ``first``."""
+        return self._carry.reached if self._carries_on(path, frame_index, earlier, subjects) else first
+
     def _carried(self, path: Path | str, frame_index: int, earlier: Mapping[int, list[ObjectPrompt]],
                  subjects: list[int]) -> dict[int, np.ndarray]:
         """The ``subjects``' mattes (float alpha) as the job carries them to ``frame_index`` from the
@@ -256,8 +273,7 @@ class MaskSession:
 
         started = time.perf_counter()
         carry = self._carry
-        if carry is None or carry.path != str(path) or carry.subjects != subjects or \
-                not carry.can_reach(frame_index, earlier):
+        if not self._carries_on(path, frame_index, earlier, subjects):
             if carry is not None:
                 carry.close()
             self._carry = None

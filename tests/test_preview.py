@@ -167,8 +167,13 @@ def test_matte_here_shows_the_soft_matte_the_job_makes_of_a_later_frame(tmp_path
         session.matte_here(clip, 0, first)  # nothing before frame 0
     monkeypatch.setattr(core.preview, "CARRY_FRAMES", 10)
     monkeypatch.setattr(core.preview, "CARRY_MIN", 10)
+    near = MaskSession(engine="embedded", quality="fast")
     with pytest.raises(LimitExceededError, match="12 frames after the prompt frame 0"):
-        MaskSession(engine="embedded", quality="fast").matte_here(clip, 12, first)
+        near.matte_here(clip, 12, first)
+    near.matte_here(clip, 8, first)  # within reach; and from there, 12 is within reach too
+    assert near.matte_here(clip, 12, first).alpha[52, 50] > 0.9 and near._carry.reached == 12
+    with pytest.raises(LimitExceededError, match="11 frames after the frame last looked at, 12"):
+        near.matte_here(clip, 23, first)
 
 
 def test_a_correction_previews_the_matte_the_job_carries_there_with_what_its_clicks_add(tmp_path, monkeypatch):
