@@ -209,3 +209,30 @@ def test_process_job_runs_end_to_end_on_the_real_engine(tmp_path):
             frames = [f.to_ndarray(format="gray") for f in container.decode(video=0)]
         assert len(frames) == 10, name
         assert frames[0].shape == (112, 128)
+
+
+def test_matte_here_carries_matanyone_on_and_a_correction_preview_refines_with_sam2(tmp_path):
+    """The studio's previews on the real engine (random weights): 'Matte here' on frame 7 carries
+    SAM2's mask of frame 3 there with MatAnyone, then on to frame 9 from where it stopped; a
+    correction click on frame 9 is previewed as SAM2 refining the matte carried there."""
+    import media
+
+    from core.preview import MaskSession
+    from models.base import ObjectPrompt
+
+    clip = media.make_video(tmp_path / "in.mp4", width=128, height=112, frames=10, fps=10)
+    settings = dataclasses.replace(Settings(), weights="random", device="cpu")
+    session = MaskSession(engine="sam2", quality="fast", settings=settings)
+    try:
+        first = {3: [ObjectPrompt(points=[(60.0, 50.0)], labels=[1])]}
+        shown = session.matte_here(clip, 7, first)
+        assert shown.alpha.shape == (112, 128) and shown.overlay.shape == (112, 128, 3)
+        assert shown.notice.startswith("the matte as the job carries it here from frame 3")
+        carry = session._carry
+        session.matte_here(clip, 9, first)
+        assert session._carry is carry and carry.reached == 9
+        click = [ObjectPrompt(points=[(64.0, 52.0)], labels=[1])]
+        preview = session.preview(clip, 9, click, {**first, 9: click})
+        assert preview.masks[1].shape == (112, 128) and session._carry is carry
+    finally:
+        session.close()
