@@ -106,6 +106,8 @@ class LeadIns:
                     step_done()
             finally:
                 matter.close()
+        for _ in range(len(held) * len(subjects - restarted.keys())):  # not restarted: its steps count as done
+            step_done()
         for frame in held:
             if subjects & restarted.keys():
                 frame.alpha = union_of(list(frame.alphas.values()), frame.rgb.shape[:2])

@@ -86,8 +86,10 @@ def test_a_correction_that_restarts_nothing_releases_its_frames_as_they_were():
               for i in (3, 4)]
     for frame in frames:
         lead_ins.hold(frame)
-    released = lead_ins.release(5, rgb, {}, lambda: None)  # clicks that selected nothing
+    steps = []
+    released = lead_ins.release(5, rgb, {}, lambda: steps.append(1))  # clicks that selected nothing
     assert released == frames and all(f.alpha[0, 0] == 0.5 for f in released)
+    assert len(steps) == 2  # its progress counted all the same
 
 
 def test_frames_held_for_a_correction_never_reached_are_flushed_as_they_were():
