@@ -34,15 +34,14 @@ _lock = threading.Lock()
 
 def is_animated_webp(path: Path) -> bool:
     """A WebP file (by its first bytes) with more than one frame."""
+    from core.image_io import animated_frames
+
     try:
         with path.open("rb") as fh:
             head = fh.read(12)
-        if not (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
-            return False
-        with Image.open(path) as img:
-            return int(getattr(img, "n_frames", 1)) > 1
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+    except OSError:
         return False
+    return head[:4] == b"RIFF" and head[8:12] == b"WEBP" and animated_frames(path) > 1
 
 
 def decodable(path: Path) -> Path:

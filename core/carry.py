@@ -90,7 +90,7 @@ class Carry:
 
 
 def prompts_before(prompts: Mapping[int, list[ObjectPrompt]], frame_index: int,
-            subjects: list[int]) -> dict[int, list[ObjectPrompt]]:
+                   subjects: list[int]) -> dict[int, list[ObjectPrompt]]:
     """The ``subjects``' prompts on the frames before ``frame_index`` (frames left with none dropped)."""
     return {f: kept for f, objs in prompts.items()
             if f < frame_index and (kept := [o for o in objs if o.object_id in subjects and not o.is_empty()])}

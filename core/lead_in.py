@@ -91,7 +91,8 @@ class LeadIns:
         the masks they restarted from): the held frames, in order, each restarted subject eased in."""
         held, self._held = self._held, []
         _, subjects = self.windows.get(index, (index, set()))
-        for oid in sorted(subjects & restarted.keys()):
+        eased = subjects & restarted.keys()
+        for oid in sorted(eased):
             matter = self._factory()
             try:
                 matter.prepare(self._samples)
@@ -106,13 +107,12 @@ class LeadIns:
                     step_done()
             finally:
                 matter.close()
-        for _ in range(len(held) * len(subjects - restarted.keys())):  # not restarted: its steps count as done
+        for _ in range(len(held) * len(subjects - eased)):  # not restarted: its steps count as done
             step_done()
-        for frame in held:
-            if subjects & restarted.keys():
+        if eased:
+            for frame in held:
                 frame.alpha = union_of(list(frame.alphas.values()), frame.rgb.shape[:2])
-        logger.debug("lead-in to frame %d: %d frame(s), subject(s) %s", index, len(held),
-                     sorted(subjects & restarted.keys()))
+        logger.debug("lead-in to frame %d: %d frame(s), subject(s) %s", index, len(held), sorted(eased))
         return held
 
     def flush(self) -> list[HeldFrame]:

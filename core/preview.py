@@ -211,9 +211,10 @@ class MaskSession:
         """The matte a job makes of ``frame_index`` from the prompts of the frames before it (this
         frame's own clicks left out), each subject tinted as far as it is opaque: where it is pale
         or missing, a correction click is wanted. Worked out as a correction's preview is."""
+        from core.carry import prompts_before
+
         with self._lock:
-            before = {f: kept for f, objs in earlier.items()
-                      if f < frame_index and (kept := [o for o in objs if not o.is_empty()])}
+            before = prompts_before(earlier, frame_index, sorted({o.object_id for objs in earlier.values() for o in objs}))
             if not before:
                 raise NoPromptError("nothing is marked on a frame before this one",
                                     "click on the subject on an earlier frame (the prompt frame) first")
