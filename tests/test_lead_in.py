@@ -4,9 +4,10 @@ and how its restart is eased into them."""
 from __future__ import annotations
 
 import numpy as np
+from test_subject_tracks import Echo
 
 from core.lead_in import HeldFrame, LeadIns, lead_in_steps, lead_in_windows
-from models.base import Matter, ObjectPrompt
+from models.base import ObjectPrompt
 
 
 def _click(oid: int, label: int = 1) -> ObjectPrompt:
@@ -29,24 +30,21 @@ def test_windows_reach_a_second_back_never_past_the_frame_prompted_before_and_no
     assert lead_in_windows(prompts, 30.0, (2160, 3840))[40] == (39, {1})
 
 
-class Constant(Matter):
-    """A matter whose alpha is its start mask on every frame; counts its steps."""
+class Constant(Echo):
+    """``Echo`` (its start mask on every frame) that also keeps what it was prepared with, counts
+    its steps and knows it was closed."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.steps = 0
-        self.prepared = None
         self.closed = False
 
     def prepare(self, samples) -> None:  # noqa: ANN001
         self.prepared = samples
 
-    def start(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        self.mask = mask.astype(np.float32)
-        return self.mask
-
     def step(self, frame: np.ndarray) -> np.ndarray:
         self.steps += 1
-        return self.mask
+        return super().step(frame)
 
     def close(self) -> None:
         self.closed = True
