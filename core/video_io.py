@@ -302,27 +302,45 @@ class VideoReader:
             raise FrameOutOfRangeError(f"frame {start} is outside 0..{count - 1}")
         if start >= stop:
             return
-        yield from self._decode_from(start, stop, seek=True, only=only)
+        yield from self._decode_from(start, stop, only=only)
 
-    def _decode_from(self, start: int, stop: int, seek: bool, only: set[int] | None = None) -> Iterator[Frame]:
+    def _decoded_from(self, index: int) -> Iterator[tuple[int, av.VideoFrame]]:
+        """(index, frame) of every decoded frame with a known timestamp, from one at or before frame
+        ``index`` on. A demuxer's seek can land after the frame asked for: MPEG-TS seeks by its
+        clock and lands about a second late (past the only keyframe of a short clip: nothing at
+        all). So when the first frame decoded comes after ``index``, it seeks again a second and
+        then five seconds earlier, and last to the file's start (a seek that every format makes)."""
+        target = self.info.frame_pts[index]
+        second = max(1, round(1 / self.info.time_base))
+        for back in (0, second, 5 * second, None):
+            if back is None:
+                self._container.seek(0)
+            else:
+                self._container.seek(target - back, stream=self._stream, backward=True)
+            decoded = self._container.decode(self._stream)
+            for frame in decoded:
+                self.frames_decoded += 1
+                first = self._index_of.get(frame.pts)
+                if first is not None:
+                    break
+            else:
+                continue  # the seek landed past the last keyframe: nothing decoded
+            if first <= index or back is None:
+                yield first, frame
+                for frame in decoded:
+                    self.frames_decoded += 1
+                    if (i := self._index_of.get(frame.pts)) is not None:
+                        yield i, frame
+                return
+            logger.debug("seek for frame %d landed on %d; seeking earlier", index, first)
+
+    def _decode_from(self, start: int, stop: int, only: set[int] | None = None) -> Iterator[Frame]:
         info = self.info
-        target = info.frame_pts[start]
-        self._container.seek(target if seek else info.frame_pts[0], stream=self._stream, backward=True)
         expected = start
-        for frame in self._container.decode(self._stream):
-            self.frames_decoded += 1
-            index = self._index_of.get(frame.pts)
-            if index is None:
-                logger.debug("frame with unknown pts %s skipped", frame.pts)
-                continue
+        for index, frame in self._decoded_from(start):
             if index < expected:
                 continue  # decoding forward from the keyframe to the wanted frame
             if index > expected:
-                if seek and expected == start:
-                    # the demuxer's seek landed after the wanted frame: decode from the start instead
-                    logger.warning("seek to frame %d overshot to %d; decoding from the start", start, index)
-                    yield from self._decode_from(start, stop, seek=False, only=only)
-                    return
                 logger.warning("frame %d missing in decode (got %d)", expected, index)
             if only is None or index in only:
                 yield Frame(index, to_rgb(frame, info.rotation), frame.pts, info.time_of(index))
@@ -369,12 +387,9 @@ class VideoReader:
         picked: dict[int, np.ndarray] = {}
         ctx.skip_frame = "NONREF"
         try:
-            self._container.seek(info.frame_pts[targets[0]], stream=self._stream, backward=True)
             k = 0
-            for frame in self._container.decode(self._stream):
-                self.frames_decoded += 1
-                index = self._index_of.get(frame.pts)
-                if index is None or index < targets[k]:
+            for index, frame in self._decoded_from(targets[0]):
+                if index < targets[k]:
                     continue
                 picked[index] = to_rgb(frame, info.rotation)
                 while k < len(targets) and targets[k] <= index:

@@ -104,6 +104,22 @@ def test_clip_with_audio_keeps_frames_rate_duration_and_sync(tmp_path):
         ["composite.mp4", "alpha.mp4", "foreground.webm", "report.json", "alpha"])
 
 
+def test_an_mpeg_ts_clip_keeps_its_frames_in_order_and_its_sound_in_sync(tmp_path):
+    """A camcorder's .m2ts / broadcast .ts: its clock starts late and its seeks land late."""
+    flashes = [3, 25, 41]
+    clip = media.make_video(tmp_path / "in.ts", width=96, height=64, frames=50, fps=25, audio="click",
+                            flash_frames=flashes)
+    out = tmp_path / "out"
+    assert run_cli(clip, "--out", out, "--point", "20,50", "--frame", "30", "--matte-frames") == 0
+    assert probe(out / "composite.mp4").frame_count == 50
+    times = frame_times(out / "composite.mp4")
+    frames = decoded_frames(out / "composite.mp4")
+    assert [i for i, rgb in enumerate(frames) if media.is_flash(rgb)] == flashes
+    onsets = audio_onsets_s(out / "composite.mp4")
+    assert len(onsets) == len(flashes)
+    assert max(abs(a - times[i]) for a, i in zip(onsets, flashes, strict=True)) < 1 / 25
+
+
 def test_no_audio_odd_size_ntsc_rate_and_transparent_formats(tmp_path):
     clip = media.make_video(tmp_path / "odd.mp4", width=81, height=61, frames=24, fps=Fraction(30000, 1001),
                             pix_fmt="yuv444p")  # 4:4:4 H.264 can hold an odd size

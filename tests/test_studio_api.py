@@ -306,3 +306,22 @@ def test_cancel_stops_this_sessions_job_and_unload_removes_its_files(tmp_path: P
     handlers.unload(_Request("sess-a"))
     assert not res.folder.exists() and "sess-a" not in st.active_sessions()
     st.end_session("sess-b")
+
+
+def test_the_studio_takes_camcorder_and_old_phone_videos(tmp_path: Path) -> None:
+    """The upload's "video" type goes by MIME type, which files .ts as a Qt translation and .3gp as
+    audio: the studio names such suffixes itself, and still refuses what is neither."""
+    import gradio as gr
+    from gradio.data_classes import FileData
+
+    from ui.studio import MEDIA_TYPES
+
+    upload = gr.File(file_types=MEDIA_TYPES, type="filepath")
+    for name in ("clip.m2ts", "clip.MTS", "clip.ts", "clip.3gp", "clip.mp4", "clip.mkv", "photo.jpg"):
+        path = tmp_path / name
+        path.write_bytes(b"media")
+        assert upload.preprocess(FileData(path=str(path))) == str(path)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not media")
+    with pytest.raises(gr.Error):
+        upload.preprocess(FileData(path=str(notes)))

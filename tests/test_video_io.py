@@ -169,6 +169,24 @@ def test_sample_in_one_long_group_of_pictures_skips_unreferenced_frames(tmp_path
         assert _indexes(reader.frames(0, 60)) == list(range(60))
 
 
+@pytest.mark.parametrize("frames", [50, 12])
+def test_mpeg_ts_frames_are_found_though_its_seeks_land_late(tmp_path, frames):
+    """MPEG-TS (camcorders' .mts/.m2ts, broadcast) seeks by its clock and lands a keyframe late, or
+    past the only keyframe of a short clip; the reader used to give frame 10 as frame 0, or none."""
+    path = media.make_video(tmp_path / "clip.ts", width=96, height=64, frames=frames, gop=10)
+    info = probe(path)
+    assert info.frame_count == frames and info.frame_pts[0] > 0  # TS starts its clock late
+    wanted = [k for k in (0, 1, 9, 10, 11, 25, 49) if k < frames]
+    with VideoReader(path, info) as reader:
+        assert [media.decode_index(reader.read_frame(k)) for k in wanted] == wanted
+        assert _indexes(reader.frames(frames - 3)) == list(range(frames - 3, frames))
+        got = [media.decode_index(s) for s in reader.sample(5)]
+        assert len(got) == 5 and got == sorted(set(got))
+        reader.frames_decoded = 0
+        assert media.decode_index(reader.read_frame(frames - 2)) == frames - 2
+        assert reader.frames_decoded <= 2 + 10 + 10  # a landing after it, then the group before it
+
+
 def test_reader_turns_rotated_video_upright(clips):
     for name in ("rot90", "rot270", "rot180"):
         with VideoReader(clips[name]) as reader:

@@ -27,6 +27,11 @@ EXAMPLE_CLIPS = sorted(p for p in (ASSETS / "examples").iterdir() if p.suffix in
 EXAMPLE_BACKGROUNDS = sorted((ASSETS / "backgrounds").glob("*.jpg"))
 DELETE_CACHE = (1800, 3600)  # every 30 min, delete Gradio's cached uploads/outputs older than 1 h
 PREVIEW_CONCURRENCY = 4  # clicks at once: the embedding is cached, a click is a light decode
+# Video files whose suffix the MIME table does not file under video/* (.ts: Qt translations, .3gp:
+# audio, .mts: a 3D model, .m2ts/.vob: nothing), so the "video" file type alone refuses them
+# although FFmpeg reads them all: camcorders (AVCHD), old phones, broadcast and DVD.
+VIDEO_SUFFIXES = [".ts", ".mts", ".m2ts", ".m2t", ".3gp", ".3g2", ".mxf", ".vob", ".mod", ".tod", ".y4m"]
+MEDIA_TYPES = ["video", "image", *VIDEO_SUFFIXES]
 ENGINES = (("Auto (best available)", "auto"), ("Embedded (no weights)", "embedded"), ("SAM2 + MatAnyone", "sam2"))
 
 
@@ -49,7 +54,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             # ---------------- left: media and the frame to click on --------------------
             with gr.Column(scale=3, min_width=520):
                 with gr.Row(equal_height=True):
-                    media = gr.File(label="① Video or photo", file_types=["video", "image"], type="filepath",
+                    media = gr.File(label="① Video or photo", file_types=MEDIA_TYPES, type="filepath",
                                     height=110, scale=3, elem_id="media-input")
                     with gr.Column(scale=2, min_width=200):
                         gr.Examples([[str(p)] for p in EXAMPLE_CLIPS], inputs=[media], label="Examples",
@@ -84,7 +89,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                         gr.Examples([[str(p)] for p in EXAMPLE_BACKGROUNDS], inputs=[bg_image],
                                     label="Examples", examples_per_page=8)
                     with gr.Tab("Video", id="video") as tab_video:
-                        bg_video = gr.File(label="Background video (loops)", file_types=["video"],
+                        bg_video = gr.File(label="Background video (loops)", file_types=["video", *VIDEO_SUFFIXES],
                                            type="filepath", height=110)
                     with gr.Tab("Prompt", id="prompt") as tab_prompt:
                         with gr.Row(equal_height=True):
