@@ -26,13 +26,18 @@ _CROSS3 = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 _FILL_WEIGHT = np.clip(255.0 - 1.5 * np.arange(256), 0, 255).astype(np.uint8)
 
 
-def fit_cover(image: np.ndarray, width: int, height: int, upscale: int = cv2.INTER_LINEAR) -> np.ndarray:
-    """Scale ``image`` to cover width x height without stretching, then centre-crop."""
+def fit_cover(image: np.ndarray, width: int, height: int, upscale: int = cv2.INTER_LINEAR,
+              pixel_aspect: float = 1.0) -> np.ndarray:
+    """Scale ``image`` to cover width x height without stretching, then centre-crop.
+
+    ``pixel_aspect``: how much wider an output pixel is shown than one of ``image`` (the output's
+    sample aspect ratio over the image's): the image is fitted to what the viewer sees and its
+    width squeezed by that much, so a round thing stays round on an anamorphic clip."""
     h, w = image.shape[:2]
-    if (w, h) == (width, height):
+    if (w, h) == (width, height) and pixel_aspect == 1.0:
         return image
-    scale = max(width / w, height / h)
-    new_w, new_h = max(width, round(w * scale)), max(height, round(h * scale))
+    scale = max(width * pixel_aspect / w, height / h)
+    new_w, new_h = max(width, round(w * scale / pixel_aspect)), max(height, round(h * scale))
     interp = cv2.INTER_AREA if scale < 1 else upscale
     resized = cv2.resize(image, (new_w, new_h), interpolation=interp)
     x0, y0 = (new_w - width) // 2, (new_h - height) // 2

@@ -141,6 +141,7 @@ def video_report(job: VideoJob, total_s: float, peak_mb: float) -> dict:
             "frames": info.frame_count, "fps": str(info.fps), "duration_s": round(info.duration_s, 4),
             "has_audio": info.has_audio, "rotation": info.rotation, "variable_frame_rate": info.is_vfr,
             "codec": info.codec, "pix_fmt": info.pix_fmt, "hdr": info.hdr,
+            "sample_aspect": f"{info.sample_aspect.numerator}:{info.sample_aspect.denominator}",
         },
         "frames": frames,
         "input_fps": float(info.fps),

@@ -122,6 +122,7 @@ class FrameSink:
         crf: int,
         preset: str,
         matte_frames: bool,
+        sample_aspect: Fraction = Fraction(1),
     ) -> None:
         from core.video_io import VideoWriter
 
@@ -133,7 +134,7 @@ class FrameSink:
             for name in formats:
                 self.writers[name] = VideoWriter(
                     staging.file(name), width, height, fps, VIDEO_KINDS[name],
-                    time_base=time_base, crf=crf, preset=preset,
+                    time_base=time_base, crf=crf, preset=preset, sample_aspect=sample_aspect,
                 )
             if matte_frames:
                 self.matte_dir = staging.file("alpha")

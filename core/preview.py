@@ -91,6 +91,14 @@ def read_frame(path: Path | str, index: int = 0) -> np.ndarray:
         return reader.read_frame(index)
 
 
+def _pixel_aspect(path: Path | str) -> float:
+    """The sample aspect ratio the job's outputs will carry (1 for a photo)."""
+    from core.image_io import is_image_path
+    from core.video_io import probe
+
+    return 1.0 if is_image_path(path) else float(probe(path).sample_aspect)
+
+
 @dataclass
 class PreviewResult:
     overlay: np.ndarray  # RGB: the frame with each subject tinted in its colour, outlined, points drawn
@@ -338,7 +346,7 @@ class MaskSession:
         if source is None:  # transparent: the clean edge colour an editor would get
             return composite(clean_foreground(image, alpha), alpha, checkerboard(w, h))
         foreground = despill(image, alpha, edges.despill)
-        source.open(OutputGeometry(w, h, 1, 1.0))
+        source.open(OutputGeometry(w, h, 1, 1.0, _pixel_aspect(path)))
         try:
             return composite(foreground, alpha, source.frame(0, image, alpha), edges.light_wrap)
         finally:

@@ -69,6 +69,8 @@ class VideoInfo:
     #: indexes of keyframes (cheap to seek to: nothing else needs decoding first)
     keyframes: tuple[int, ...] = field(default=(), repr=False, compare=False)
     hdr: str | None = None  # the HDR transfer the clip is tagged with ("PQ" or "HLG"), None for SDR
+    #: the width a pixel is shown at over its height, upright (64/45: widescreen PAL; 1 for most)
+    sample_aspect: Fraction = Fraction(1)
 
     def time_of(self, index: int) -> float:
         """Seconds from the first frame to frame ``index``."""
@@ -231,6 +233,8 @@ def _probe(p: Path, size: int, mtime_ns: int) -> VideoInfo:
         fmt = first.format
         width, height = (first.height, first.width) if rotation in (90, 270) else (first.width, first.height)
         audio = container.streams.audio
+        sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+        sar = Fraction(sar) if sar else Fraction(1)
         info = VideoInfo(
             path=p,
             width=width,
@@ -251,6 +255,7 @@ def _probe(p: Path, size: int, mtime_ns: int) -> VideoInfo:
             last_duration=int(last),
             keyframes=tuple(i for i, ts in enumerate(stamps) if ts in key_stamps),
             hdr=HDR_TRANSFERS.get(int(first.color_trc or 0)),
+            sample_aspect=1 / sar if rotation in (90, 270) else sar,
         )
     logger.debug("probe %s: %s", p.name, info)
     return info

@@ -253,13 +253,14 @@ class VideoJob:
         info, req = self.info, self.request
         preset = self.settings.preset
         sink = FrameSink(staging, self.formats, info.width, info.height, info.fps, info.time_base,
-                         preset.crf, preset.x264_preset, req.matte_frames)
+                         preset.crf, preset.x264_preset, req.matte_frames, info.sample_aspect)
         chunk = memory_manager.chunk_size(max(1, self.settings.chunk_frames))  # smaller under memory pressure
         depth = memory_manager.queue_depth(chunk, 3 * info.width * info.height)
         frames = Prefetcher(reader.frames(self.first, self.stop), depth=depth, name="decode")
         try:
             if self.background is not None:
-                geometry = OutputGeometry(info.width, info.height, self.stop - self.first, float(info.fps))
+                geometry = OutputGeometry(info.width, info.height, self.stop - self.first, float(info.fps),
+                                          float(info.sample_aspect))
                 t0 = time.perf_counter()
                 self.background.open(geometry, lambda f, msg: self.tracker.announce("background", msg))
                 self.timings["load"] += time.perf_counter() - t0

@@ -81,6 +81,7 @@ class VideoWriter:
         time_base: Fraction | None = None,
         crf: int = 20,
         preset: str = "veryfast",
+        sample_aspect: Fraction = Fraction(1),
     ) -> None:
         if kind not in KINDS:
             raise FormatError(f"unknown video kind {kind!r}; one of {', '.join(KINDS)}")
@@ -115,10 +116,10 @@ class VideoWriter:
         # RGB frames for H.264 are converted by OpenCV (BT.601); alpha and grey frames keep BT.709.
         self._matrix = _SMPTE170M if self.kind.channels == 3 and self.kind.pix_fmt == "yuv420p" else _BT709
         self._tmp = self.path.with_name(f".{self.path.stem}.{uuid.uuid4().hex[:8]}.part{self.path.suffix}")
-        self._open(crf, preset)
+        self._open(crf, preset, Fraction(sample_aspect))
 
     # --- setup ----------------------------------------------------------------------------
-    def _open(self, crf: int, preset: str) -> None:
+    def _open(self, crf: int, preset: str, sample_aspect: Fraction) -> None:
         suffix = self.path.suffix.lower()
         options = {"movflags": "+faststart"} if suffix in (".mp4", ".mov") else {}
         try:
@@ -137,6 +138,16 @@ class VideoWriter:
         full = self.kind_name == "h264_gray"
         ctx.color_range = ColorRange.JPEG if full else ColorRange.MPEG
         ctx.colorspace, ctx.color_primaries, ctx.color_trc = self._matrix, _BT709, _BT709
+        if sample_aspect != 1:  # anamorphic: players stretch it back as the source was shown
+            ctx.sample_aspect_ratio = sample_aspect
+            if self.kind.codec == "libvpx-vp9":
+                # Matroska takes the display size from the stream, which PyAV cannot set, and VP9
+                # frames carry none a player reads
+                self.warnings.append(
+                    f"{self.path.name}: its pixels are square ({self.width}x{self.height}), the source's are "
+                    f"{sample_aspect.numerator}:{sample_aspect.denominator}: scale it to "
+                    f"{round(self.width * sample_aspect)}x{self.height}, or use foreground.mov, which keeps the aspect"
+                )
         stream.options = self._codec_options(crf, preset)
         self._stream = stream
 

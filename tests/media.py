@@ -161,6 +161,7 @@ def make_video(
     gop: int = 10,
     faststart: bool = True,
     color_trc: int | None = None,
+    sample_aspect: Fraction | None = None,
 ) -> Path:
     """Write a small test clip and return its path; the container follows the suffix.
 
@@ -170,7 +171,8 @@ def make_video(
     ``pts`` (in ``time_base``) gives explicit, possibly irregular timestamps: variable frame
     rate. ``audio`` is None, ``"click"`` (bursts at the flash frames) or ``"sine"``, in
     ``audio_tracks`` tracks (track k at 1 / (k + 1) of the first's loudness: they differ).
-    ``gop`` is the keyframe interval, so seeks have something to do; ``color_trc`` tags a transfer.
+    ``gop`` is the keyframe interval, so seeks have something to do; ``color_trc`` tags a transfer;
+    ``sample_aspect`` makes the pixels non-square (anamorphic PAL, HDV).
     """
     path = Path(path)
     fps = Fraction(fps)
@@ -186,6 +188,8 @@ def make_video(
         stream.time_base = tb
         stream.codec_context.time_base = tb
         stream.codec_context.gop_size = gop
+        if sample_aspect is not None:
+            stream.codec_context.sample_aspect_ratio = sample_aspect
         if color_trc is not None:  # a transfer tag (16: PQ, 18: HLG), the picture itself unchanged
             stream.codec_context.color_trc = color_trc
         if codec == "libx264":

@@ -38,6 +38,20 @@ def test_fit_cover_keeps_aspect_and_size():
     assert out[:, 100].min() > 200 and out[:, 50].max() < 50 and out[:, 150].max() < 50
 
 
+def test_fit_cover_for_wide_pixels_fits_what_the_viewer_sees():
+    """On an anamorphic output (a pixel shown twice as wide as tall) a 200x100 picture covers the
+    100x100 stored frame whole, squeezed, instead of losing its sides; shown, it is undistorted."""
+    image = np.zeros((100, 200, 3), np.uint8)
+    image[:, :, 0] = np.linspace(0, 255, 200).astype(np.uint8)[None, :]  # red grows left to right
+    square = c.fit_cover(image, 100, 100)
+    wide = c.fit_cover(image, 100, 100, pixel_aspect=2.0)
+    assert square.shape == wide.shape == (100, 100, 3)
+    assert square[50, 0, 0] > 50 and wide[50, 0, 0] < 5 and wide[50, -1, 0] > 250
+    assert c.fit_cover(image, 100, 100, pixel_aspect=1.0) is not image  # plain cover: cropped
+    shown = cv2.resize(wide, (200, 100))  # how a player shows it
+    assert np.abs(shown.astype(int) - image.astype(int)).mean() < 2
+
+
 def test_background_fill_does_not_bleed_subject_colour():
     h, w = 120, 160
     frame = np.full((h, w, 3), (20, 60, 200), np.uint8)  # blue background

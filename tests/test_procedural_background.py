@@ -93,3 +93,18 @@ def test_prompt_words_choose_style_and_colours():
     assert red[0] > red[1] and red[0] > red[2]
     assert palette_from_text("a mountain lake", 1) == palette_from_text("a mountain lake", 1)
     assert palette_from_text("a mountain lake", 1) != palette_from_text("a mountain lake", 2)
+
+
+@pytest.mark.parametrize("style", ["bokeh", "gradient"])
+def test_wide_pixels_get_the_picture_drawn_as_shown_then_squeezed(style):
+    """On an anamorphic clip (pixels shown 2x as wide), a still is drawn at the shown size and
+    squeezed into the stored one; the drifting bokeh keeps the stored size on every frame."""
+    wide = OutputGeometry(width=80, height=90, frame_count=60, fps=30.0, pixel_aspect=2.0)
+    assert wide.display_width == 160
+    source = ProceduralBackground(style, seed=3)
+    source.open(wide)
+    frames = [source.frame(i, np.zeros((90, 80, 3), np.uint8), np.zeros((90, 80), np.float32)) for i in (0, 17)]
+    assert all(f.shape == (90, 80, 3) for f in frames)
+    if not source.animate:
+        drawn = render(style, 160, 90, source.palette, 3)
+        assert np.array_equal(frames[0], wide.stored(drawn))

@@ -120,6 +120,35 @@ def test_an_mpeg_ts_clip_keeps_its_frames_in_order_and_its_sound_in_sync(tmp_pat
     assert max(abs(a - times[i]) for a, i in zip(onsets, flashes, strict=True)) < 1 / 25
 
 
+def test_an_anamorphic_clip_keeps_its_pixel_aspect_and_its_background_is_not_stretched(tmp_path):
+    """Widescreen PAL (720x576 stored, shown 1024x576): the outputs carry the pixel aspect, and a
+    background picture is fitted to what the viewer sees, so a circle on it stays round."""
+    sar = Fraction(64, 45)
+    clip = media.make_video(tmp_path / "pal.mp4", width=90, height=72, frames=6, audio="sine", sample_aspect=sar)
+    picture = np.full((200, 250, 3), 255, np.uint8)
+    cv2.circle(picture, (125, 100), 60, (0, 0, 0), -1)
+    cv2.imwrite(str(tmp_path / "circle.png"), picture)
+    out = tmp_path / "out"
+    formats = "composite.mp4,alpha.mp4,foreground.webm,foreground.mov,greenscreen.mp4"
+    assert run_cli(clip, "--out", out, "--point", "20,50", "--background", f"image:{tmp_path / 'circle.png'}",
+                   "--formats", formats) == 0
+    for name in ("composite.mp4", "alpha.mp4", "greenscreen.mp4", "foreground.mov"):
+        assert probe(out / name).sample_aspect == sar, name
+    report = json.loads((out / "report.json").read_text())
+    assert report["input"]["sample_aspect"] == "64:45"
+    assert any("foreground.webm" in w and "square" in w for w in report["warnings"])
+    # the background is the picture fitted for 64:45 pixels, in which the circle, shown, is round
+    from core.compositing import fit_cover
+
+    fitted = fit_cover(picture, 90, 72, pixel_aspect=float(sar))
+    rows, cols = np.nonzero(fitted[:, :, 0] < 128)
+    assert abs((cols.max() - cols.min() + 1) * float(sar) - (rows.max() - rows.min() + 1)) <= 2
+    first = decoded_frames(out / "composite.mp4")[0].astype(int)
+    alpha = decoded_frames(out / "alpha.mp4")[0][:, :, 0]
+    behind = alpha < 2
+    assert behind.mean() > 0.3 and np.abs(first - fitted)[behind].mean() < 8
+
+
 def test_no_audio_odd_size_ntsc_rate_and_transparent_formats(tmp_path):
     clip = media.make_video(tmp_path / "odd.mp4", width=81, height=61, frames=24, fps=Fraction(30000, 1001),
                             pix_fmt="yuv444p")  # 4:4:4 H.264 can hold an odd size

@@ -83,6 +83,18 @@ def test_probe_rotation_gives_display_size(clips):
     assert probe(clips["rot180"]).rotation == 180
 
 
+def test_probe_reads_the_pixel_aspect_upright(tmp_path):
+    """Anamorphic clips (widescreen PAL 64:45, HDV 4:3) show wider than they are stored."""
+    wide = media.make_video(tmp_path / "pal.mp4", width=72, height=48, frames=3, sample_aspect=Fraction(64, 45))
+    assert probe(wide).sample_aspect == Fraction(64, 45)
+    turned = media.make_video(tmp_path / "turned.mp4", width=48, height=72, frames=3, rotation=90,
+                              sample_aspect=Fraction(4, 3))
+    assert probe(turned).sample_aspect == Fraction(3, 4)  # upright, a stored pixel's width is its height
+    assert probe(tmp_path / "pal.mp4").sample_aspect != 1 and probe(turned).width == 48
+    plain = media.make_video(tmp_path / "plain.mp4", frames=3)
+    assert probe(plain).sample_aspect == 1
+
+
 def test_probe_ten_bit(clips):
     info = probe(clips["ten_bit"])
     assert info.pix_fmt == "yuv420p10le" and info.bit_depth == 10

@@ -11,17 +11,37 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 
 @dataclass(frozen=True)
 class OutputGeometry:
-    """What a background must fill: the output size, length and rate."""
+    """What a background must fill: the output size, length and rate.
+
+    ``pixel_aspect`` is the output's sample aspect ratio (the width a stored pixel is shown at:
+    64/45 for widescreen PAL, 4/3 for HDV): a background is fitted to the size the viewer sees,
+    ``display_width`` x ``height``, and then squeezed into the stored width, so that it is not
+    shown stretched."""
 
     width: int
     height: int
     frame_count: int
     fps: float
+    pixel_aspect: float = 1.0
+
+    @property
+    def display_width(self) -> int:
+        return max(1, round(self.width * self.pixel_aspect))
+
+    def stored(self, image: np.ndarray) -> np.ndarray:
+        """``image`` drawn in display pixels (``display_width`` wide, or wider for a margin),
+        squeezed to stored pixels; itself when pixels are square."""
+        if self.pixel_aspect == 1.0:
+            return image
+        shown = image.shape[1]
+        width = self.width if shown == self.display_width else max(1, round(shown / self.pixel_aspect))
+        return cv2.resize(image, (width, image.shape[0]), interpolation=cv2.INTER_AREA)
 
 
 ProgressFn = Callable[[float, str], None]

@@ -57,8 +57,9 @@ class GeneratedBackground(BackgroundSource):
         if self.model is not None:
             settings = replace(settings, bg_model=self.model)
         image, self.info = bg_generator.generate_background_image(
-            self.prompt, self.seed, geometry.width, geometry.height, settings=settings, progress=progress
+            self.prompt, self.seed, geometry.display_width, geometry.height, settings=settings, progress=progress
         )
+        image = geometry.stored(image)
         self.notice = self.info.get("notice")
         image.flags.writeable = False  # the same array serves every frame: nobody may draw on it
         self._image = image

@@ -29,7 +29,7 @@ class ImageBackground(BackgroundSource):
             image = read_image(self.path)
         except StudioError as exc:
             raise BackgroundUnreadableError(f"background image {self.path.name!r}: {exc.message}") from None
-        self._image = fit_cover(image, geometry.width, geometry.height)
+        self._image = fit_cover(image, geometry.width, geometry.height, pixel_aspect=geometry.pixel_aspect)
 
     def frame(self, index: int, original: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         return self._image

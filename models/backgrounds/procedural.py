@@ -232,11 +232,15 @@ class ProceduralBackground(BackgroundSource):
             raise BackgroundSpecError(f"bad output size {geometry.width}x{geometry.height}")
         if self.animate:
             self._margin = max(int(self.drift_fraction * min(geometry.width, geometry.height)), 1)
-            size = (geometry.width + 2 * self._margin, geometry.height + 2 * self._margin)
-            self._canvas = render(self.style, size[0], size[1], self.palette, seed)
+            wide = round(self._margin * geometry.pixel_aspect)  # the margin as shown
+            canvas = render(self.style, geometry.display_width + 2 * wide, geometry.height + 2 * self._margin,
+                            self.palette, seed)
+            self._canvas = cv2.resize(canvas, (geometry.width + 2 * self._margin, canvas.shape[0]),
+                                      interpolation=cv2.INTER_AREA) if geometry.pixel_aspect != 1.0 else canvas
             self._still = None
         else:
-            self._still = render(self.style, geometry.width, geometry.height, self.palette, seed)
+            self._still = geometry.stored(render(self.style, geometry.display_width, geometry.height, self.palette,
+                                                 seed))
             self._still.flags.writeable = False  # shared by every frame: nobody may draw on it
         if progress is not None:
             progress(1.0, f"procedural {self.style} background ready")

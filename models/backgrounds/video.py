@@ -52,7 +52,8 @@ class VideoBackground(BackgroundSource):
         except StopIteration:
             self._restart()
             item = next(self._frames)
-        return fit_cover(item.rgb, self.geometry.width, self.geometry.height)
+        return fit_cover(item.rgb, self.geometry.width, self.geometry.height,
+                         pixel_aspect=self.geometry.pixel_aspect / float(self._info.sample_aspect))
 
     def close(self) -> None:
         if self._reader is not None:
