@@ -64,13 +64,16 @@ def mux_audio(
     out_path: str | Path,
     start_s: float | None = None,
     end_s: float | None = None,
+    source_start_s: float | None = None,
 ) -> str:
     """Write ``out_path``: the video of ``video_path`` with the audio of ``source_path``, every
     audio track of it (a camera's two microphones, a film's languages), in the source's order.
 
     Returns what happened to the audio: ``"copy"`` (every track copied as it is), ``"transcode"``
     (at least one track re-encoded) or ``"none"`` (the source has no audio: the video is copied
-    as is). Written atomically (temporary name, then rename).
+    as is). Written atomically (temporary name, then rename). ``source_start_s``: when the source's
+    first frame shown is not where its video track starts (frames that cannot be decoded before
+    it), its time on the source's clock.
     """
     video_path, source_path, out_path = Path(video_path), Path(source_path), Path(out_path)
     suffix = out_path.suffix.lower()
@@ -84,7 +87,7 @@ def mux_audio(
             shutil.copyfile(video_path, tmp)
             mode = "none"
         else:
-            mode = _mux(video_path, source_path, tracks, tmp, suffix, start_s, end_s)
+            mode = _mux(video_path, source_path, tracks, tmp, suffix, start_s, end_s, source_start_s)
         os.replace(tmp, out_path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -94,7 +97,7 @@ def mux_audio(
 
 
 def _mux(video_path: Path, source_path: Path, tracks: int, tmp: Path, suffix: str,
-         start_s: float | None, end_s: float | None) -> str:
+         start_s: float | None, end_s: float | None, source_start_s: float | None) -> str:
     """The video's packets and every audio track's, merged by time into ``tmp``.
 
     Each track is read through a container of its own: one demuxer cannot feed several
@@ -113,7 +116,8 @@ def _mux(video_path: Path, source_path: Path, tracks: int, tmp: Path, suffix: st
         streams = [_retagged(vid.demux(video_in), video_out)]
         for track in range(tracks):
             src = stack.enter_context(av.open(str(source_path)))
-            packets, mode = _audio_track(src, src.streams.audio[track], out, video_in, suffix, start_s, end_s)
+            packets, mode = _audio_track(src, src.streams.audio[track], out, video_in, suffix, start_s, end_s,
+                                         source_start_s)
             streams.append(packets)
             modes.append(mode)
         # merge by time so the muxer never has to buffer one whole stream in memory
@@ -123,11 +127,13 @@ def _mux(video_path: Path, source_path: Path, tracks: int, tmp: Path, suffix: st
 
 
 def _audio_track(src, audio_in, out, video, suffix: str, start_s: float | None,
-                 end_s: float | None) -> tuple[Iterator[av.Packet], str]:
+                 end_s: float | None, source_start_s: float | None) -> tuple[Iterator[av.Packet], str]:
     """An output stream in ``out`` for one source audio track, and its packets on the clock of the
     encoded ``video`` (a stream of the file being given sound)."""
     source_video = src.streams.video[0] if src.streams.video else None
-    origin = (_start_s(source_video) if source_video is not None else 0.0) + (start_s or 0.0)
+    if source_start_s is None:
+        source_start_s = _start_s(source_video) if source_video is not None else 0.0
+    origin = source_start_s + (start_s or 0.0)
     end = None if end_s is None else origin - (start_s or 0.0) + end_s
     if start_s is None and end_s is None and audio_in.codec_context.codec.canonical_name in COPYABLE[suffix]:
         audio_out = out.add_stream_from_template(audio_in)

@@ -127,6 +127,14 @@ def hdr_notice(info) -> str | None:
             "and brighter highlights rolled off; the conversion makes decoding slower")
 
 
+def lead_notice(info) -> str | None:
+    """What to tell a person whose file starts with frames that cannot be decoded."""
+    if not info.undecodable_lead:
+        return None
+    return (f"the first {info.undecodable_lead} frames of {info.path.name} cannot be decoded (the file was cut "
+            "in the middle of a group of pictures): the outputs start at its first whole frame, the sound with it")
+
+
 def video_report(job: VideoJob, total_s: float, peak_mb: float) -> dict:
     """A video job's report.json: engine and why, frames, rates, seconds per stage, peak memory, warnings."""
     info, req = job.info, job.request

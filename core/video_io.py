@@ -71,6 +71,9 @@ class VideoInfo:
     hdr: str | None = None  # the HDR transfer the clip is tagged with ("PQ" or "HLG"), None for SDR
     #: the width a pixel is shown at over its height, upright (64/45: widescreen PAL; 1 for most)
     sample_aspect: Fraction = Fraction(1)
+    #: frames at the start that cannot be decoded (a file cut in the middle of a group of pictures)
+    #: and so are not counted among ``frame_count``
+    undecodable_lead: int = 0
 
     def time_of(self, index: int) -> float:
         """Seconds from the first frame to frame ``index``."""
@@ -222,13 +225,19 @@ def _probe(p: Path, size: int, mtime_ns: int) -> VideoInfo:
             raise EmptyVideoError(f"{p.name} has a video track with 0 frames")
         order = sorted(range(len(stamps)), key=stamps.__getitem__)
         stamps = [stamps[i] for i in order]
+        last = durations[order[-1]]
+        first = _first_frame(container, stream, p)
+        # A file cut in the middle of a group of pictures (a stream copy, a broadcast recording)
+        # starts with frames whose references are gone: the decoder gives none of them, and
+        # counting them would put every later frame at the wrong index.
+        lead = stamps.index(first.pts) if first.pts in stamps else 0
+        stamps = stamps[lead:]
         fps, is_vfr = _rate(stream, stamps, tb)
-        last = durations[order[-1]] or (stamps[-1] - stamps[-2] if len(stamps) > 1 else round(1 / fps / tb))
+        last = last or (stamps[-1] - stamps[-2] if len(stamps) > 1 else round(1 / fps / tb))
         if stream.duration and stream.start_time is not None:
             # MP4 packet durations follow decode order; the track's own end time is the truth
             end = stream.start_time + stream.duration
             last = end - stamps[-1] if end > stamps[-1] else last
-        first = _first_frame(container, stream, p)
         rotation = round((first.rotation or 0) / 90) * 90 % 360
         fmt = first.format
         width, height = (first.height, first.width) if rotation in (90, 270) else (first.width, first.height)
@@ -256,6 +265,7 @@ def _probe(p: Path, size: int, mtime_ns: int) -> VideoInfo:
             keyframes=tuple(i for i, ts in enumerate(stamps) if ts in key_stamps),
             hdr=HDR_TRANSFERS.get(int(first.color_trc or 0)),
             sample_aspect=1 / sar if rotation in (90, 270) else sar,
+            undecodable_lead=lead,
         )
     logger.debug("probe %s: %s", p.name, info)
     return info

@@ -84,7 +84,7 @@ class VideoJob:
 
     def __init__(self, request: JobRequest, settings: Settings, progress: ProgressCallback | None,
                  cancel: threading.Event | None) -> None:
-        from core.job import hdr_notice
+        from core.job import hdr_notice, lead_notice
         from core.video_io import probe
 
         self.request = request
@@ -110,7 +110,7 @@ class VideoJob:
         self.background = make_background(request.background, seed=request.seed)
         self.formats = resolve_formats(request, self.background is None)
         self.prompt_frame = min(request.prompts)
-        self.warnings: list[str] = [w for w in (hdr_notice(info),) if w]
+        self.warnings: list[str] = [w for w in (hdr_notice(info), lead_notice(info)) if w]
         self.first_frame_s = 0.0  # set by the forward pass (report.json)
         self.late_until = 0  # frames before this may hold subjects first marked later (the backward spill)
         n_back = sum(f - self.first for f in first_marked_frames(request.prompts))
@@ -384,11 +384,14 @@ class VideoJob:
         info = self.info
         start_s = info.time_of(self.first) if self.first > 0 else None
         end_s = info.time_of(self.stop) if self.stop < info.frame_count else None
+        # past frames that cannot be decoded, the picture starts later than the video track's clock
+        origin = float(info.frame_pts[0] * info.time_base) if info.undecodable_lead else None
         for name in WITH_AUDIO:
             if name in self.formats:
                 video = staging.file(name)
                 muxed = video.with_name(f".mux-{name}")
-                self.audio_modes[name] = mux_audio(video, self.request.input_path, muxed, start_s=start_s, end_s=end_s)
+                self.audio_modes[name] = mux_audio(video, self.request.input_path, muxed, start_s=start_s, end_s=end_s,
+                                                  source_start_s=origin)
                 os.replace(muxed, video)
         self.timings["audio"] = time.perf_counter() - started
 

@@ -339,3 +339,21 @@ def write_frames(path: str | Path, frames: Sequence[np.ndarray], fps: int = 25) 
         for packet in stream.encode(None):
             out.mux(packet)
     return path
+
+
+def drop_leading_video_packets(src: str | Path, dst: str | Path, count: int) -> Path:
+    """Copy ``src`` to ``dst`` without its first ``count`` video packets (in decode order), every
+    audio packet kept: a file cut in the middle of a group of pictures, as stream-copy cutters
+    and broadcast recordings leave them."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type in ("video", "audio")}
+        skipped = 0
+        for packet in inp.demux(*[inp.streams[i] for i in streams]):
+            if packet.dts is None:
+                continue
+            if packet.stream.type == "video" and skipped < count:
+                skipped += 1
+                continue
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
+    return Path(dst)

@@ -21,7 +21,7 @@ from app_config import get_settings
 from core.audio_processor import audio_onsets_s
 from core.exceptions import JobCancelledError
 from core.job import JobRequest
-from core.video_io import probe
+from core.video_io import VideoReader, probe
 from core.video_processor import run_job
 from models.base import ObjectPrompt
 
@@ -118,6 +118,30 @@ def test_an_mpeg_ts_clip_keeps_its_frames_in_order_and_its_sound_in_sync(tmp_pat
     onsets = audio_onsets_s(out / "composite.mp4")
     assert len(onsets) == len(flashes)
     assert max(abs(a - times[i]) for a, i in zip(onsets, flashes, strict=True)) < 1 / 25
+
+
+def test_a_file_cut_in_the_middle_of_a_group_of_pictures_starts_at_its_first_whole_frame(tmp_path):
+    """Frames whose references were cut away cannot be decoded: counting them put every later frame
+    at the wrong index (a prompt on the wrong picture, the sound early by their length)."""
+    flashes = [14, 25, 41]
+    whole = media.make_video(tmp_path / "whole.ts", width=96, height=64, frames=50, fps=25, audio="click",
+                             flash_frames=flashes, gop=10)
+    clip = media.drop_leading_video_packets(whole, tmp_path / "cut.ts", 4)
+    info = probe(clip)
+    assert info.frame_count == 40 and info.undecodable_lead == 6  # 4 packets gone, 6 more frames lost
+    gone = 10  # the picture the output starts with is the whole clip's frame 10, its next keyframe
+    assert media.decode_index(VideoReader(clip, info).read_frame(0)) == gone
+    out = tmp_path / "out"
+    assert run_cli(clip, "--out", out, "--point", "20,50", "--frame", "20") == 0
+    frames = decoded_frames(out / "composite.mp4")
+    assert len(frames) == 40
+    assert [i for i, rgb in enumerate(frames) if media.is_flash(rgb)] == [f - gone for f in flashes]
+    times = frame_times(out / "composite.mp4")
+    onsets = audio_onsets_s(out / "composite.mp4")
+    assert len(onsets) == len(flashes)
+    assert max(abs(a - times[f - gone]) for a, f in zip(onsets, flashes, strict=True)) < 1 / 25
+    report = json.loads((out / "report.json").read_text())
+    assert any("first 6 frames" in w for w in report["warnings"])
 
 
 def test_an_anamorphic_clip_keeps_its_pixel_aspect_and_its_background_is_not_stretched(tmp_path):
