@@ -20,17 +20,20 @@ from core.video_io import check_input_path
 
 logger = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
+# AVIF and JPEG 2000 too: FFmpeg would also open them, as one-frame videos with video outputs
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".avif", ".jp2", ".j2k"})
 _SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*")
 
 
 def is_image_path(path: str | Path) -> bool:
     """True for a photo: by its suffix, or by its first bytes when the suffix says nothing. An
-    animated PNG or WebP is a video (FFmpeg decodes every frame of an animated PNG, and
+    animated PNG, WebP or GIF is a video (FFmpeg decodes every frame of an animated PNG, and
     core/animated_webp.py those of a WebP; Pillow would give the first)."""
     from core.animated_webp import is_animated_webp
 
     p = Path(str(path))
+    if p.suffix.lower() == ".gif":  # a GIF of one frame is a picture, an animated one a clip
+        return animated_frames(p) == 1
     if p.suffix.lower() in IMAGE_SUFFIXES:
         return not ((_looks_like(p, b"\x89PNG") and animated_frames(p) > 1) or is_animated_webp(p))
     if p.suffix or not p.is_file():
