@@ -191,7 +191,7 @@ def _encoded_audio(src, audio_in, audio_out, origin_s: float, end_s: float | Non
     written = 0
     started = False
     stop_at = None if end_s is None else round((end_s - origin_s) * rate)
-    for frame in src.decode(audio_in):
+    for frame in _decoded(src, audio_in):
         if frame.pts is None:
             continue
         t0 = float(frame.pts * frame.time_base)
@@ -203,6 +203,10 @@ def _encoded_audio(src, audio_in, audio_out, origin_s: float, end_s: float | Non
                 if first > 0:  # the sound starts after the first frame: lead in with silence
                     buffer = np.zeros((samples.shape[0], first), np.float32)
                 started = True
+            elif first - (written + buffer.shape[1]) > rate // 50:
+                # a gap of over 20 ms (a damaged packet left out): silence, so what follows stays in sync
+                gap = first - (written + buffer.shape[1])
+                buffer = np.concatenate([buffer, np.zeros((samples.shape[0], gap), np.float32)], axis=1)
             if first < 0:
                 samples = samples[:, -first:]
             buffer = np.concatenate([buffer, samples], axis=1)
@@ -219,6 +223,16 @@ def _encoded_audio(src, audio_in, audio_out, origin_s: float, end_s: float | Non
     if buffer.shape[1]:
         yield from _encode_chunk(audio_out, buffer, written, layout, rate)
     yield from audio_out.encode(None)
+
+
+def _decoded(src, audio_in) -> Iterator[av.AudioFrame]:
+    """The track's frames, packet by packet: a damaged packet is left out (its time becomes a gap)
+    where decoding the track at once would stop the job there."""
+    for packet in src.demux(audio_in):
+        try:
+            yield from packet.decode()
+        except av.FFmpegError as exc:  # any error of one packet: that packet is damaged
+            logger.debug("a damaged audio packet at pts %s left out: %s", packet.pts, exc)
 
 
 def _encode_chunk(stream, samples: np.ndarray, pts: int, layout: str, rate: int) -> Iterator[av.Packet]:
@@ -241,7 +255,7 @@ def audio_onsets_s(path: str | Path, threshold: float = 0.4, min_gap_s: float = 
         zero = _start_s(container.streams.video[0]) if container.streams.video else 0.0
         stream = container.streams.audio[track]
         last = -1e9
-        for frame in container.decode(stream):
+        for frame in _decoded(container, stream):
             if frame.pts is None:
                 continue
             raw = frame.to_ndarray()

@@ -19,6 +19,17 @@ MIN_SECONDS = 1.0  # a stretch shorter than this (a blink behind something) is n
 SHOWN_RUNS = 3
 
 
+def runs_of(indexes: list[int]) -> list[tuple[int, int]]:
+    """(first, last) of each stretch of consecutive numbers in the sorted ``indexes``."""
+    runs: list[tuple[int, int]] = []
+    for i in indexes:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
+
+
 class EmptyFrames:
     """Collects, frame by frame, where the matte holds no subject (alpha nowhere above 0.5); with
     ``subject``, where that one subject's own matte (core/subject_tracks.py) holds nothing."""
@@ -34,13 +45,7 @@ class EmptyFrames:
 
     def runs(self) -> list[tuple[int, int]]:
         """(first, last) frame indexes of each stretch of empty frames, in order."""
-        runs: list[tuple[int, int]] = []
-        for i in self._empty:
-            if runs and i == runs[-1][1] + 1:
-                runs[-1] = (runs[-1][0], i)
-            else:
-                runs.append((i, i))
-        return runs
+        return runs_of(self._empty)
 
     def warning(self, fps: float) -> str | None:
         """What to tell the person, or None when every stretch is shorter than ``MIN_SECONDS``."""

@@ -135,6 +135,19 @@ def lead_notice(info) -> str | None:
             "in the middle of a group of pictures): the outputs start at its first whole frame, the sound with it")
 
 
+def damage_notice(name: str, repeated: set[int]) -> str | None:
+    """What to tell a person whose file has frames the decoder could not give (damaged bytes)."""
+    if not repeated:
+        return None
+    from core.coverage import runs_of
+
+    spans = [f"{a}-{b}" if b > a else f"{a}" for a, b in runs_of(sorted(repeated))]
+    listed = ", ".join(spans[:5]) + (", ..." if len(spans) > 5 else "")
+    count = f"{len(repeated)} frames" if len(repeated) > 1 else "1 frame"
+    return (f"{name} is damaged: {count} could not be decoded ({listed}); each shows the frame before it, "
+            "so the length and the sound are kept")
+
+
 def video_report(job: VideoJob, total_s: float, peak_mb: float) -> dict:
     """A video job's report.json: engine and why, frames, rates, seconds per stage, peak memory, warnings."""
     info, req = job.info, job.request

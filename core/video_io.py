@@ -297,6 +297,7 @@ class VideoReader:
         self._stream.thread_type = "AUTO"  # frame+slice threads: decoding must not be the bottleneck
         self._index_of = {pts: i for i, pts in enumerate(self.info.frame_pts)}
         self.frames_decoded = 0  # all frames the decoder produced, wanted or not (seek cost)
+        self.repeated: set[int] = set()  # frames the decoder did not give, shown as a neighbour
 
     def __enter__(self) -> VideoReader:
         return self
@@ -332,36 +333,57 @@ class VideoReader:
                 self._container.seek(0)
             else:
                 self._container.seek(target - back, stream=self._stream, backward=True)
-            decoded = self._container.decode(self._stream)
-            for frame in decoded:
-                self.frames_decoded += 1
-                first = self._index_of.get(frame.pts)
-                if first is not None:
-                    break
-            else:
+            decoded = self._decode_packets()
+            head = next(decoded, None)
+            if head is None:
                 continue  # the seek landed past the last keyframe: nothing decoded
+            first, frame = head
             if first <= index or back is None:
                 yield first, frame
-                for frame in decoded:
-                    self.frames_decoded += 1
-                    if (i := self._index_of.get(frame.pts)) is not None:
-                        yield i, frame
+                yield from decoded
                 return
             logger.debug("seek for frame %d landed on %d; seeking earlier", index, first)
 
+    def _decode_packets(self) -> Iterator[tuple[int, av.VideoFrame]]:
+        """(index, frame) of the frames decoded from here on, packet by packet: a damaged packet
+        (bad bytes in the middle of a file) is left out, where decoding the whole stream at once
+        would stop there; the frames it loses are filled in by ``_decode_from``."""
+        for packet in self._container.demux(self._stream):
+            try:
+                frames = packet.decode()
+            except av.FFmpegError as exc:  # any error of one packet: that packet is damaged
+                logger.debug("a damaged packet at pts %s left out: %s", packet.pts, exc)
+                continue
+            for frame in frames:
+                self.frames_decoded += 1
+                if (i := self._index_of.get(frame.pts)) is not None:
+                    yield i, frame
+
     def _decode_from(self, start: int, stop: int, only: set[int] | None = None) -> Iterator[Frame]:
+        """Frames ``start .. stop-1``. One the decoder does not give (a damaged packet) is the picture
+        shown before it repeated (after it, at the start), so that frame counts, times and the sound
+        stay as they are; ``repeated`` collects their indexes for the job's report."""
         info = self.info
         expected = start
+        shown: av.VideoFrame | None = None
         for index, frame in self._decoded_from(start):
             if index < expected:
                 continue  # decoding forward from the keyframe to the wanted frame
-            if index > expected:
-                logger.warning("frame %d missing in decode (got %d)", expected, index)
-            if only is None or index in only:
+            for k in range(expected, min(index, stop)):  # frames the decoder did not give
+                self.repeated.add(k)
+                if only is None or k in only:
+                    yield Frame(k, to_rgb(shown or frame, info.rotation), info.frame_pts[k], info.time_of(k))
+            if index < stop and (only is None or index in only):
                 yield Frame(index, to_rgb(frame, info.rotation), frame.pts, info.time_of(index))
-            expected = index + 1
+            shown, expected = frame, index + 1
             if expected >= stop:
                 return
+        if shown is None:
+            raise TruncatedMediaError(f"{info.path.name}: frames {start}-{stop - 1} cannot be decoded")
+        for k in range(expected, stop):  # the last frames could not be decoded
+            self.repeated.add(k)
+            if only is None or k in only:
+                yield Frame(k, to_rgb(shown, info.rotation), info.frame_pts[k], info.time_of(k))
 
     def read_frame(self, index: int) -> np.ndarray:
         """RGB of one frame (a seek and a short decode)."""

@@ -38,6 +38,7 @@ from core.job import (
     JobRequest,
     JobResult,
     check_input_file,
+    damage_notice,
     frame_range,
     resolve_formats,
     video_report,
@@ -144,6 +145,8 @@ class VideoJob:
                     spill = self._matte_backwards(reader, masks, samples)
                     try:
                         self._forward(reader, masks, matter, prepared, spill, staging, samples)
+                        if notice := damage_notice(self.info.path.name, reader.repeated):
+                            self.warnings.append(notice)
                     finally:
                         if spill is not None:
                             spill.close()

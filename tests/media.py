@@ -357,3 +357,17 @@ def drop_leading_video_packets(src: str | Path, dst: str | Path, count: int) -> 
             packet.stream = streams[packet.stream.index]
             out.mux(packet)
     return Path(dst)
+
+
+def damage_frame(path: str | Path, index: int, kind: str = "video") -> Path:
+    """Spoil, in place, the first bytes of the packet of frame ``index`` (in presentation order) of
+    the first ``kind`` track so that the decoder refuses it (an MP4's H.264 sample gets an
+    impossible NAL length, an AAC frame impossible bits)."""
+    path = Path(path)
+    with av.open(str(path)) as c:
+        packets = sorted((p.pts, p.pos) for p in c.demux(**{kind: 0}) if p.size and p.pts is not None)
+    pos = packets[index][1]
+    with path.open("r+b") as fh:
+        fh.seek(pos)
+        fh.write(b"\xff\xff\xff\xff")
+    return path

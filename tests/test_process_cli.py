@@ -144,6 +144,29 @@ def test_a_file_cut_in_the_middle_of_a_group_of_pictures_starts_at_its_first_who
     assert any("first 6 frames" in w for w in report["warnings"])
 
 
+def test_a_damaged_file_is_processed_whole_with_its_sound_in_sync(tmp_path):
+    flashes = [6, 25]
+    clip = media.make_video(tmp_path / "in.mp4", width=96, height=64, frames=30, fps=25, audio="click",
+                            flash_frames=flashes, gop=1)
+    media.damage_frame(clip, 13)
+    for packet in (20, 21, 22):  # 64 ms of sound from about 0.43 s: between the two clicks
+        media.damage_frame(clip, packet, kind="audio")
+    out = tmp_path / "out"
+    assert run_cli(clip, "--out", out, "--point", "20,50", "--frame", "10") == 0
+    frames = decoded_frames(out / "composite.mp4")
+    assert len(frames) == 30
+    assert np.abs(frames[13].astype(int) - frames[12]).mean() < 1  # the frame before it, again
+    assert [i for i, rgb in enumerate(frames) if media.is_flash(rgb)] == flashes
+    times = frame_times(out / "composite.mp4")
+    onsets = audio_onsets_s(out / "composite.mp4")
+    assert max(abs(a - times[f]) for a, f in zip(onsets, flashes, strict=True)) < 1 / 25
+    # the WebM's sound is decoded and encoded again: the damaged audio packet is a gap, not a shift
+    webm_onsets = audio_onsets_s(out / "foreground.webm")
+    assert max(abs(a - times[f]) for a, f in zip(webm_onsets, flashes, strict=True)) < 1 / 25
+    report = json.loads((out / "report.json").read_text())
+    assert any("1 frame could not be decoded (13)" in w for w in report["warnings"])
+
+
 def test_an_anamorphic_clip_keeps_its_pixel_aspect_and_its_background_is_not_stretched(tmp_path):
     """Widescreen PAL (720x576 stored, shown 1024x576): the outputs carry the pixel aspect, and a
     background picture is fitted to what the viewer sees, so a circle on it stays round."""

@@ -199,6 +199,22 @@ def test_mpeg_ts_frames_are_found_though_its_seeks_land_late(tmp_path, frames):
         assert reader.frames_decoded <= 2 + 10 + 10  # a landing after it, then the group before it
 
 
+def test_a_damaged_frame_is_shown_as_its_neighbour_and_counted(tmp_path):
+    """Bad bytes in the middle of a file used to end the decode there (the job failed with E900); a
+    frame the decoder refuses is now the one shown before it (after it, when a range starts on it)."""
+    path = media.make_video(tmp_path / "damaged.mp4", width=96, height=64, frames=30, gop=1)
+    media.damage_frame(path, 13)
+    media.damage_frame(path, 29)  # the last one: nothing decoded after it
+    with VideoReader(path) as reader:
+        frames = list(reader.frames())
+        assert [f.index for f in frames] == list(range(30))
+        assert _indexes(frames) == [*range(13), 12, *range(14, 29), 28]
+        assert [f.pts for f in frames] == list(reader.info.frame_pts)
+        assert reader.repeated == {13, 29}
+        assert _indexes(reader.frames(13, 15)) == [14, 14]
+        assert media.decode_index(reader.read_frame(13)) == 14
+
+
 def test_reader_turns_rotated_video_upright(clips):
     for name in ("rot90", "rot270", "rot180"):
         with VideoReader(clips[name]) as reader:
