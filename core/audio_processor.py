@@ -31,10 +31,13 @@ from core.exceptions import FormatError, NotMediaError
 logger = logging.getLogger(__name__)
 
 _MP4_COPY = frozenset({"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"})
+# What every browser plays in MP4: the composite is watched in the studio and on the web, where
+# AC-3 (every AVCHD camcorder's sound) and ALAC play in Safari alone; the MOV, for editors, copies them.
+_BROWSER_MP4_COPY = frozenset({"aac", "mp3", "opus", "flac"})
 #: codecs each output container takes as they are (stream copy)
 COPYABLE: dict[str, frozenset[str]] = {
-    ".mp4": _MP4_COPY,
-    ".m4v": _MP4_COPY,
+    ".mp4": _BROWSER_MP4_COPY,
+    ".m4v": _BROWSER_MP4_COPY,
     ".mov": _MP4_COPY | {"pcm_s16le", "pcm_s24le", "pcm_f32le"},
     ".mkv": _MP4_COPY | {"vorbis", "pcm_s16le", "pcm_s24le"},
     ".webm": frozenset({"opus", "vorbis"}),

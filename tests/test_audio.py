@@ -43,6 +43,7 @@ def _audio_codec(path):
         (".mp4", "libmp3lame", 44100, "copy"),
         (".mp4", "libopus", 48000, "copy"),
         (".mov", "pcm_s16le", 48000, "transcode"),  # PCM does not go in MP4: re-encoded to AAC
+        (".mkv", "ac3", 48000, "transcode"),  # a camcorder's AC-3 plays in Safari alone: AAC for browsers
     ],
 )
 def test_mux_keeps_sync_within_a_frame(tmp_path, suffix, codec, rate, mode):
@@ -57,6 +58,14 @@ def test_mux_keeps_sync_within_a_frame(tmp_path, suffix, codec, rate, mode):
     assert len(flashes) == len(FLASHES) == len(onsets)
     assert max(abs(a - v) for a, v in zip(onsets, flashes, strict=True)) < 1 / 25
     assert probe(out).frame_count == 40
+
+
+def test_editors_mov_keeps_a_camcorders_ac3_as_it_is(tmp_path):
+    src = media.make_video(tmp_path / "cam.mkv", frames=40, audio="click", audio_codec="ac3",
+                           flash_frames=FLASHES)
+    _silent_copy(src, tmp_path / "silent.mov")
+    assert mux_audio(tmp_path / "silent.mov", src, tmp_path / "out.mov") == "copy"
+    assert _audio_codec(tmp_path / "out.mov") == "ac3"
 
 
 def test_trim_cuts_audio_to_the_video_ntsc(tmp_path):
