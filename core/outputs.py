@@ -42,6 +42,10 @@ VIDEO_KINDS = {
 WITH_AUDIO = ("composite.mp4", "greenscreen.mp4", "foreground.webm", "foreground.mov")
 
 
+#: every name a job writes in its folder (video and photo jobs)
+RESULT_NAMES = (*VIDEO_KINDS, "alpha", "cutout.png", "composite.png")
+
+
 class Staging:
     """A private folder inside ``out_dir`` for one job; ``commit`` moves its files into ``out_dir``."""
 
@@ -73,6 +77,17 @@ class Staging:
 
     def file(self, name: str) -> Path:
         return self.path / name
+
+    def earlier_notice(self) -> str | None:
+        """A warning when ``out_dir`` holds results of an earlier job that this one does not replace
+        (another job's green screen beside this one's composite): they are left, as everything
+        the person had is, but this job's report must not seem to speak for them."""
+        made = {entry.name for entry in self.path.iterdir()} | {"report.json"}
+        earlier = sorted(name for name in RESULT_NAMES if name not in made and (self.out_dir / name).exists())
+        if not earlier:
+            return None
+        return (f"{self.out_dir.name}/ also holds {', '.join(earlier)} of an earlier job, left as they were: "
+                "this job did not make them")
 
     def commit(self) -> dict[str, Path]:
         """Move every staged entry into ``out_dir`` (replacing older results of the same name)."""

@@ -58,6 +58,8 @@ def run_photo_job(request: JobRequest, settings: Settings, progress: ProgressCal
                 out = composite(foreground, alpha, background.frame(0, image, alpha), request.edges.light_wrap)
                 background.close()
                 save_png(staging.file("composite.png"), out)
+        if notice := staging.earlier_notice():
+            warnings.append(notice)
         report = {
             "engine": engine.name,
             "engine_reason": engine.reason,

@@ -158,6 +158,8 @@ class VideoJob:
                     samples.close()
                     self.timings["decode"] += samples.decode_s
                 self._add_audio(staging)
+            if notice := staging.earlier_notice():
+                self.warnings.append(notice)
             report = video_report(self, time.perf_counter() - started, peak.peak_mb)
             write_json(staging.file("report.json"), report)
             outputs = staging.commit()

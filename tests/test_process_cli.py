@@ -249,6 +249,25 @@ def test_trim_corrections_and_two_subjects(tmp_path):
     assert abs(comp.duration_s - 25 / 20) < 1 / 20
 
 
+def test_a_second_job_in_the_same_folder_says_which_files_are_not_its_own(tmp_path):
+    clip = media.make_video(tmp_path / "in.mp4", width=96, height=64, frames=6)
+    out = tmp_path / "out"
+    assert run_cli(clip, "--out", out, "--point", "20,50", "--formats", "composite.mp4,greenscreen.mp4") == 0
+    report = json.loads((out / "report.json").read_text())
+    assert not any("earlier job" in w for w in report["warnings"])
+    (out / "notes.txt").write_text("mine")
+    assert run_cli(clip, "--out", out, "--point", "20,50", "--formats", "composite.mp4") == 0
+    report = json.loads((out / "report.json").read_text())
+    assert any("greenscreen.mp4 of an earlier job" in w for w in report["warnings"])
+    assert not any("notes.txt" in w for w in report["warnings"])  # only names a job writes
+    assert (out / "greenscreen.mp4").exists() and (out / "notes.txt").read_text() == "mine"  # nothing deleted
+    photo = tmp_path / "photo.png"
+    cv2.imwrite(str(photo), media.frame_pattern(0, 96, 64))
+    assert run_cli(photo, "--out", out, "--point", "20,50") == 0
+    report = json.loads((out / "report.json").read_text())
+    assert any("composite.mp4, greenscreen.mp4 of an earlier job" in w for w in report["warnings"])
+
+
 def test_a_trim_without_frame_prompts_on_its_first_frame(tmp_path):
     clip = media.make_video(tmp_path / "in.mp4", width=96, height=64, frames=40, fps=20)
     out = tmp_path / "out"
