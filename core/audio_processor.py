@@ -112,6 +112,8 @@ def _mux(video_path: Path, source_path: Path, tracks: int, tmp: Path, suffix: st
         out = stack.enter_context(av.open(str(tmp), "w", format=_FORMATS[suffix], container_options=options))
         video_in = vid.streams.video[0]
         video_out = out.add_stream_from_template(video_in)
+        if video_in.average_rate:  # the muxer's timecode track counts frames at this rate
+            video_out.codec_context.framerate = video_in.average_rate
         if video_in.sample_aspect_ratio not in (None, 1):  # MOV keeps it beside the codec's parameters
             video_out.codec_context.sample_aspect_ratio = video_in.sample_aspect_ratio
         # the stream's tags go too: WebM's ``alpha_mode`` is what tells a player that VP9 has alpha

@@ -138,6 +138,7 @@ class FrameSink:
         preset: str,
         matte_frames: bool,
         sample_aspect: Fraction = Fraction(1),
+        timecode: str | None = None,
     ) -> None:
         from core.video_io import VideoWriter
 
@@ -150,6 +151,7 @@ class FrameSink:
                 self.writers[name] = VideoWriter(
                     staging.file(name), width, height, fps, VIDEO_KINDS[name],
                     time_base=time_base, crf=crf, preset=preset, sample_aspect=sample_aspect,
+                    timecode=timecode,
                 )
             if matte_frames:
                 self.matte_dir = staging.file("alpha")

@@ -31,6 +31,7 @@ from core.exceptions import (
     TruncatedMediaError,
 )
 from core.hdr import HLG, PQ, hdr_to_sdr
+from core.timecode import read_timecode
 from core.video_writer import VideoWriter  # noqa: F401  (re-exported: the pipeline imports it from here)
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class VideoInfo:
     #: frames at the start that cannot be decoded (a file cut in the middle of a group of pictures)
     #: and so are not counted among ``frame_count``
     undecodable_lead: int = 0
+    timecode: str | None = None  # the camera's start timecode (core/timecode.py), if the file has one
 
     def time_of(self, index: int) -> float:
         """Seconds from the first frame to frame ``index``."""
@@ -266,6 +268,7 @@ def _probe(p: Path, size: int, mtime_ns: int) -> VideoInfo:
             hdr=HDR_TRANSFERS.get(int(first.color_trc or 0)),
             sample_aspect=1 / sar if rotation in (90, 270) else sar,
             undecodable_lead=lead,
+            timecode=read_timecode(container, stream),
         )
     logger.debug("probe %s: %s", p.name, info)
     return info

@@ -51,6 +51,7 @@ from core.prompt_segmenting import PromptSegmenting
 from core.prompts import first_marked_frames, validate_prompts
 from core.spill import AlphaSpill, RawSpill
 from core.subject_tracks import SubjectMasks, SubjectTracks, first_masks
+from core.timecode import timecode_at
 from models.backgrounds import OutputGeometry, make_background
 from models.engines import EngineChoice, resolve_engine
 
@@ -258,7 +259,8 @@ class VideoJob:
         info, req = self.info, self.request
         preset = self.settings.preset
         sink = FrameSink(staging, self.formats, info.width, info.height, info.fps, info.time_base,
-                         preset.crf, preset.x264_preset, req.matte_frames, info.sample_aspect)
+                         preset.crf, preset.x264_preset, req.matte_frames, info.sample_aspect,
+                         timecode_at(info.timecode, self.first, info.fps) if info.timecode else None)
         chunk = memory_manager.chunk_size(max(1, self.settings.chunk_frames))  # smaller under memory pressure
         depth = memory_manager.queue_depth(chunk, 3 * info.width * info.height)
         frames = Prefetcher(reader.frames(self.first, self.stop), depth=depth, name="decode")

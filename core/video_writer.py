@@ -82,6 +82,7 @@ class VideoWriter:
         crf: int = 20,
         preset: str = "veryfast",
         sample_aspect: Fraction = Fraction(1),
+        timecode: str | None = None,
     ) -> None:
         if kind not in KINDS:
             raise FormatError(f"unknown video kind {kind!r}; one of {', '.join(KINDS)}")
@@ -116,10 +117,10 @@ class VideoWriter:
         # RGB frames for H.264 are converted by OpenCV (BT.601); alpha and grey frames keep BT.709.
         self._matrix = _SMPTE170M if self.kind.channels == 3 and self.kind.pix_fmt == "yuv420p" else _BT709
         self._tmp = self.path.with_name(f".{self.path.stem}.{uuid.uuid4().hex[:8]}.part{self.path.suffix}")
-        self._open(crf, preset, Fraction(sample_aspect))
+        self._open(crf, preset, Fraction(sample_aspect), timecode)
 
     # --- setup ----------------------------------------------------------------------------
-    def _open(self, crf: int, preset: str, sample_aspect: Fraction) -> None:
+    def _open(self, crf: int, preset: str, sample_aspect: Fraction, timecode: str | None) -> None:
         suffix = self.path.suffix.lower()
         options = {"movflags": "+faststart"} if suffix in (".mp4", ".mov") else {}
         try:
@@ -148,6 +149,8 @@ class VideoWriter:
                     f"{sample_aspect.numerator}:{sample_aspect.denominator}: scale it to "
                     f"{round(self.width * sample_aspect)}x{self.height}, or use foreground.mov, which keeps the aspect"
                 )
+        if timecode:  # the first frame's SMPTE timecode: MP4/MOV get a timecode track, WebM a tag
+            stream.metadata["timecode"] = timecode
         stream.options = self._codec_options(crf, preset)
         self._stream = stream
 

@@ -162,6 +162,7 @@ def make_video(
     faststart: bool = True,
     color_trc: int | None = None,
     sample_aspect: Fraction | None = None,
+    timecode: str | None = None,
 ) -> Path:
     """Write a small test clip and return its path; the container follows the suffix.
 
@@ -172,7 +173,8 @@ def make_video(
     rate. ``audio`` is None, ``"click"`` (bursts at the flash frames) or ``"sine"``, in
     ``audio_tracks`` tracks (track k at 1 / (k + 1) of the first's loudness: they differ).
     ``gop`` is the keyframe interval, so seeks have something to do; ``color_trc`` tags a transfer;
-    ``sample_aspect`` makes the pixels non-square (anamorphic PAL, HDV).
+    ``sample_aspect`` makes the pixels non-square (anamorphic PAL, HDV); ``timecode`` is a camera's
+    start timecode (MP4/MOV: a timecode track).
     """
     path = Path(path)
     fps = Fraction(fps)
@@ -190,6 +192,8 @@ def make_video(
         stream.codec_context.gop_size = gop
         if sample_aspect is not None:
             stream.codec_context.sample_aspect_ratio = sample_aspect
+        if timecode is not None:
+            stream.metadata["timecode"] = timecode
         if color_trc is not None:  # a transfer tag (16: PQ, 18: HLG), the picture itself unchanged
             stream.codec_context.color_trc = color_trc
         if codec == "libx264":

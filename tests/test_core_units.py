@@ -396,3 +396,22 @@ def test_the_command_line_keeps_the_order_clicks_were_typed_in():
     assert [(o.object_id, o.points, o.labels) for o in prompts] == [
         (1, [(1.0, 2.0), (3.0, 4.0), (5.0, 6.0)], [1, 0, 1]), (2, [(7.0, 8.0)], [1])]
     assert app.parse_args(["process", "in.mp4", "--out", "o"]).point == []  # no default shared between parses
+
+
+def test_timecode_counts_on_in_drop_frame_and_non_drop_frame():
+    from fractions import Fraction
+
+    from core.timecode import timecode_at
+
+    ntsc = Fraction(30000, 1001)
+    assert timecode_at("01:02:03;04", 0, ntsc) == "01:02:03;04"
+    assert timecode_at("00:00:59;29", 1, ntsc) == "00:01:00;02"  # ;00 and ;01 are skipped each minute
+    assert timecode_at("00:09:59;29", 1, ntsc) == "00:10:00;00"  # but not each tenth
+    assert timecode_at("00:00:59;59", 1, Fraction(60000, 1001)) == "00:01:00;04"
+    assert timecode_at("00:00:59:29", 1, ntsc) == "00:01:00:00"  # written non-drop: counted so
+    assert timecode_at("10:00:00:00", 25, Fraction(25)) == "10:00:01:00"
+    assert timecode_at("23:59:59:24", 1, Fraction(25)) == "00:00:00:00"
+    # an hour of NTSC frames by drop-frame count is an hour of the clock, to within its 3.6 ms
+    assert timecode_at("00:00:00;00", round(3600 * 30000 / 1001), ntsc) == "01:00:00;00"
+    for a, b in ((0, 1799), (1798, 2), (17980, 17983), (5, 107892)):  # steps add up
+        assert timecode_at(timecode_at("00:00:00;00", a, ntsc), b, ntsc) == timecode_at("00:00:00;00", a + b, ntsc)

@@ -144,6 +144,22 @@ def test_a_file_cut_in_the_middle_of_a_group_of_pictures_starts_at_its_first_who
     assert any("first 6 frames" in w for w in report["warnings"])
 
 
+def test_the_cameras_timecode_goes_on_to_every_video_output(tmp_path):
+    """An editor lines the outputs up with the camera original by timecode: each output starts at
+    the timecode of its own first frame (here 15 frames into a drop-frame NTSC clip)."""
+    clip = media.make_video(tmp_path / "cam.mov", width=96, height=64, frames=40, fps=Fraction(30000, 1001),
+                            audio="sine", timecode="01:00:59;20")
+    out = tmp_path / "out"
+    assert run_cli(clip, "--out", out, "--point", "20,50", "--trim-start", "0.5",
+                   "--formats", "composite.mp4,alpha.mp4,foreground.webm,foreground.mov") == 0
+    assert json.loads((out / "report.json").read_text())["input"]["timecode"] == "01:00:59;20"
+    for name in ("composite.mp4", "alpha.mp4", "foreground.webm", "foreground.mov"):
+        assert probe(out / name).timecode == "01:01:00;07", name  # 59;20 + 15 frames: ;00 and ;01 skipped
+    plain = media.make_video(tmp_path / "plain.mp4", width=96, height=64, frames=6)
+    assert run_cli(plain, "--out", tmp_path / "o2", "--point", "20,50", "--formats", "composite.mp4") == 0
+    assert probe(tmp_path / "o2" / "composite.mp4").timecode is None
+
+
 def test_a_damaged_file_is_processed_whole_with_its_sound_in_sync(tmp_path):
     flashes = [6, 25]
     clip = media.make_video(tmp_path / "in.mp4", width=96, height=64, frames=30, fps=25, audio="click",
