@@ -38,7 +38,8 @@ class Carry:
 
     def __init__(self, path: Path | str, engine: EngineChoice, subjects: list[int], first: int,
                  samples: SampleSource | None = None) -> None:
-        from core.video_io import VideoReader, probe
+        from core.video_io import probe
+        from core.video_reader import VideoReader
 
         self.path, self.subjects, self.first = str(path), list(subjects), first
         self._engine = engine

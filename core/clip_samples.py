@@ -49,7 +49,7 @@ class ClipSamples:
         self.decode_s = 0.0  # time spent decoding samples (it may overlap other stages)
 
     def _open(self):
-        from core.video_io import VideoReader
+        from core.video_reader import VideoReader
 
         if self._closed:
             raise RuntimeError("the clip's samples are closed")

@@ -70,7 +70,7 @@ def _to_sdr_table() -> np.ndarray:
 
 def hdr_to_sdr(frame: av.VideoFrame, src_range: int | None) -> np.ndarray:
     """(H, W, 3) uint8 SDR RGB of an HDR ``frame`` (``frame.color_trc`` PQ or HLG; ``src_range`` as
-    for ``video_io.to_rgb``). About 30 ms a 1080p frame on one core (a plain SDR frame: 2 ms):
+    for ``video_reader.to_rgb``). About 30 ms a 1080p frame on one core (a plain SDR frame: 2 ms):
     passes over 6 million values, each cheap (OpenCV's remap as the look-up was tried: twice as
     slow on one thread)."""
     signal = frame.to_ndarray(format="rgb48le", src_color_range=src_range)

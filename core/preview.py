@@ -83,7 +83,7 @@ def media_info(path: Path | str) -> MediaInfo:
 def read_frame(path: Path | str, index: int = 0) -> np.ndarray:
     """Frame ``index`` of a video, or the photo itself, as upright RGB uint8."""
     from core.image_io import is_image_path, read_image
-    from core.video_io import VideoReader
+    from core.video_reader import VideoReader
 
     if is_image_path(path):
         return read_image(path)

@@ -6,14 +6,13 @@ WebM carry none, a cut-short MP4 announces frames it no longer has), and every l
 packets once (no decoding: fast) and the reader maps each decoded frame's timestamp to its
 index, which makes seeking exact even with B-frames and variable frame rate.
 
-The writer lives in ``core.video_writer`` and is re-exported here.
+The reader lives in ``core.video_reader``; the writer in ``core.video_writer``, re-exported here.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
@@ -24,13 +23,12 @@ import numpy as np
 
 from core.exceptions import (
     EmptyVideoError,
-    FrameOutOfRangeError,
     InputPathError,
     NotMediaError,
     NoVideoStreamError,
     TruncatedMediaError,
 )
-from core.hdr import HLG, PQ, hdr_to_sdr
+from core.hdr import HLG, PQ
 from core.timecode import read_timecode
 from core.video_writer import VideoWriter  # noqa: F401  (re-exported: the pipeline imports it from here)
 
@@ -88,16 +86,6 @@ class VideoInfo:
             if pts >= target - 1e-9:
                 return i
         return self.frame_count
-
-
-@dataclass
-class Frame:
-    """One decoded frame: upright RGB, its source timestamp and its time from the first frame."""
-
-    index: int
-    rgb: np.ndarray
-    pts: int | None
-    time_s: float
 
 
 def check_input_path(path: str | Path) -> Path:
@@ -272,170 +260,3 @@ def _probe(p: Path, size: int, mtime_ns: int) -> VideoInfo:
         )
     logger.debug("probe %s: %s", p.name, info)
     return info
-
-
-def to_rgb(frame: av.VideoFrame, rotation: int = 0) -> np.ndarray:
-    """Upright (H, W, 3) uint8 RGB of a decoded frame; 10/12-bit sources are scaled to 8 bits, HDR
-    ones tone mapped to SDR. The frame's own colour range and matrix are honoured (``None`` lets
-    swscale read them from the frame, unspecified means BT.601 limited range, FFmpeg's convention)."""
-    src_range = frame.color_range if frame.color_range in (1, 2) else None
-    rgb = hdr_to_sdr(frame, src_range) if frame.color_trc in HDR_TRANSFERS else \
-        frame.to_ndarray(format="rgb24", src_color_range=src_range)
-    if rotation:
-        rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
-    return rgb
-
-
-class VideoReader:
-    """Streams frames of one video in presentation order. Use as a context manager.
-
-    Memory stays flat: frames are decoded on demand and only the decoder's own few reference
-    frames are held. Indexes are those of ``probe`` (``0 .. frame_count - 1``).
-    """
-
-    def __init__(self, path: str | Path, info: VideoInfo | None = None) -> None:
-        self.info = info if info is not None else probe(path)
-        self._container = open_input(check_input_path(path))
-        self._stream = self._container.streams[self.info.stream_index]
-        self._stream.thread_type = "AUTO"  # frame+slice threads: decoding must not be the bottleneck
-        self._index_of = {pts: i for i, pts in enumerate(self.info.frame_pts)}
-        self.frames_decoded = 0  # all frames the decoder produced, wanted or not (seek cost)
-        self.repeated: set[int] = set()  # frames the decoder did not give, shown as a neighbour
-
-    def __enter__(self) -> VideoReader:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._container.close()
-
-    def frames(self, start: int = 0, stop: int | None = None, only: set[int] | None = None) -> Iterator[Frame]:
-        """Frames ``start .. stop-1``; seeks to the keyframe before ``start`` and decodes forward.
-        With ``only``, just those indexes are converted to RGB and yielded (the rest are decoded,
-        as they must be, but not converted)."""
-        count = self.info.frame_count
-        stop = count if stop is None else min(stop, count)
-        if not 0 <= start < count:
-            raise FrameOutOfRangeError(f"frame {start} is outside 0..{count - 1}")
-        if start >= stop:
-            return
-        yield from self._decode_from(start, stop, only=only)
-
-    def _decoded_from(self, index: int) -> Iterator[tuple[int, av.VideoFrame]]:
-        """(index, frame) of every decoded frame with a known timestamp, from one at or before frame
-        ``index`` on. A demuxer's seek can land after the frame asked for: MPEG-TS seeks by its
-        clock and lands about a second late (past the only keyframe of a short clip: nothing at
-        all). So when the first frame decoded comes after ``index``, it seeks again a second and
-        then five seconds earlier, and last to the file's start (a seek that every format makes)."""
-        target = self.info.frame_pts[index]
-        second = max(1, round(1 / self.info.time_base))
-        for back in (0, second, 5 * second, None):
-            if back is None:
-                self._container.seek(0)
-            else:
-                self._container.seek(target - back, stream=self._stream, backward=True)
-            decoded = self._decode_packets()
-            head = next(decoded, None)
-            if head is None:
-                continue  # the seek landed past the last keyframe: nothing decoded
-            first, frame = head
-            if first <= index or back is None:
-                yield first, frame
-                yield from decoded
-                return
-            logger.debug("seek for frame %d landed on %d; seeking earlier", index, first)
-
-    def _decode_packets(self) -> Iterator[tuple[int, av.VideoFrame]]:
-        """(index, frame) of the frames decoded from here on, packet by packet: a damaged packet
-        (bad bytes in the middle of a file) is left out, where decoding the whole stream at once
-        would stop there; the frames it loses are filled in by ``_decode_from``."""
-        for packet in self._container.demux(self._stream):
-            try:
-                frames = packet.decode()
-            except av.FFmpegError as exc:  # any error of one packet: that packet is damaged
-                logger.debug("a damaged packet at pts %s left out: %s", packet.pts, exc)
-                continue
-            for frame in frames:
-                self.frames_decoded += 1
-                if (i := self._index_of.get(frame.pts)) is not None:
-                    yield i, frame
-
-    def _decode_from(self, start: int, stop: int, only: set[int] | None = None) -> Iterator[Frame]:
-        """Frames ``start .. stop-1``. One the decoder does not give (a damaged packet) is the picture
-        shown before it repeated (after it, at the start), so that frame counts, times and the sound
-        stay as they are; ``repeated`` collects their indexes for the job's report."""
-        info = self.info
-        expected = start
-        shown: av.VideoFrame | None = None
-        for index, frame in self._decoded_from(start):
-            if index < expected:
-                continue  # decoding forward from the keyframe to the wanted frame
-            for k in range(expected, min(index, stop)):  # frames the decoder did not give
-                self.repeated.add(k)
-                if only is None or k in only:
-                    yield Frame(k, to_rgb(shown or frame, info.rotation), info.frame_pts[k], info.time_of(k))
-            if index < stop and (only is None or index in only):
-                yield Frame(index, to_rgb(frame, info.rotation), frame.pts, info.time_of(index))
-            shown, expected = frame, index + 1
-            if expected >= stop:
-                return
-        if shown is None:
-            raise TruncatedMediaError(f"{info.path.name}: frames {start}-{stop - 1} cannot be decoded")
-        for k in range(expected, stop):  # the last frames could not be decoded
-            self.repeated.add(k)
-            if only is None or k in only:
-                yield Frame(k, to_rgb(shown, info.rotation), info.frame_pts[k], info.time_of(k))
-
-    def read_frame(self, index: int) -> np.ndarray:
-        """RGB of one frame (a seek and a short decode)."""
-        for frame in self.frames(index, index + 1):
-            return frame.rgb
-        raise FrameOutOfRangeError(f"frame {index} could not be decoded")
-
-    def sample(self, n: int) -> list[np.ndarray]:
-        """About ``n`` frames spread over the clip (for background plates and statistics).
-
-        Exact spacing does not matter here, speed does: a target with a keyframe within half a
-        spacing is replaced by that keyframe (one frame decoded); the rest are picked up in one
-        forward pass each, never by decoding a group of pictures again for every sample."""
-        count = self.info.frame_count
-        n = max(1, min(n, count))
-        spacing = (count - 1) / max(1, n - 1)
-        targets = sorted({round(i * spacing) for i in range(n)})
-        keys = np.asarray(self.info.keyframes or (0,))
-        chosen: set[int] = set()
-        exact: list[int] = []
-        for t in targets:
-            nearest = int(keys[np.abs(keys - t).argmin()])
-            if abs(nearest - t) <= spacing / 2 and nearest not in chosen:
-                chosen.add(nearest)
-            else:
-                exact.append(t)
-        picked = {i: self.read_frame(i) for i in sorted(chosen)}
-        if exact:
-            picked.update(self._reference_frames_at(exact))
-        return [picked[i] for i in sorted(picked)]
-
-    def _reference_frames_at(self, targets: list[int]) -> dict[int, np.ndarray]:
-        """For each target, the first frame at or after it that other frames refer to (a reference
-        frame), in one forward pass with the other frames not decoded at all: no frame depends on
-        them, and skipping them makes the pass about a third cheaper on a typical H.264 stream."""
-        info, ctx = self.info, self._stream.codec_context
-        targets = sorted(targets)
-        picked: dict[int, np.ndarray] = {}
-        ctx.skip_frame = "NONREF"
-        try:
-            k = 0
-            for index, frame in self._decoded_from(targets[0]):
-                if index < targets[k]:
-                    continue
-                picked[index] = to_rgb(frame, info.rotation)
-                while k < len(targets) and targets[k] <= index:
-                    k += 1
-                if k == len(targets):
-                    break
-        finally:
-            ctx.skip_frame = "DEFAULT"
-        return picked

@@ -126,7 +126,7 @@ class VideoJob:
 
     # -- the story ---------------------------------------------------------------------------
     def run(self) -> JobResult:
-        from core.video_io import VideoReader
+        from core.video_reader import VideoReader
 
         staging = Staging(self.request.out_dir)
         started = self._started = time.perf_counter()

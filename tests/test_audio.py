@@ -10,7 +10,8 @@ import pytest
 
 from core.audio_processor import audio_onsets_s, has_audio, mux_audio
 from core.exceptions import FormatError
-from core.video_io import VideoReader, VideoWriter, probe
+from core.video_io import VideoWriter, probe
+from core.video_reader import VideoReader
 from tests import media
 
 FLASHES = (5, 17, 30)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from core.hdr import HLG, PQ, _to_linear_table, _to_sdr_table, hlg_to_nits, pq_to_nits
-from core.video_io import VideoReader, probe
+from core.video_io import probe
+from core.video_reader import VideoReader
 
 PQ_203_NITS = 0.5807  # the PQ signal of HDR reference white (BT.2408)
 

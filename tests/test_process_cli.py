@@ -21,8 +21,9 @@ from app_config import get_settings
 from core.audio_processor import audio_onsets_s
 from core.exceptions import JobCancelledError
 from core.job import JobRequest
-from core.video_io import VideoReader, probe
+from core.video_io import probe
 from core.video_processor import run_job
+from core.video_reader import VideoReader
 from models.base import ObjectPrompt
 
 ROOT = Path(__file__).resolve().parents[1]

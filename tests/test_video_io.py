@@ -18,7 +18,8 @@ from core.exceptions import (
     NoVideoStreamError,
     TruncatedMediaError,
 )
-from core.video_io import VideoReader, VideoWriter, probe
+from core.video_io import VideoWriter, probe
+from core.video_reader import VideoReader
 from tests import media
 
 NTSC = Fraction(30000, 1001)

@@ -40,7 +40,7 @@ class VideoBackground(BackgroundSource):
         self._restart()
 
     def _restart(self) -> None:
-        from core.video_io import VideoReader
+        from core.video_reader import VideoReader
 
         self.close()
         self._reader = VideoReader(self.path, self._info)
