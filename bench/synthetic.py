@@ -268,6 +268,7 @@ def write_clip(clip: SyntheticClip, out_dir: Path | str, crf: int = 14) -> Path:
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=round(clip.fps))
         stream.width, stream.height, stream.pix_fmt = clip.width, clip.height, "yuv420p"
+        stream.codec_context.colorspace = 6  # PyAV converts RGB with the BT.601 matrix: say so
         stream.options = {"crf": str(crf), "preset": "veryfast"}
         for i, (rgb, alpha) in enumerate(clip.frames()):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")

@@ -16,12 +16,15 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import Colorspace
 
 from core.exceptions import FrameOutOfRangeError, TruncatedMediaError
 from core.hdr import hdr_to_sdr
 from core.video_io import HDR_TRANSFERS, VideoInfo, check_input_path, open_input, probe
 
 logger = logging.getLogger(__name__)
+
+_UNSPECIFIED = 2  # AVCOL_SPC_UNSPECIFIED: the file does not say which matrix its YUV uses
 
 
 @dataclass
@@ -38,10 +41,14 @@ class Frame:
 def to_rgb(frame: av.VideoFrame, rotation: int = 0) -> np.ndarray:
     """Upright (H, W, 3) uint8 RGB of a decoded frame; 10/12-bit sources are scaled to 8 bits, HDR
     ones tone mapped to SDR. The frame's own colour range and matrix are honoured (``None`` lets
-    swscale read them from the frame, unspecified means BT.601 limited range, FFmpeg's convention)."""
+    swscale read them from the frame). A frame whose matrix is not said is read as browsers and
+    players show it: BT.709 when it is HD, BT.601 (FFmpeg's convention) when SD; else the subject
+    of an untagged HD clip came out a little off the colours the person sees in the original."""
     src_range = frame.color_range if frame.color_range in (1, 2) else None
+    untagged_hd = frame.colorspace == _UNSPECIFIED and (frame.width >= 1280 or frame.height > 576)
+    matrix = Colorspace.ITU709 if untagged_hd else None
     rgb = hdr_to_sdr(frame, src_range) if frame.color_trc in HDR_TRANSFERS else \
-        frame.to_ndarray(format="rgb24", src_color_range=src_range)
+        frame.to_ndarray(format="rgb24", src_color_range=src_range, src_colorspace=matrix)
     if rotation:
         rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
     return rgb

@@ -190,6 +190,7 @@ def make_video(
         stream.time_base = tb
         stream.codec_context.time_base = tb
         stream.codec_context.gop_size = gop
+        stream.codec_context.colorspace = 6  # PyAV converts RGB with the BT.601 matrix: say so
         if sample_aspect is not None:
             stream.codec_context.sample_aspect_ratio = sample_aspect
         if timecode is not None:

@@ -216,6 +216,35 @@ def test_a_damaged_frame_is_shown_as_its_neighbour_and_counted(tmp_path):
         assert media.decode_index(reader.read_frame(13)) == 14
 
 
+def _untagged_flat_clip(path, width, height, yuv):
+    """A lossless clip of one flat YUV colour whose matrix the file does not say."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"qp": "0", "preset": "ultrafast"}
+        planes = np.concatenate([np.full((height, width), yuv[0], np.uint8),
+                                 np.full((height // 4, width), yuv[1], np.uint8),
+                                 np.full((height // 4, width), yuv[2], np.uint8)])
+        for _ in range(2):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(planes, format="yuv420p")))
+        out.mux(stream.encode(None))
+    return path
+
+
+def test_an_untagged_clip_is_read_as_players_show_it_bt709_when_hd_bt601_when_sd(tmp_path):
+    y, u, v = 81, 90, 240  # a strong red
+    luma = 1.164 * (y - 16)
+    bt709 = [luma + 1.793 * (v - 128), luma - 0.213 * (u - 128) - 0.533 * (v - 128), luma + 2.112 * (u - 128)]
+    bt601 = [luma + 1.596 * (v - 128), luma - 0.392 * (u - 128) - 0.813 * (v - 128), luma + 2.017 * (u - 128)]
+    for (width, height), matrix in (((1280, 720), bt709), ((640, 480), bt601)):
+        path = _untagged_flat_clip(tmp_path / f"flat{height}.mp4", width, height, (y, u, v))
+        with VideoReader(path) as reader:
+            rgb = reader.read_frame(0)[height // 2, width // 2].astype(float)
+        expected = np.clip(matrix, 0, 255)
+        assert np.abs(rgb - expected).max() <= 2.5, (height, rgb, expected)
+    assert max(abs(a - b) for a, b in zip(np.clip(bt709, 0, 255), np.clip(bt601, 0, 255), strict=True)) > 15
+
+
 def test_reader_turns_rotated_video_upright(clips):
     for name in ("rot90", "rot270", "rot180"):
         with VideoReader(clips[name]) as reader:
