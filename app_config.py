@@ -68,6 +68,8 @@ class Settings:
     bg_model: str = "stabilityai/sd-turbo"
     max_duration_s: float = 600.0
     max_side_px: int = 4096
+    #: photos may be larger: a phone's 48 MP picture is 8064 px wide, and one picture costs seconds
+    max_photo_side_px: int = 12000
     max_upload_mb: int = 2048
     chunk_frames: int = 16
     work_dir: Path = field(default_factory=lambda: Path(os.environ.get("TMPDIR", "/tmp")) / "bgfx")
@@ -120,6 +122,7 @@ def load_settings() -> Settings:
         bg_model=os.environ.get("BGFX_BG_MODEL", "stabilityai/sd-turbo"),
         max_duration_s=_env_number("BGFX_MAX_DURATION_S", 600.0, float, 0.1),
         max_side_px=int(_env_number("BGFX_MAX_SIDE_PX", 4096, int, 16)),
+        max_photo_side_px=int(_env_number("BGFX_MAX_PHOTO_SIDE_PX", 12000, int, 16)),
         max_upload_mb=int(_env_number("BGFX_MAX_UPLOAD_MB", 2048, int, 1)),
         chunk_frames=int(_env_number("BGFX_CHUNK_FRAMES", 16, int, 1)),
         port=int(_env_number("BGFX_PORT", 7860, int, 1)),

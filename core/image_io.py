@@ -77,16 +77,18 @@ def read_image(path: str | Path, keep_alpha: bool = False, max_side_px: int | No
 
     Raises ``InputPathError`` (missing, folder, URL), ``NotMediaError`` (not an image),
     ``TruncatedMediaError`` (cut short) or ``LimitExceededError`` (a side over ``max_side_px``,
-    default the settings' ``max_side_px``), checked from the header before decoding.
+    default the settings' ``max_photo_side_px``), checked from the header before decoding. That
+    check bounds the memory, so Pillow's own warning from 89 MP (a 108 MP phone picture) is not
+    an error; its error from 179 MP still is.
     """
     p = check_input_path(path)
     if max_side_px is None:
         from app_config import get_settings
 
-        max_side_px = get_settings().max_side_px
+        max_side_px = get_settings().max_photo_side_px
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(p) as img:
                 width, height = img.size
                 if max(width, height) > max_side_px:
@@ -96,7 +98,7 @@ def read_image(path: str | Path, keep_alpha: bool = False, max_side_px: int | No
                 return _to_array(upright, keep_alpha)
     except UnidentifiedImageError:
         raise NotMediaError(f"{p.name} is not an image Pillow can read") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise LimitExceededError(f"{p.name} has too many pixels to decode safely") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise TruncatedMediaError(f"{p.name} cannot be decoded: {exc}") from None

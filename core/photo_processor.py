@@ -27,8 +27,8 @@ def run_photo_job(request: JobRequest, settings: Settings, progress: ProgressCal
     started = time.perf_counter()
     image = read_image(request.input_path)
     height, width = image.shape[:2]
-    if max(width, height) > settings.max_side_px:
-        raise LimitExceededError(f"the photo is {width}x{height}, over the {settings.max_side_px} px limit")
+    if max(width, height) > settings.max_photo_side_px:
+        raise LimitExceededError(f"the photo is {width}x{height}, over the {settings.max_photo_side_px} px limit")
     validate_prompts(request.prompts, width, height, 0, 1)
     background = make_background(request.background, seed=request.seed)
     tracker = ProgressTracker({"segment": 1, "matte": 1}, progress)

@@ -124,6 +124,20 @@ def test_limits(tmp_path, capsys, clip, monkeypatch):
     assert_nothing_written(out)
 
 
+def test_a_photo_may_be_larger_than_a_clip(tmp_path, capsys, monkeypatch):
+    """A phone's 48 MP picture is 8064 px wide: photos have their own, larger limit."""
+    wide = tmp_path / "panorama.png"
+    picture = np.zeros((120, 5000, 3), np.uint8)
+    picture[30:90, 2400:2600] = 255
+    cv2.imwrite(str(wide), picture)
+    out = tmp_path / "out"
+    assert app.main(["process", str(wide), "--out", str(out), "--point", "2500,60", "--quiet"]) == 0
+    assert cv2.imread(str(out / "cutout.png"), cv2.IMREAD_UNCHANGED).shape == (120, 5000, 4)
+    get_settings.cache_clear()
+    monkeypatch.setenv("BGFX_MAX_PHOTO_SIDE_PX", "4000")
+    assert "4000 px limit" in fails_with("E105", capsys, wide, "--out", tmp_path / "o2", "--point", "2500,60")
+
+
 def test_unwritable_out(tmp_path, capsys, clip):
     blocker = tmp_path / "a-file"
     blocker.write_text("")

@@ -171,8 +171,9 @@ class Handlers:
     def _check_limits(self, info: dict[str, Any]) -> None:
         """Say at upload time, not after the queue, that a clip is over the studio's limits."""
         side = max(int(info["width"]), int(info["height"]))
-        if side > self.settings.max_side_px:
-            raise LimitExceededError(f"the picture is {side} px on its long side, over {self.settings.max_side_px}")
+        limit = self.settings.max_side_px if info["kind"] == "video" else self.settings.max_photo_side_px
+        if side > limit:
+            raise LimitExceededError(f"the picture is {side} px on its long side, over {limit}")
         duration = float(info.get("duration_s") or 0)
         if info["kind"] == "video" and duration > self.settings.max_duration_s:
             raise LimitExceededError(f"the clip lasts {duration:.0f} s, over {self.settings.max_duration_s:.0f} s")
