@@ -137,6 +137,11 @@ class FormatError(OutputError):
     hint = "formats: composite.mp4, alpha.mp4, foreground.webm, foreground.mov, greenscreen.mp4"
 
 
+class DiskFullError(OutputError):
+    code = "E403"
+    hint = "free some disk space there, or choose an output folder on another disk; nothing was written"
+
+
 # --- engines (E5xx) -------------------------------------------------------------------
 class EngineError(StudioError):
     code = "E500"

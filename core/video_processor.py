@@ -17,6 +17,7 @@ Memory does not grow with the clip's length; cancelling stops between chunks and
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import threading
@@ -32,7 +33,7 @@ from core import memory_manager
 from core.clip_samples import ClipSamples
 from core.compositing import clean_foreground, mix_despill, refine_alpha
 from core.coverage import Coverage
-from core.exceptions import FormatError, LimitExceededError, StudioError
+from core.exceptions import DiskFullError, FormatError, LimitExceededError, StudioError
 from core.job import (
     EdgeOptions,
     JobRequest,
@@ -73,12 +74,20 @@ def run_job(request: JobRequest, progress: ProgressCallback | None = None, cance
     path = check_input_file(request.input_path, settings)
     from core.image_io import is_image_path
 
-    if is_image_path(path):
-        from core.photo_processor import run_photo_job
+    try:
+        if is_image_path(path):
+            from core.photo_processor import run_photo_job
 
-        return run_photo_job(replace(request, input_path=path), settings, progress)
-    with opencv_threads_for_a_job():
-        return VideoJob(replace(request, input_path=path), settings, progress, cancel).run()
+            return run_photo_job(replace(request, input_path=path), settings, progress)
+        with opencv_threads_for_a_job():
+            return VideoJob(replace(request, input_path=path), settings, progress, cancel).run()
+    except OSError as exc:  # PyAV's errors are OSErrors too, with the errno FFmpeg gave
+        if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+            name = str(getattr(exc, "filename", None) or "")
+            out = Path(request.out_dir)
+            where = out if not name or out.resolve() in Path(name).resolve().parents else Path(name).parent
+            raise DiskFullError(f"the disk is full where {where} is") from None
+        raise
 
 
 class VideoJob:

@@ -138,6 +138,27 @@ def test_a_photo_may_be_larger_than_a_clip(tmp_path, capsys, monkeypatch):
     assert "4000 px limit" in fails_with("E105", capsys, wide, "--out", tmp_path / "o2", "--point", "2500,60")
 
 
+def test_a_full_disk_is_said_plainly_and_leaves_nothing(tmp_path, capsys, clip, monkeypatch):
+    """No space left (FFmpeg's errno 28 from a writer) used to come out as E900, "a bug"."""
+    import errno
+
+    from core.video_writer import VideoWriter
+
+    real_write, calls = VideoWriter.write, []
+
+    def write(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self._tmp))
+        return real_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(VideoWriter, "write", write)
+    out = tmp_path / "out"
+    err = fails_with("E403", capsys, clip, "--out", out, "--point", "5,5")
+    assert f"where {out} is" in err and "free some disk space" in err
+    assert_nothing_written(out)
+
+
 def test_unwritable_out(tmp_path, capsys, clip):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
