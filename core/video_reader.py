@@ -37,7 +37,6 @@ class Frame:
     time_s: float
 
 
-
 def to_rgb(frame: av.VideoFrame, rotation: int = 0) -> np.ndarray:
     """Upright (H, W, 3) uint8 RGB of a decoded frame; 10/12-bit sources are scaled to 8 bits, HDR
     ones tone mapped to SDR. The frame's own colour range and matrix are honoured (``None`` lets
