@@ -59,10 +59,26 @@ def decoded_frames(path: Path) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
 
 
+def flash_clip(path: Path, flashes: list[int], frames: int = 50, **options) -> Path:
+    """A 96x64 clip at 25 fps whose picture flashes on ``flashes`` and whose sound clicks there."""
+    return media.make_video(path, width=96, height=64, frames=frames, fps=25, audio="click",
+                            flash_frames=flashes, **options)
+
+
+def assert_flashes_heard_in_time(video: Path, flashes: list[int], sound: Path | None = None) -> None:
+    """The picture flashes on exactly the frames ``flashes`` of ``video``, and each click of the sound
+    of ``sound`` (default: the same file) starts within a frame (1/25 s) of its flash."""
+    frames = decoded_frames(video)
+    assert [i for i, rgb in enumerate(frames) if media.is_flash(rgb)] == flashes
+    times = frame_times(video)
+    onsets = audio_onsets_s(sound or video)
+    assert len(onsets) == len(flashes)
+    assert max(abs(a - times[f]) for a, f in zip(onsets, flashes, strict=True)) < 1 / 25
+
+
 def test_clip_with_audio_keeps_frames_rate_duration_and_sync(tmp_path):
     flashes = [6, 25, 41]
-    clip = media.make_video(tmp_path / "in.mp4", width=96, height=64, frames=50, fps=25, audio="click",
-                            flash_frames=flashes)
+    clip = flash_clip(tmp_path / "in.mp4", flashes)
     out = tmp_path / "out"
     assert run_cli(clip, "--out", out, "--point", "20,50", "--frame", "12", "--matte-frames") == 0
     src, comp = probe(clip), probe(out / "composite.mp4")
@@ -108,25 +124,18 @@ def test_clip_with_audio_keeps_frames_rate_duration_and_sync(tmp_path):
 def test_an_mpeg_ts_clip_keeps_its_frames_in_order_and_its_sound_in_sync(tmp_path):
     """A camcorder's .m2ts / broadcast .ts: its clock starts late and its seeks land late."""
     flashes = [3, 25, 41]
-    clip = media.make_video(tmp_path / "in.ts", width=96, height=64, frames=50, fps=25, audio="click",
-                            flash_frames=flashes)
+    clip = flash_clip(tmp_path / "in.ts", flashes)
     out = tmp_path / "out"
     assert run_cli(clip, "--out", out, "--point", "20,50", "--frame", "30", "--matte-frames") == 0
     assert probe(out / "composite.mp4").frame_count == 50
-    times = frame_times(out / "composite.mp4")
-    frames = decoded_frames(out / "composite.mp4")
-    assert [i for i, rgb in enumerate(frames) if media.is_flash(rgb)] == flashes
-    onsets = audio_onsets_s(out / "composite.mp4")
-    assert len(onsets) == len(flashes)
-    assert max(abs(a - times[i]) for a, i in zip(onsets, flashes, strict=True)) < 1 / 25
+    assert_flashes_heard_in_time(out / "composite.mp4", flashes)
 
 
 def test_a_file_cut_in_the_middle_of_a_group_of_pictures_starts_at_its_first_whole_frame(tmp_path):
     """Frames whose references were cut away cannot be decoded: counting them put every later frame
     at the wrong index (a prompt on the wrong picture, the sound early by their length)."""
     flashes = [14, 25, 41]
-    whole = media.make_video(tmp_path / "whole.ts", width=96, height=64, frames=50, fps=25, audio="click",
-                             flash_frames=flashes, gop=10)
+    whole = flash_clip(tmp_path / "whole.ts", flashes, gop=10)
     clip = media.drop_leading_video_packets(whole, tmp_path / "cut.ts", 4)
     info = probe(clip)
     assert info.frame_count == 40 and info.undecodable_lead == 6  # 4 packets gone, 6 more frames lost
@@ -134,13 +143,8 @@ def test_a_file_cut_in_the_middle_of_a_group_of_pictures_starts_at_its_first_who
     assert media.decode_index(VideoReader(clip, info).read_frame(0)) == gone
     out = tmp_path / "out"
     assert run_cli(clip, "--out", out, "--point", "20,50", "--frame", "20") == 0
-    frames = decoded_frames(out / "composite.mp4")
-    assert len(frames) == 40
-    assert [i for i, rgb in enumerate(frames) if media.is_flash(rgb)] == [f - gone for f in flashes]
-    times = frame_times(out / "composite.mp4")
-    onsets = audio_onsets_s(out / "composite.mp4")
-    assert len(onsets) == len(flashes)
-    assert max(abs(a - times[f - gone]) for a, f in zip(onsets, flashes, strict=True)) < 1 / 25
+    assert len(decoded_frames(out / "composite.mp4")) == 40
+    assert_flashes_heard_in_time(out / "composite.mp4", [f - gone for f in flashes])
     report = json.loads((out / "report.json").read_text())
     assert any("first 6 frames" in w for w in report["warnings"])
 
@@ -163,8 +167,7 @@ def test_the_cameras_timecode_goes_on_to_every_video_output(tmp_path):
 
 def test_a_damaged_file_is_processed_whole_with_its_sound_in_sync(tmp_path):
     flashes = [6, 25]
-    clip = media.make_video(tmp_path / "in.mp4", width=96, height=64, frames=30, fps=25, audio="click",
-                            flash_frames=flashes, gop=1)
+    clip = flash_clip(tmp_path / "in.mp4", flashes, frames=30, gop=1)
     media.damage_frame(clip, 13)
     for packet in (20, 21, 22):  # 64 ms of sound from about 0.43 s: between the two clicks
         media.damage_frame(clip, packet, kind="audio")
@@ -173,13 +176,9 @@ def test_a_damaged_file_is_processed_whole_with_its_sound_in_sync(tmp_path):
     frames = decoded_frames(out / "composite.mp4")
     assert len(frames) == 30
     assert np.abs(frames[13].astype(int) - frames[12]).mean() < 1  # the frame before it, again
-    assert [i for i, rgb in enumerate(frames) if media.is_flash(rgb)] == flashes
-    times = frame_times(out / "composite.mp4")
-    onsets = audio_onsets_s(out / "composite.mp4")
-    assert max(abs(a - times[f]) for a, f in zip(onsets, flashes, strict=True)) < 1 / 25
-    # the WebM's sound is decoded and encoded again: the damaged audio packet is a gap, not a shift
-    webm_onsets = audio_onsets_s(out / "foreground.webm")
-    assert max(abs(a - times[f]) for a, f in zip(webm_onsets, flashes, strict=True)) < 1 / 25
+    assert_flashes_heard_in_time(out / "composite.mp4", flashes)
+    # the WebM's sound is decoded and encoded again: the damaged audio packets are a gap, not a shift
+    assert_flashes_heard_in_time(out / "composite.mp4", flashes, sound=out / "foreground.webm")
     report = json.loads((out / "report.json").read_text())
     assert any("1 frame could not be decoded (13)" in w for w in report["warnings"])
 
