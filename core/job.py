@@ -8,13 +8,14 @@ call ``core.video_processor.run_job``; nothing else touches engines or media.
 
 from __future__ import annotations
 
+import errno
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from app_config import DEFAULT_FORMATS, OUTPUT_FORMATS, Settings
-from core.exceptions import ArgumentError, FormatError, LimitExceededError
+from core.exceptions import ArgumentError, DiskFullError, FormatError, LimitExceededError
 from models.base import ObjectPrompt
 
 if TYPE_CHECKING:
@@ -125,6 +126,28 @@ def hdr_notice(info) -> str | None:
         return None
     return (f"the clip is HDR ({info.hdr}): tone mapped to SDR (BT.709), its reference white as SDR white "
             "and brighter highlights rolled off; the conversion makes decoding slower")
+
+
+def check_limits(kind: str, width: int, height: int, duration_s: float, settings: Settings) -> None:
+    """The configured limits, for the job and for the studio's upload alike: a clip's duration and
+    size (``BGFX_MAX_DURATION_S``, ``BGFX_MAX_SIDE_PX``), a photo's size (``BGFX_MAX_PHOTO_SIDE_PX``)."""
+    if kind == "video" and duration_s > settings.max_duration_s:
+        raise LimitExceededError(f"the clip lasts {duration_s:.0f} s, over the {settings.max_duration_s:.0f} s limit")
+    limit = settings.max_side_px if kind == "video" else settings.max_photo_side_px
+    if max(width, height) > limit:
+        what = "clip" if kind == "video" else "photo"
+        raise LimitExceededError(f"the {what} is {width}x{height}, over the {limit} px limit")
+
+
+def disk_full_error(exc: OSError, out_dir: Path) -> DiskFullError | None:
+    """The coded error for an OSError that says the disk is full (where: the output folder, or the
+    scratch folder the file was in), else None."""
+    if getattr(exc, "errno", None) not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    name = str(getattr(exc, "filename", None) or "")
+    out = Path(out_dir)
+    where = out if not name or out.resolve() in Path(name).resolve().parents else Path(name).parent
+    return DiskFullError(f"the disk is full where {where} is")
 
 
 def lead_notice(info) -> str | None:

@@ -10,8 +10,7 @@ from pathlib import Path
 from app_config import Settings
 from core import memory_manager
 from core.compositing import clean_foreground, composite, mix_despill, refine_alpha, to_rgba
-from core.exceptions import LimitExceededError
-from core.job import JobRequest, JobResult
+from core.job import JobRequest, JobResult, check_limits
 from core.outputs import Staging, write_json
 from core.progress_tracker import ProgressCallback, ProgressTracker
 from core.prompts import segment_objects, selection_warning, union_mask, validate_prompts
@@ -27,8 +26,7 @@ def run_photo_job(request: JobRequest, settings: Settings, progress: ProgressCal
     started = time.perf_counter()
     image = read_image(request.input_path)
     height, width = image.shape[:2]
-    if max(width, height) > settings.max_photo_side_px:
-        raise LimitExceededError(f"the photo is {width}x{height}, over the {settings.max_photo_side_px} px limit")
+    check_limits("photo", width, height, 0.0, settings)
     validate_prompts(request.prompts, width, height, 0, 1)
     background = make_background(request.background, seed=request.seed)
     tracker = ProgressTracker({"segment": 1, "matte": 1}, progress)

@@ -17,7 +17,6 @@ Memory does not grow with the clip's length; cancelling stops between chunks and
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import threading
@@ -33,13 +32,15 @@ from core import memory_manager
 from core.clip_samples import ClipSamples
 from core.compositing import clean_foreground, mix_despill, refine_alpha
 from core.coverage import Coverage
-from core.exceptions import DiskFullError, FormatError, LimitExceededError, StudioError
+from core.exceptions import FormatError, StudioError
 from core.job import (
     EdgeOptions,
     JobRequest,
     JobResult,
     check_input_file,
+    check_limits,
     damage_notice,
+    disk_full_error,
     frame_range,
     resolve_formats,
     video_report,
@@ -82,11 +83,8 @@ def run_job(request: JobRequest, progress: ProgressCallback | None = None, cance
         with opencv_threads_for_a_job():
             return VideoJob(replace(request, input_path=path), settings, progress, cancel).run()
     except OSError as exc:  # PyAV's errors are OSErrors too, with the errno FFmpeg gave
-        if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
-            name = str(getattr(exc, "filename", None) or "")
-            out = Path(request.out_dir)
-            where = out if not name or out.resolve() in Path(name).resolve().parents else Path(name).parent
-            raise DiskFullError(f"the disk is full where {where} is") from None
+        if (full := disk_full_error(exc, request.out_dir)) is not None:
+            raise full from None
         raise
 
 
@@ -108,14 +106,7 @@ class VideoJob:
         self.info = probe(request.input_path)
         self.timings["probe"] = time.perf_counter() - started
         info = self.info
-        if info.duration_s > settings.max_duration_s:
-            raise LimitExceededError(
-                f"the clip lasts {info.duration_s:.0f} s, over the {settings.max_duration_s:.0f} s limit"
-            )
-        if max(info.width, info.height) > settings.max_side_px:
-            raise LimitExceededError(
-                f"the clip is {info.width}x{info.height}, over the {settings.max_side_px} px limit"
-            )
+        check_limits("video", info.width, info.height, info.duration_s, settings)
         self.first, self.stop = frame_range(request, info)
         validate_prompts(request.prompts, info.width, info.height, self.first, self.stop)
         self.background = make_background(request.background, seed=request.seed)

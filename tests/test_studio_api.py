@@ -97,7 +97,7 @@ def test_upload_over_the_limits_is_refused_at_once() -> None:
 
     handlers = Handlers(replace(load_settings(), max_side_px=640, max_duration_s=5))
     handlers._check_limits({"kind": "video", "width": 640, "height": 360, "duration_s": 4.0})
-    with pytest.raises(LimitExceededError, match="1280 px"):
+    with pytest.raises(LimitExceededError, match="1280x720, over the 640 px limit"):
         handlers._check_limits({"kind": "video", "width": 1280, "height": 720, "duration_s": 4.0})
     with pytest.raises(LimitExceededError, match="lasts 9 s"):
         handlers._check_limits({"kind": "video", "width": 320, "height": 240, "duration_s": 9.0})

@@ -19,9 +19,9 @@ import gradio as gr
 import numpy as np
 
 from app_config import Settings
-from core.exceptions import LimitExceededError, NoPromptError, StudioError
+from core.exceptions import NoPromptError, StudioError
 from core.image_io import save_png
-from core.job import EdgeOptions, JobRequest
+from core.job import EdgeOptions, JobRequest, check_limits
 from models.base import NEGATIVE, POSITIVE
 from ui import compute, specs
 from ui import state as st
@@ -170,13 +170,8 @@ class Handlers:
 
     def _check_limits(self, info: dict[str, Any]) -> None:
         """Say at upload time, not after the queue, that a clip is over the studio's limits."""
-        side = max(int(info["width"]), int(info["height"]))
-        limit = self.settings.max_side_px if info["kind"] == "video" else self.settings.max_photo_side_px
-        if side > limit:
-            raise LimitExceededError(f"the picture is {side} px on its long side, over {limit}")
-        duration = float(info.get("duration_s") or 0)
-        if info["kind"] == "video" and duration > self.settings.max_duration_s:
-            raise LimitExceededError(f"the clip lasts {duration:.0f} s, over {self.settings.max_duration_s:.0f} s")
+        check_limits(info["kind"], int(info["width"]), int(info["height"]), float(info.get("duration_s") or 0),
+                     self.settings)
 
     @coded_errors
     def show_frame(self, index: float, state: st.SessionState, engine: str, quality: str, request: gr.Request):
