@@ -158,17 +158,23 @@ def lead_notice(info) -> str | None:
             "in the middle of a group of pictures): the outputs start at its first whole frame, the sound with it")
 
 
-def damage_notice(name: str, repeated: set[int]) -> str | None:
-    """What to tell a person whose file has frames the decoder could not give (damaged bytes)."""
-    if not repeated:
-        return None
-    from core.coverage import runs_of
+def reading_notices(reader) -> list[str]:
+    """What the reader of a job's clip had to make good, for the report: frames the decoder could
+    not give (damaged bytes) and pictures of another size (a recording that changes size)."""
+    name, notices = reader.info.path.name, []
+    if reader.repeated:
+        from core.coverage import runs_of
 
-    spans = [f"{a}-{b}" if b > a else f"{a}" for a, b in runs_of(sorted(repeated))]
-    listed = ", ".join(spans[:5]) + (", ..." if len(spans) > 5 else "")
-    count = f"{len(repeated)} frames" if len(repeated) > 1 else "1 frame"
-    return (f"{name} is damaged: {count} could not be decoded ({listed}); each shows the frame before it, "
-            "so the length and the sound are kept")
+        spans = [f"{a}-{b}" if b > a else f"{a}" for a, b in runs_of(sorted(reader.repeated))]
+        listed = ", ".join(spans[:5]) + (", ..." if len(spans) > 5 else "")
+        count = f"{len(reader.repeated)} frames" if len(reader.repeated) > 1 else "1 frame"
+        notices.append(f"{name} is damaged: {count} could not be decoded ({listed}); each shows the frame "
+                       "before it, so the length and the sound are kept")
+    if reader.resized:
+        sizes = ", ".join(f"{w}x{h} from frame {i}" for (w, h), i in sorted(reader.resized.items(), key=lambda x: x[1]))
+        notices.append(f"{name} changes its picture size ({sizes}): those frames are scaled to "
+                       f"{reader.info.width}x{reader.info.height}, its first frame's size, as a player shows them")
+    return notices
 
 
 def video_report(job: VideoJob, total_s: float, peak_mb: float) -> dict:

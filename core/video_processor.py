@@ -39,9 +39,9 @@ from core.job import (
     JobResult,
     check_input_file,
     check_limits,
-    damage_notice,
     disk_full_error,
     frame_range,
+    reading_notices,
     resolve_formats,
     video_report,
 )
@@ -146,8 +146,7 @@ class VideoJob:
                     spill = self._matte_backwards(reader, masks, samples)
                     try:
                         self._forward(reader, masks, matter, prepared, spill, staging, samples)
-                        if notice := damage_notice(self.info.path.name, reader.repeated):
-                            self.warnings.append(notice)
+                        self.warnings.extend(reading_notices(reader))
                     finally:
                         if spill is not None:
                             spill.close()

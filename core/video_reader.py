@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 from av.video.reformatter import Colorspace
 
@@ -68,6 +69,20 @@ class VideoReader:
         self._index_of = {pts: i for i, pts in enumerate(self.info.frame_pts)}
         self.frames_decoded = 0  # all frames the decoder produced, wanted or not (seek cost)
         self.repeated: set[int] = set()  # frames the decoder did not give, shown as a neighbour
+        self.resized: dict[tuple[int, int], int] = {}  # other picture sizes met -> the first frame of each
+
+    def _rgb(self, frame: av.VideoFrame, index: int) -> np.ndarray:
+        """``to_rgb`` at the clip's size. A stream may change its picture size mid-way (a browser's or
+        a video call's recording, streams joined without re-encoding); every stage after the reader
+        works at one size, so such frames are scaled to the first one's, as a player shows them."""
+        rgb = to_rgb(frame, self.info.rotation)
+        size = (self.info.width, self.info.height)
+        if (rgb.shape[1], rgb.shape[0]) == size:
+            return rgb
+        other = (rgb.shape[1], rgb.shape[0])
+        self.resized[other] = min(index, self.resized.get(other, index))
+        smaller = rgb.shape[1] > size[0]
+        return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if smaller else cv2.INTER_LINEAR)
 
     def __enter__(self) -> VideoReader:
         return self
@@ -142,9 +157,9 @@ class VideoReader:
             for k in range(expected, min(index, stop)):  # frames the decoder did not give
                 self.repeated.add(k)
                 if only is None or k in only:
-                    yield Frame(k, to_rgb(shown or frame, info.rotation), info.frame_pts[k], info.time_of(k))
+                    yield Frame(k, self._rgb(shown or frame, k), info.frame_pts[k], info.time_of(k))
             if index < stop and (only is None or index in only):
-                yield Frame(index, to_rgb(frame, info.rotation), frame.pts, info.time_of(index))
+                yield Frame(index, self._rgb(frame, index), frame.pts, info.time_of(index))
             shown, expected = frame, index + 1
             if expected >= stop:
                 return
@@ -153,7 +168,7 @@ class VideoReader:
         for k in range(expected, stop):  # the last frames could not be decoded
             self.repeated.add(k)
             if only is None or k in only:
-                yield Frame(k, to_rgb(shown, info.rotation), info.frame_pts[k], info.time_of(k))
+                yield Frame(k, self._rgb(shown, k), info.frame_pts[k], info.time_of(k))
 
     def read_frame(self, index: int) -> np.ndarray:
         """RGB of one frame (a seek and a short decode)."""
@@ -189,7 +204,7 @@ class VideoReader:
         """For each target, the first frame at or after it that other frames refer to (a reference
         frame), in one forward pass with the other frames not decoded at all: no frame depends on
         them, and skipping them makes the pass about a third cheaper on a typical H.264 stream."""
-        info, ctx = self.info, self._stream.codec_context
+        ctx = self._stream.codec_context
         targets = sorted(targets)
         picked: dict[int, np.ndarray] = {}
         ctx.skip_frame = "NONREF"
@@ -198,7 +213,7 @@ class VideoReader:
             for index, frame in self._decoded_from(targets[0]):
                 if index < targets[k]:
                     continue
-                picked[index] = to_rgb(frame, info.rotation)
+                picked[index] = self._rgb(frame, index)
                 while k < len(targets) and targets[k] <= index:
                     k += 1
                 if k == len(targets):

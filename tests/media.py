@@ -376,3 +376,25 @@ def damage_frame(path: str | Path, index: int, kind: str = "video") -> Path:
         fh.seek(pos)
         fh.write(b"\xff\xff\xff\xff")
     return path
+
+
+def join_clips(parts: Sequence[str | Path], dst: str | Path) -> Path:
+    """The video packets of ``parts`` (MPEG-TS clips of one codec) one after the other in ``dst``,
+    without re-encoding: a stream whose picture size changes where a part of another size starts."""
+    with av.open(str(dst), "w", format="mpegts") as out:
+        stream, offset = None, 0
+        for part in parts:
+            with av.open(str(part)) as inp:
+                source = inp.streams.video[0]
+                stream = stream or out.add_stream_from_template(source)
+                last = offset
+                for packet in inp.demux(source):
+                    if packet.dts is None:
+                        continue
+                    packet.pts += offset
+                    packet.dts += offset
+                    last = max(last, packet.pts + (packet.duration or 0))
+                    packet.stream = stream
+                    out.mux(packet)
+                offset = last
+    return Path(dst)

@@ -183,6 +183,22 @@ def test_a_damaged_file_is_processed_whole_with_its_sound_in_sync(tmp_path):
     assert any("1 frame could not be decoded (13)" in w for w in report["warnings"])
 
 
+def test_a_clip_that_changes_its_picture_size_is_scaled_to_its_first_size(tmp_path):
+    """A browser's or a video call's recording can change size mid-way; the job used to stop with
+    E200 ('frame is 48x32 but tracking started at 96x64')."""
+    big = media.make_video(tmp_path / "big.ts", width=96, height=64, frames=10)
+    small = media.make_video(tmp_path / "small.ts", width=48, height=32, frames=10)
+    clip = media.join_clips([big, small], tmp_path / "joined.ts")
+    out = tmp_path / "out"
+    assert run_cli(clip, "--out", out, "--point", "20,50", "--frame", "12", "--matte-frames") == 0
+    frames = decoded_frames(out / "composite.mp4")
+    assert len(frames) == 20 and {f.shape for f in frames} == {(64, 96, 3)}
+    mattes = sorted((out / "alpha").glob("*.png"))
+    assert len(mattes) == 20 and cv2.imread(str(mattes[15]), cv2.IMREAD_UNCHANGED).shape == (64, 96)
+    report = json.loads((out / "report.json").read_text())
+    assert any("48x32 from frame 10" in w and "scaled to 96x64" in w for w in report["warnings"])
+
+
 def test_an_anamorphic_clip_keeps_its_pixel_aspect_and_its_background_is_not_stretched(tmp_path):
     """Widescreen PAL (720x576 stored, shown 1024x576): the outputs carry the pixel aspect, and a
     background picture is fitted to what the viewer sees, so a circle on it stays round."""
