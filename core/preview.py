@@ -65,6 +65,7 @@ class MediaInfo:
     fps: float
     duration_s: float
     has_audio: bool
+    pixel_aspect: float = 1.0  # the width a stored pixel is shown at (anamorphic PAL: 64/45)
 
 
 def media_info(path: Path | str) -> MediaInfo:
@@ -77,7 +78,7 @@ def media_info(path: Path | str) -> MediaInfo:
         return MediaInfo("photo", image.shape[1], image.shape[0], 1, 0.0, 0.0, False)
     info = probe(path)
     return MediaInfo("video", info.width, info.height, info.frame_count, float(info.fps), info.duration_s,
-                     info.has_audio)
+                     info.has_audio, float(info.sample_aspect))
 
 
 def read_frame(path: Path | str, index: int = 0) -> np.ndarray:

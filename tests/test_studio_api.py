@@ -325,3 +325,32 @@ def test_the_studio_takes_camcorder_and_old_phone_videos(tmp_path: Path) -> None
     notes.write_text("not media")
     with pytest.raises(gr.Error):
         upload.preprocess(FileData(path=str(notes)))
+
+
+def test_the_studio_shows_an_anamorphic_clip_as_wide_as_it_is_shown_and_clicks_land_right(tmp_path: Path) -> None:
+    """Widescreen PAL stores 90x72 pixels shown 128x72: the frame on screen is shown wide, and a
+    click on it is put back in stored pixels (what the job and the CLI take)."""
+    from dataclasses import replace
+    from fractions import Fraction
+    from types import SimpleNamespace
+
+    from app_config import load_settings
+    from tests import media
+    from ui.handlers import Handlers, describe_media
+
+    clip = media.make_video(tmp_path / "pal.mp4", width=90, height=72, frames=4, sample_aspect=Fraction(64, 45))
+    settings = replace(load_settings(), engine="embedded", quality="fast", work_dir=tmp_path / "work")
+    handlers = Handlers(settings)
+    state = st.SessionState(session="sess-pal")
+    try:
+        state, image, *_ = handlers.load_media(str(clip), state, _Request("sess-pal"))
+        shown_h, shown_w = image.shape[:2]
+        assert abs(shown_w / shown_h - 128 / 72) < 0.02  # not 90:72
+        assert "90×72 (shown 128×72)" in describe_media(clip.name, state.info)
+        x_shown, y_shown = shown_w * 0.25, shown_h * 0.5
+        handlers.click(state, st.MODE_SUBJECT, 1, "embedded", "fast", SimpleNamespace(index=[x_shown, y_shown]),
+                       _Request("sess-pal"))
+        (x, y), = state.prompts[0][1].points
+        assert abs(x - 90 * 0.25) < 0.6 and abs(y - 72 * 0.5) < 0.6
+    finally:
+        st.end_session("sess-pal")

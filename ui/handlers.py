@@ -35,16 +35,19 @@ DISPLAY_MAX_SIDE = 1280  # the frame is shown at most this big: sharp on screen,
 DISPLAY_MIN_SIDE = 960
 
 
-def display(rgb: np.ndarray) -> tuple[np.ndarray, float]:
-    """Resize a frame for the browser; returns the image and the displayed/source scale."""
+def display(rgb: np.ndarray, pixel_aspect: float = 1.0) -> tuple[np.ndarray, tuple[float, float]]:
+    """Resize a frame for the browser, as wide as it is shown (an anamorphic clip's stored pixels
+    are ``pixel_aspect`` times as wide as tall); returns the image and the displayed/source scale
+    (x, y), by which a click on it is put back in source pixels."""
     h, w = rgb.shape[:2]
-    side = max(h, w)
+    side = max(h, w * pixel_aspect)
     scale = DISPLAY_MAX_SIDE / side if side > DISPLAY_MAX_SIDE else max(1.0, DISPLAY_MIN_SIDE / side)
-    if scale == 1.0:
-        return rgb, 1.0
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return cv2.resize(rgb, size, interpolation=interpolation), scale
+    scales = (scale * pixel_aspect, scale)
+    if scales == (1.0, 1.0):
+        return rgb, scales
+    size = (max(1, round(w * scales[0])), max(1, round(h * scales[1])))
+    interpolation = cv2.INTER_AREA if max(scales) < 1 else cv2.INTER_LINEAR
+    return cv2.resize(rgb, size, interpolation=interpolation), scales
 
 
 def media_dict(info: Any) -> dict[str, Any]:
@@ -55,7 +58,9 @@ def describe_media(name: str, info: dict[str, Any]) -> str:
     if info["kind"] == "photo":
         return f"**{name}** · photo {info['width']}×{info['height']}"
     audio = "with sound" if info.get("has_audio") else "no sound"
-    return (f"**{name}** · {info['width']}×{info['height']} · {info['frame_count']} frames · "
+    aspect = float(info.get("pixel_aspect", 1.0))
+    shown = f" (shown {round(info['width'] * aspect)}×{info['height']})" if aspect != 1.0 else ""
+    return (f"**{name}** · {info['width']}×{info['height']}{shown} · {info['frame_count']} frames · "
             f"{info['fps']:.3g} fps · {info['duration_s']:.1f} s · {audio}")
 
 
@@ -124,9 +129,9 @@ class Handlers:
             image = read_frame(state.media_path, state.frame_index)
             if state.alpha_frame == state.frame_index:
                 state.alpha, state.alpha_frame = None, None
-        image, state.display_scale = display(image)
+        image, state.display_scale = display(image, state.pixel_aspect)
         if state.box_anchor is not None:
-            x, y = (round(v * state.display_scale) for v in state.box_anchor)
+            x, y = (round(v * s) for v, s in zip(state.box_anchor, state.display_scale, strict=True))
             image = cv2.drawMarker(image.copy(), (x, y), (255, 255, 0), cv2.MARKER_CROSS, 24, 2)
         return gr.update(value=image, label=frame_label(state)), engine_line, notice
 
@@ -160,7 +165,7 @@ class Handlers:
         info = media_dict(media_info(path))
         self._check_limits(info)
         state.load(path, info)
-        image, state.display_scale = display(read_frame(path, 0))
+        image, state.display_scale = display(read_frame(path, 0), state.pixel_aspect)
         is_video = info["kind"] == "video"
         last = max(0, int(info["frame_count"]) - 1)
         slider = gr.update(maximum=max(1, last), value=0, visible=is_video and last > 0, interactive=last > 0)
@@ -191,7 +196,7 @@ class Handlers:
         """A click on the frame: add a point (or a box corner) and show the new mask at once."""
         session = self._session(state, request)
         self._require_media(state)
-        x, y = (float(v) / state.display_scale for v in evt.index[:2])
+        x, y = (float(v) / s for v, s in zip(evt.index[:2], state.display_scale, strict=True))
         subject = int(subject or 1)
         if mode == st.MODE_BOX:
             if state.box_anchor is None:
@@ -233,7 +238,7 @@ class Handlers:
         result = compute.matte_here(session, state.media_path, state.frame_index, state.job_prompts(), engine,
                                     quality, self.settings)
         state.alpha, state.alpha_frame = result.alpha, state.frame_index
-        image, state.display_scale = display(result.overlay)
+        image, state.display_scale = display(result.overlay, state.pixel_aspect)
         return (state, gr.update(value=image, label=f"Frame {state.frame_index}: the matte the job carries here"),
                 self._status(state, f"**Note:** {result.notice}"))
 
@@ -256,7 +261,7 @@ class Handlers:
             return gr.skip()
         rgb = compute.compose_preview(session, state.media_path, state.alpha_frame, state.alpha, spec,
                                       edges_of(feather, choke, despill, wrap), engine, quality, self.settings)
-        return display(rgb)[0]
+        return display(rgb, state.pixel_aspect)[0]
 
     @coded_errors
     def generate_background(self, state: st.SessionState, prompt: str, seed: float, request: gr.Request,
@@ -283,7 +288,7 @@ class Handlers:
             notice += " · from cache"
         if meta.get("notice"):
             notice += f"  \n{meta['notice']}"
-        return state, display(rgb)[0], notice
+        return state, display(rgb, state.pixel_aspect)[0], notice
 
     # --- ③ process ---------------------------------------------------------------------
     @coded_errors

@@ -54,13 +54,18 @@ class SessionState:
     history: list[dict[int, dict[int, ObjectPrompt]]] = field(default_factory=list)
     alpha: np.ndarray | None = None  # alpha of the last preview, for the background preview
     alpha_frame: int | None = None
-    display_scale: float = 1.0  # displayed frame px / source px
+    display_scale: tuple[float, float] = (1.0, 1.0)  # displayed frame px / source px, (x, y)
     generated_background: str | None = None  # path of a generated background image in the session folder
 
     # --- media -----------------------------------------------------------------------
     @property
     def is_photo(self) -> bool:
         return bool(self.info) and self.info.get("kind") == "photo"
+
+    @property
+    def pixel_aspect(self) -> float:
+        """The width a stored pixel is shown at (1 but for anamorphic clips)."""
+        return float((self.info or {}).get("pixel_aspect", 1.0))
 
     def load(self, path: str, info: dict[str, Any]) -> None:
         """A new clip or photo: forget every click made on the previous one."""
