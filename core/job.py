@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from app_config import DEFAULT_FORMATS, OUTPUT_FORMATS, Settings
-from core.exceptions import ArgumentError, DiskFullError, FormatError, LimitExceededError
+from core.exceptions import (
+    ArgumentError,
+    DiskFullError,
+    FormatError,
+    LimitExceededError,
+    OutputNotWritableError,
+)
 from models.base import ObjectPrompt
 
 if TYPE_CHECKING:
@@ -137,6 +143,22 @@ def check_limits(kind: str, width: int, height: int, duration_s: float, settings
     if max(width, height) > limit:
         what = "clip" if kind == "video" else "photo"
         raise LimitExceededError(f"the {what} is {width}x{height}, over the {limit} px limit")
+
+
+def check_inputs_kept(request: JobRequest, names: list[str]) -> None:
+    """Refuse a job whose results would replace one of its own files: re-processing
+    ``out/composite.mp4`` into ``out/`` used to overwrite the clip with its result, the only copy."""
+    inputs = [request.input_path]
+    kind, _, argument = request.background.partition(":")
+    if kind in ("image", "video") and argument:
+        inputs.append(Path(argument).expanduser())
+    out = Path(request.out_dir)
+    for source in inputs:
+        for name in names:
+            if (out / name).resolve() == Path(source).resolve():
+                raise OutputNotWritableError(
+                    f"{out / name} is one of the job's own files: its result would replace it",
+                    "choose another --out folder, or move the file out of it first")
 
 
 def disk_full_error(exc: OSError, out_dir: Path) -> DiskFullError | None:

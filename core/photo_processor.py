@@ -10,7 +10,7 @@ from pathlib import Path
 from app_config import Settings
 from core import memory_manager
 from core.compositing import clean_foreground, composite, mix_despill, refine_alpha, to_rgba
-from core.job import JobRequest, JobResult, check_limits
+from core.job import JobRequest, JobResult, check_inputs_kept, check_limits
 from core.outputs import Staging, write_json
 from core.progress_tracker import ProgressCallback, ProgressTracker
 from core.prompts import segment_objects, selection_warning, union_mask, validate_prompts
@@ -29,6 +29,7 @@ def run_photo_job(request: JobRequest, settings: Settings, progress: ProgressCal
     check_limits("photo", width, height, 0.0, settings)
     validate_prompts(request.prompts, width, height, 0, 1)
     background = make_background(request.background, seed=request.seed)
+    check_inputs_kept(request, ["cutout.png", "report.json", *(["composite.png"] if background is not None else [])])
     tracker = ProgressTracker({"segment": 1, "matte": 1}, progress)
     staging = Staging(request.out_dir)
     try:

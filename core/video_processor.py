@@ -38,6 +38,7 @@ from core.job import (
     JobRequest,
     JobResult,
     check_input_file,
+    check_inputs_kept,
     check_limits,
     disk_full_error,
     frame_range,
@@ -111,6 +112,7 @@ class VideoJob:
         validate_prompts(request.prompts, info.width, info.height, self.first, self.stop)
         self.background = make_background(request.background, seed=request.seed)
         self.formats = resolve_formats(request, self.background is None)
+        check_inputs_kept(request, [*self.formats, "report.json", *(["alpha"] if request.matte_frames else [])])
         self.prompt_frame = min(request.prompts)
         self.warnings: list[str] = [w for w in (hdr_notice(info), lead_notice(info)) if w]
         self.first_frame_s = 0.0  # set by the forward pass (report.json)

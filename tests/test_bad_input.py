@@ -159,6 +159,24 @@ def test_a_full_disk_is_said_plainly_and_leaves_nothing(tmp_path, capsys, clip, 
     assert_nothing_written(out)
 
 
+def test_a_job_never_writes_over_its_own_files(tmp_path, capsys, clip):
+    """Re-processing out/composite.mp4 into out/ replaced the clip with its own result."""
+    out = tmp_path / "out"
+    out.mkdir()
+    again = out / "composite.mp4"
+    again.write_bytes(clip.read_bytes())
+    err = fails_with("E401", capsys, again, "--out", out, "--point", "5,5")
+    assert "one of the job's own files" in err and again.read_bytes() == clip.read_bytes()
+    assert sorted(p.name for p in out.iterdir()) == ["composite.mp4"]
+    # the same folder is fine when the result has another name
+    assert app.main(["process", str(again), "--out", str(out), "--point", "5,5", "--formats", "alpha.mp4",
+                     "--quiet"]) == 0
+    assert again.read_bytes() == clip.read_bytes() and (out / "alpha.mp4").exists()
+    # a background file is the job's too
+    fails_with("E401", capsys, clip, "--out", out, "--point", "5,5", "--background", f"video:{again}")
+    assert again.read_bytes() == clip.read_bytes()
+
+
 def test_unwritable_out(tmp_path, capsys, clip):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
