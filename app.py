@@ -17,8 +17,8 @@ import threading
 from pathlib import Path
 
 from app_config import DEFAULT_FORMATS, ENGINES, QUALITIES, get_settings
-from core.exceptions import ArgumentError, MaskUnreadableError, StudioError
-from core.job import EdgeOptions, JobRequest, first_kept_frame
+from core.exceptions import ArgumentError, FrameOutOfRangeError, MaskUnreadableError, StudioError
+from core.job import EdgeOptions, JobRequest, first_kept_frame, frame_shown_at
 from models.base import NEGATIVE, POSITIVE, ObjectPrompt
 
 logger = logging.getLogger("bgfx")
@@ -78,10 +78,9 @@ def build_prompts(args: argparse.Namespace) -> dict[int, list[ObjectPrompt]]:
     for spec in args.correct:
         frame_text, _, point = spec.partition(":")
         body, oid = _with_object(point)
-        try:
-            frame = int(frame_text)
-        except ValueError:
-            raise ArgumentError(f"--correct {spec!r} is not FRAME:X,Y") from None
+        if not frame_text:
+            raise ArgumentError(f"--correct {spec!r} is not FRAME:X,Y")
+        frame = frame_number(frame_text, Path(args.input), "--correct")
         label = NEGATIVE if body.startswith("-") else POSITIVE
         target = next((o for o in prompts.setdefault(frame, []) if o.object_id == oid), None)
         if target is None:
@@ -90,6 +89,24 @@ def build_prompts(args: argparse.Namespace) -> dict[int, list[ObjectPrompt]]:
         target.points.append(_pair(body.lstrip("-"), "--correct"))
         target.labels.append(label)
     return prompts
+
+
+def frame_number(text: str, path: Path, option: str) -> int:
+    """A frame given as its number (``120``) or as the time it is on screen (``4.2s``)."""
+    try:
+        if not text.lower().endswith("s"):
+            return int(text)
+        seconds = float(text[:-1])
+    except ValueError:
+        raise ArgumentError(f"{option} {text!r} is neither a frame number nor a time such as 4.2s") from None
+    from core.video_io import probe
+
+    if seconds < 0:
+        raise ArgumentError(f"{option} {text!r}: a time is not negative")
+    info = probe(path)
+    if seconds > info.duration_s:
+        raise FrameOutOfRangeError(f"{option} {text!r} is past the end of the clip ({info.duration_s:.2f} s)")
+    return frame_shown_at(info, seconds)
 
 
 def default_prompt_frame(path: Path, trim_start_s: float | None) -> int:
@@ -136,10 +153,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--box", metavar="X0,Y0,X1,Y1[@ID]")
     p.set_defaults(clicks=[])
     p.add_argument("--mask", metavar="PNG", help="mask of the prompt frame (nonzero = subject)")
-    p.add_argument("--frame", type=int, default=None,
-                   help="the prompt frame (default: the first frame kept, 0 without --trim-start)")
+    p.add_argument("--frame", default=None, metavar="N|SECONDSs",
+                   help="the prompt frame, by number or by the time it is on screen (4.2s) (default: the "
+                   "first frame kept, 0 without --trim-start)")
     p.add_argument("--correct", action="append", default=[], metavar="N:X,Y[@ID]",
-                   help="a correction click on a later frame N (N:-X,Y for not subject): refines the "
+                   help="a correction click on a later frame N, by number or time (4.2s:X,Y) (N:-X,Y for not "
+                   "subject): refines the "
                    "subject's matte as carried to frame N, which restarts from there; the second before N "
                    "eases into it (not for not-subject clicks alone); repeatable, applied in order")
     p.add_argument("--background", default="blur:25", metavar="SPEC",
@@ -168,8 +187,8 @@ def run_process(args: argparse.Namespace) -> int:
 
     release_after_use()  # one job, then exit: SAM2 is freed as soon as the masks are made
     settings = get_settings()
-    if args.frame is None:
-        args.frame = default_prompt_frame(Path(args.input), args.trim_start)
+    args.frame = default_prompt_frame(Path(args.input), args.trim_start) if args.frame is None else \
+        frame_number(args.frame, Path(args.input), "--frame")
     request = JobRequest(
         input_path=args.input,  # as typed: a Path would fold a URL's "//", and the job's check names URLs
         out_dir=Path(args.out),

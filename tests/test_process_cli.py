@@ -300,6 +300,21 @@ def test_a_second_job_in_the_same_folder_says_which_files_are_not_its_own(tmp_pa
     assert any("composite.mp4, greenscreen.mp4 of an earlier job" in w for w in report["warnings"])
 
 
+def test_frames_may_be_given_by_the_time_they_are_on_screen(tmp_path):
+    """A player shows a clock, not frame numbers: --frame 0.5s and --correct 1.02s:X,Y at 25 fps are
+    frames 12 (on screen 0.48-0.52 s) and 25 (1.00-1.04 s)."""
+    clip = media.make_video(tmp_path / "in.mp4", width=96, height=64, frames=40, fps=25)
+    out = tmp_path / "out"
+    assert run_cli(clip, "--out", out, "--point", "20,50", "--frame", "0.5s", "--correct", "1.02s:25,45",
+                   "--formats", "composite.mp4") == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["prompt_frame"] == 12 and report["correction_frames"] == [25]
+    assert app.main(["process", str(clip), "--out", str(tmp_path / "o2"), "--point", "20,50", "--frame", "2.5s",
+                     "--quiet"]) == 2  # past the end (1.6 s): a coded error
+    assert app.main(["process", str(clip), "--out", str(tmp_path / "o3"), "--point", "20,50", "--frame", "soon",
+                     "--quiet"]) == 2
+
+
 def test_a_trim_without_frame_prompts_on_its_first_frame(tmp_path):
     clip = media.make_video(tmp_path / "in.mp4", width=96, height=64, frames=40, fps=20)
     out = tmp_path / "out"
