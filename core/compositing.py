@@ -220,14 +220,18 @@ def alpha_to_u8(alpha: np.ndarray) -> np.ndarray:
 
 
 def parse_color(text: str) -> tuple[int, int, int]:
-    """'#RRGGBB', 'RRGGBB', '#RGB' or a few names -> (r, g, b). Raises ValueError."""
-    names = {"green": GREEN, "black": (0, 0, 0), "white": (255, 255, 255), "blue": (0, 71, 187)}
+    """'#RRGGBB', 'RRGGBB', '#RGB', a CSS colour name or 'rgb(r, g, b)' -> (r, g, b); 'green' and
+    'blue' are the chroma-key colours. Raises ValueError."""
+    from PIL import ImageColor
+
+    keys = {"green": GREEN, "blue": (0, 71, 187)}
     t = text.strip().lower()
-    if t in names:
-        return names[t]
-    t = t.lstrip("#")
-    if len(t) == 3:
-        t = "".join(c * 2 for c in t)
-    if len(t) != 6 or any(c not in "0123456789abcdef" for c in t):
-        raise ValueError(f"not a colour: {text!r}")
-    return int(t[0:2], 16), int(t[2:4], 16), int(t[4:6], 16)
+    if t in keys:
+        return keys[t]
+    bare = t.lstrip("#")
+    if len(bare) in (3, 6) and all(c in "0123456789abcdef" for c in bare):
+        t = "#" + bare
+    try:
+        return ImageColor.getrgb(t)[:3]
+    except ValueError:
+        raise ValueError(f"not a colour: {text!r}") from None

@@ -93,6 +93,11 @@ def test_bad_backgrounds_and_formats(tmp_path, capsys, clip):
     fails_with("E302", capsys, clip, "--out", out, "--point", "5,5", "--background", f"video:{junk}")
     fails_with("E302", capsys, clip, "--out", out, "--point", "5,5", "--background", "image:/no/such.png")
     fails_with("E301", capsys, clip, "--out", out, "--point", "5,5", "--background", "sparkles")
+    # a colour or a file given without its kind: the hint says how to write it
+    err = fails_with("E301", capsys, clip, "--out", out, "--point", "5,5", "--background", "#00ff00")
+    assert "did you mean color:#00ff00?" in err
+    err = fails_with("E301", capsys, clip, "--out", out, "--point", "5,5", "--background", str(clip))
+    assert f"did you mean video:{clip}?" in err
     fails_with("E402", capsys, clip, "--out", out, "--point", "5,5", "--formats", "movie.avi")
     assert_nothing_written(out)
 

@@ -109,6 +109,8 @@ def test_rgba_and_colours():
     assert rgba.shape == (2, 2, 4) and rgba[0, 1, 3] == 128 and rgba[1, 1, 3] == 255
     assert c.parse_color("#1E90FF") == (30, 144, 255)
     assert c.parse_color("fff") == (255, 255, 255)
+    assert c.parse_color("Tomato") == (255, 99, 71) and c.parse_color("rgb(10, 20, 30)") == (10, 20, 30)
+    assert c.parse_color("green") == c.GREEN  # the chroma-key green, not CSS's (0, 128, 0)
     with pytest.raises(ValueError):
         c.parse_color("#12345G")
 

@@ -23,6 +23,24 @@ ALIASES = {"colour": "color", "generated": "prompt"}
 __all__ = ["BACKGROUNDS", "BackgroundSource", "OutputGeometry", "make_background"]
 
 
+def _guess(text: str) -> str | None:
+    """A hint for a spec without its kind: a colour or a file given bare ('#00ff00', 'beach.jpg')."""
+    from pathlib import Path
+
+    from core.compositing import parse_color
+
+    if Path(text).expanduser().is_file():
+        from core.image_io import is_image_path
+
+        kind = "image" if is_image_path(text) else "video"
+        return f"did you mean {kind}:{text}? (a background file is given as image:PATH or video:PATH)"
+    try:
+        parse_color(text)
+    except ValueError:
+        return None
+    return f"did you mean color:{text}? (a colour is given as color:#RRGGBB or color:NAME)"
+
+
 def make_background(spec: str, seed: int | None = None) -> BackgroundSource | None:
     """Parse ``spec`` and build its source (``None`` for ``transparent``). Cheap: no file is read
     until ``open``; argument errors are raised here, before any work starts."""
@@ -32,7 +50,7 @@ def make_background(spec: str, seed: int | None = None) -> BackgroundSource | No
     kind, sep, argument = text.partition(":")
     kind = ALIASES.get(kind.strip().lower(), kind.strip().lower())
     if kind not in BACKGROUNDS:
-        raise BackgroundSpecError(f"unknown background {spec!r}")
+        raise BackgroundSpecError(f"unknown background {spec!r}", _guess(text))
     if not sep and kind not in ("blur", "procedural"):
         raise BackgroundSpecError(f"background {spec!r} needs an argument after '{kind}:'")
     source = load_class(BACKGROUNDS[kind])(argument)
