@@ -143,11 +143,16 @@ def hdr_notice(info) -> str | None:
             "and brighter highlights rolled off; the conversion makes decoding slower")
 
 
-def check_limits(kind: str, width: int, height: int, duration_s: float, settings: Settings) -> None:
+def check_limits(kind: str, width: int, height: int, duration_s: float, settings: Settings,
+                 trimmed: bool = False) -> None:
     """The configured limits, for the job and for the studio's upload alike: a clip's duration and
-    size (``BGFX_MAX_DURATION_S``, ``BGFX_MAX_SIDE_PX``), a photo's size (``BGFX_MAX_PHOTO_SIDE_PX``)."""
+    size (``BGFX_MAX_DURATION_S``, ``BGFX_MAX_SIDE_PX``), a photo's size (``BGFX_MAX_PHOTO_SIDE_PX``).
+    ``duration_s`` is what the job processes: a long clip trimmed to a short part is within it."""
     if kind == "video" and duration_s > settings.max_duration_s:
-        raise LimitExceededError(f"the clip lasts {duration_s:.0f} s, over the {settings.max_duration_s:.0f} s limit")
+        what = "the part of the clip kept" if trimmed else "the clip"
+        raise LimitExceededError(f"{what} lasts {duration_s:.0f} s, over the {settings.max_duration_s:g} s limit",
+                                 f"trim it to at most {settings.max_duration_s:g} s (--trim-start/--trim-end, "
+                                 "the studio's Trim start/end), or raise BGFX_MAX_DURATION_S")
     limit = settings.max_side_px if kind == "video" else settings.max_photo_side_px
     if max(width, height) > limit:
         what = "clip" if kind == "video" else "photo"

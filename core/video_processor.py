@@ -107,8 +107,10 @@ class VideoJob:
         self.info = probe(request.input_path)
         self.timings["probe"] = time.perf_counter() - started
         info = self.info
-        check_limits("video", info.width, info.height, info.duration_s, settings)
         self.first, self.stop = frame_range(request, info)
+        end = info.duration_s if self.stop == info.frame_count else info.time_of(self.stop)
+        check_limits("video", info.width, info.height, end - info.time_of(self.first), settings,
+                     trimmed=(self.first, self.stop) != (0, info.frame_count))
         validate_prompts(request.prompts, info.width, info.height, self.first, self.stop)
         self.background = make_background(request.background, seed=request.seed)
         self.formats = resolve_formats(request, self.background is None)

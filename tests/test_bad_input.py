@@ -129,6 +129,20 @@ def test_limits(tmp_path, capsys, clip, monkeypatch):
     assert_nothing_written(out)
 
 
+def test_a_clip_over_the_duration_limit_may_be_trimmed_to_a_part_within_it(tmp_path, capsys, monkeypatch):
+    """The hint of a clip over the limit says to trim it, and a trimmed job is measured by what it
+    keeps (it used to be refused by the whole clip's length whatever the trim)."""
+    clip = media.make_video(tmp_path / "long.mp4", width=64, height=48, frames=50, fps=25)  # 2 s
+    monkeypatch.setenv("BGFX_MAX_DURATION_S", "1")
+    get_settings.cache_clear()
+    err = fails_with("E105", capsys, clip, "--out", tmp_path / "o1", "--point", "5,5")
+    assert "the clip lasts 2 s" in err and "trim it to at most 1 s" in err
+    err = fails_with("E105", capsys, clip, "--out", tmp_path / "o2", "--point", "5,5", "--trim-start", "0.2")
+    assert "the part of the clip kept lasts 2 s" in err
+    assert app.main(["process", str(clip), "--out", str(tmp_path / "o3"), "--point", "5,5", "--trim-start", "0.4",
+                     "--trim-end", "1.2", "--quiet"]) == 0
+
+
 def test_a_photo_may_be_larger_than_a_clip(tmp_path, capsys, monkeypatch):
     """A phone's 48 MP picture is 8064 px wide: photos have their own, larger limit."""
     wide = tmp_path / "panorama.png"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import av
 import cv2
+import gradio as gr
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
@@ -88,19 +89,31 @@ def test_specs_parse_prompts_and_refuse_server_paths(tmp_path: Path) -> None:
         specs.ui_background("image", "#000000", 25, None, None, None, None)
 
 
-def test_upload_over_the_limits_is_refused_at_once() -> None:
+def test_upload_over_the_size_limit_is_refused_at_once_and_a_long_clip_loads_to_be_trimmed(tmp_path: Path) -> None:
+    """Too big a picture is refused at upload, not after the queue; a clip over the duration limit
+    loads with a note, since a trim (③ options) may keep a part within it."""
     from dataclasses import replace
 
     from app_config import load_settings
     from core.exceptions import LimitExceededError
+    from tests import media
     from ui.handlers import Handlers
 
-    handlers = Handlers(replace(load_settings(), max_side_px=640, max_duration_s=5))
-    handlers._check_limits({"kind": "video", "width": 640, "height": 360, "duration_s": 4.0})
-    with pytest.raises(LimitExceededError, match="1280x720, over the 640 px limit"):
-        handlers._check_limits({"kind": "video", "width": 1280, "height": 720, "duration_s": 4.0})
-    with pytest.raises(LimitExceededError, match="lasts 9 s"):
-        handlers._check_limits({"kind": "video", "width": 320, "height": 240, "duration_s": 9.0})
+    handlers = Handlers(replace(load_settings(), max_side_px=80, max_duration_s=0.5, work_dir=tmp_path / "w"))
+    big = media.make_video(tmp_path / "big.mp4", width=96, height=64, frames=4)
+    state = st.SessionState(session="sess-lim")
+    try:
+        with pytest.raises(gr.Error, match="96x64, over the 80 px limit"):
+            handlers.load_media(str(big), state, _Request("sess-lim"))
+        long = media.make_video(tmp_path / "long.mp4", width=64, height=48, frames=25, fps=25)
+        state, image, _, status, *_ = handlers.load_media(str(long), state, _Request("sess-lim"))
+        assert image is not None and "a job takes at most 0.5 s of a clip: set Trim start" in status
+    finally:
+        st.end_session("sess-lim")
+    with pytest.raises(LimitExceededError, match="photo is 13000x200"):
+        from core.job import check_limits
+
+        check_limits("photo", 13000, 200, 0.0, handlers.settings)
 
 
 def test_zerogpu_decorator_is_identity_off_spaces(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -163,20 +163,18 @@ class Handlers:
             return (state, None, gr.update(maximum=1, value=0, visible=False), self._status(state),
                     gr.update(visible=True), gr.update(visible=False), gr.update(visible=False))
         info = media_dict(media_info(path))
-        self._check_limits(info)
-        state.load(path, info)
+        check_limits(info["kind"], int(info["width"]), int(info["height"]), 0.0, self.settings)  # size only:
+        state.load(path, info)  # a long clip may still be trimmed to a part within the duration limit
         image, state.display_scale = display(read_frame(path, 0), state.pixel_aspect)
         is_video = info["kind"] == "video"
         last = max(0, int(info["frame_count"]) - 1)
         slider = gr.update(maximum=max(1, last), value=0, visible=is_video and last > 0, interactive=last > 0)
         status = describe_media(Path(path).name, info) + "  \n" + self._status(state)
+        if is_video and float(info["duration_s"]) > self.settings.max_duration_s:
+            status += (f"  \n**Note:** a job takes at most {self.settings.max_duration_s:g} s of a clip: set "
+                       "Trim start / Trim end (③, options) to the part to process.")
         return (state, image, slider, status, gr.update(visible=is_video), gr.update(visible=not is_video),
                 gr.update(visible=is_video and last > 0))
-
-    def _check_limits(self, info: dict[str, Any]) -> None:
-        """Say at upload time, not after the queue, that a clip is over the studio's limits."""
-        check_limits(info["kind"], int(info["width"]), int(info["height"]), float(info.get("duration_s") or 0),
-                     self.settings)
 
     @coded_errors
     def show_frame(self, index: float, state: st.SessionState, engine: str, quality: str, request: gr.Request):
