@@ -74,7 +74,8 @@ def build_prompts(args: argparse.Namespace) -> dict[int, list[ObjectPrompt]]:
         obj(oid).box = (x0, y0, x1, y1)
     if args.mask:
         objects = {1: ObjectPrompt(object_id=1, mask=_read_mask(args.mask))}
-    prompts = {args.frame: list(objects.values())} if objects else {}
+    frame = frame_number(str(args.frame), Path(args.input), "--frame")  # a number, or a time: 4.2s
+    prompts = {frame: list(objects.values())} if objects else {}
     for spec in args.correct:
         frame_text, _, point = spec.partition(":")
         body, oid = _with_object(point)
@@ -187,8 +188,8 @@ def run_process(args: argparse.Namespace) -> int:
 
     release_after_use()  # one job, then exit: SAM2 is freed as soon as the masks are made
     settings = get_settings()
-    args.frame = default_prompt_frame(Path(args.input), args.trim_start) if args.frame is None else \
-        frame_number(args.frame, Path(args.input), "--frame")
+    if args.frame is None:
+        args.frame = default_prompt_frame(Path(args.input), args.trim_start)
     request = JobRequest(
         input_path=args.input,  # as typed: a Path would fold a URL's "//", and the job's check names URLs
         out_dir=Path(args.out),
