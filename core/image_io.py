@@ -20,8 +20,16 @@ from core.video_io import check_input_path
 
 logger = logging.getLogger(__name__)
 
+try:  # iPhone photos are HEIC: pillow-heif teaches Pillow to open them (requirements.txt)
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover - without it a HEIC file is "not an image Pillow can read"
+    logger.debug("pillow-heif is not installed: HEIC/HEIF photos cannot be read")
+
 # AVIF and JPEG 2000 too: FFmpeg would also open them, as one-frame videos with video outputs
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".avif", ".jp2", ".j2k"})
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".avif", ".jp2", ".j2k",
+                            ".heic", ".heif"})
 _SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*")
 
 

@@ -65,7 +65,7 @@ def test_is_image_path(tmp_path):
     moving = tmp_path / "moving.png"
     Image.fromarray(_upright()).save(moving, save_all=True, append_images=[Image.fromarray(_upright())] * 2)
     assert not is_image_path(moving)  # an animated PNG is a clip
-    for name in ("still.avif", "still.jp2", "still.gif"):  # FFmpeg would read these as one-frame clips
+    for name in ("still.avif", "still.jp2", "still.gif", "still.heic"):  # FFmpeg: one-frame clips or nothing
         Image.fromarray(_upright()).save(tmp_path / name)
         assert is_image_path(tmp_path / name), name
         assert read_image(tmp_path / name).shape == _upright().shape
