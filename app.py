@@ -18,7 +18,7 @@ from pathlib import Path
 
 from app_config import DEFAULT_FORMATS, ENGINES, QUALITIES, get_settings
 from core.exceptions import ArgumentError, FrameOutOfRangeError, MaskUnreadableError, StudioError
-from core.job import EdgeOptions, JobRequest, first_kept_frame, frame_shown_at
+from core.job import EdgeOptions, JobRequest, first_kept_frame
 from models.base import NEGATIVE, POSITIVE, ObjectPrompt
 
 logger = logging.getLogger("bgfx")
@@ -107,7 +107,7 @@ def frame_number(text: str, path: Path, option: str) -> int:
     info = probe(path)
     if seconds > info.duration_s:
         raise FrameOutOfRangeError(f"{option} {text!r} is past the end of the clip ({info.duration_s:.2f} s)")
-    return frame_shown_at(info, seconds)
+    return info.frame_at(seconds)
 
 
 def default_prompt_frame(path: Path, trim_start_s: float | None) -> int:

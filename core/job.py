@@ -125,15 +125,6 @@ def first_kept_frame(info, trim_start_s: float | None) -> int:
     return 0 if trim_start_s is None else info.index_at(max(0.0, trim_start_s))
 
 
-def frame_shown_at(info, seconds: float) -> int:
-    """The frame on screen ``seconds`` after the first (the last one starting at or before then):
-    what a person reads off a player's clock when they give a time instead of a frame number."""
-    import bisect
-
-    starts = [(pts - info.frame_pts[0]) * info.time_base for pts in info.frame_pts]
-    return max(0, bisect.bisect_right(starts, seconds + 1e-6) - 1)
-
-
 def hdr_notice(info) -> str | None:
     """What to tell a person whose clip is HDR, else None: the outputs are SDR (core/hdr.py), and
     the conversion costs time on every frame."""

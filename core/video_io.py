@@ -11,6 +11,7 @@ The reader lives in ``core.video_reader``; the writer in ``core.video_writer``, 
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from dataclasses import dataclass, field
@@ -86,6 +87,12 @@ class VideoInfo:
             if pts >= target - 1e-9:
                 return i
         return self.frame_count
+
+    def frame_at(self, seconds: float) -> int:
+        """The frame on screen ``seconds`` after the first (the last one starting at or before then):
+        what a player's clock shows, and what a background video shows at an output frame's time."""
+        target = self.frame_pts[0] + (seconds + 1e-6) / self.time_base
+        return max(0, bisect.bisect_right(self.frame_pts, target) - 1)
 
 
 def check_input_path(path: str | Path) -> Path:

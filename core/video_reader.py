@@ -76,12 +76,11 @@ class VideoReader:
         a video call's recording, streams joined without re-encoding); every stage after the reader
         works at one size, so such frames are scaled to the first one's, as a player shows them."""
         rgb = to_rgb(frame, self.info.rotation)
-        size = (self.info.width, self.info.height)
-        if (rgb.shape[1], rgb.shape[0]) == size:
+        size, other = (self.info.width, self.info.height), (rgb.shape[1], rgb.shape[0])
+        if other == size:
             return rgb
-        other = (rgb.shape[1], rgb.shape[0])
         self.resized[other] = min(index, self.resized.get(other, index))
-        smaller = rgb.shape[1] > size[0]
+        smaller = other[0] > size[0]
         return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if smaller else cv2.INTER_LINEAR)
 
     def __enter__(self) -> VideoReader:

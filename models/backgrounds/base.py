@@ -35,13 +35,11 @@ class OutputGeometry:
         return max(1, round(self.width * self.pixel_aspect))
 
     def stored(self, image: np.ndarray) -> np.ndarray:
-        """``image`` drawn in display pixels (``display_width`` wide, or wider for a margin),
-        squeezed to stored pixels; itself when pixels are square."""
+        """``image`` drawn ``display_width`` wide, squeezed to the stored width; itself when pixels
+        are square."""
         if self.pixel_aspect == 1.0:
             return image
-        shown = image.shape[1]
-        width = self.width if shown == self.display_width else max(1, round(shown / self.pixel_aspect))
-        return cv2.resize(image, (width, image.shape[0]), interpolation=cv2.INTER_AREA)
+        return cv2.resize(image, (self.width, image.shape[0]), interpolation=cv2.INTER_AREA)
 
 
 ProgressFn = Callable[[float, str], None]

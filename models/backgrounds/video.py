@@ -8,7 +8,6 @@ or three times (fitted once), a 60 fps one under 24 fps skips the frames between
 
 from __future__ import annotations
 
-import bisect
 import logging
 import math
 from collections.abc import Iterator
@@ -42,7 +41,6 @@ class VideoBackground(BackgroundSource):
             self._info = probe(self.path)
         except StudioError as exc:
             raise BackgroundUnreadableError(f"background video {self.path.name!r}: {exc.message}") from None
-        self._times = [self._info.time_of(i) for i in range(self._info.frame_count)]
         self._restart()
 
     def _restart(self) -> None:
@@ -57,7 +55,7 @@ class VideoBackground(BackgroundSource):
         """The background frame shown at output frame ``index``'s time, looped."""
         seconds, length = index / max(self.geometry.fps, 1e-6), max(self._info.duration_s, 1e-6)
         seconds -= length * math.floor(seconds / length + 1e-9)  # a float % would put 1.2 s of 0.4 at its end
-        return max(0, bisect.bisect_right(self._times, seconds + 1e-6) - 1)
+        return self._info.frame_at(seconds)
 
     def frame(self, index: int, original: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         wanted = self._index_at(index)
