@@ -27,6 +27,7 @@ import av
 import numpy as np
 
 from core.exceptions import FormatError, NotMediaError
+from core.video_io import decoded_frames
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +197,7 @@ def _encoded_audio(src, audio_in, audio_out, origin_s: float, end_s: float | Non
     written = 0
     started = False
     stop_at = None if end_s is None else round((end_s - origin_s) * rate)
-    for frame in _decoded(src, audio_in):
+    for frame in decoded_frames(src, audio_in):  # a damaged packet's time becomes a gap
         if frame.pts is None:
             continue
         t0 = float(frame.pts * frame.time_base)
@@ -230,16 +231,6 @@ def _encoded_audio(src, audio_in, audio_out, origin_s: float, end_s: float | Non
     yield from audio_out.encode(None)
 
 
-def _decoded(src, audio_in) -> Iterator[av.AudioFrame]:
-    """The track's frames, packet by packet: a damaged packet is left out (its time becomes a gap)
-    where decoding the track at once would stop the job there."""
-    for packet in src.demux(audio_in):
-        try:
-            yield from packet.decode()
-        except av.FFmpegError as exc:  # any error of one packet: that packet is damaged
-            logger.debug("a damaged audio packet at pts %s left out: %s", packet.pts, exc)
-
-
 def _encode_chunk(stream, samples: np.ndarray, pts: int, layout: str, rate: int) -> Iterator[av.Packet]:
     frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format="fltp", layout=layout)
     frame.sample_rate, frame.pts, frame.time_base = rate, pts, Fraction(1, rate)
@@ -260,7 +251,7 @@ def audio_onsets_s(path: str | Path, threshold: float = 0.4, min_gap_s: float = 
         zero = _start_s(container.streams.video[0]) if container.streams.video else 0.0
         stream = container.streams.audio[track]
         last = -1e9
-        for frame in _decoded(container, stream):
+        for frame in decoded_frames(container, stream):
             if frame.pts is None:
                 continue
             raw = frame.to_ndarray()

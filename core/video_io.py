@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
@@ -126,6 +127,19 @@ def open_input(path: Path) -> av.container.InputContainer:
         if _looks_like_container(path):
             raise TruncatedMediaError(f"{path.name} cannot be opened: {exc}") from None
         raise NotMediaError(f"{path.name} is not a video or a photo") from None
+
+
+def decoded_frames(container: av.container.InputContainer, stream) -> Iterator:
+    """The frames of ``stream`` (video or audio) from where the container stands, packet by packet:
+    a damaged packet (bad bytes in the middle of a file) is left out, where decoding the stream at
+    once would stop there; the frames it loses leave a gap the caller fills."""
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.FFmpegError as exc:  # any error of one packet: that packet is damaged
+            logger.debug("a damaged %s packet at pts %s left out: %s", stream.type, packet.pts, exc)
+            continue
+        yield from frames
 
 
 def _video_stream(container: av.container.InputContainer, name: str) -> av.video.stream.VideoStream:

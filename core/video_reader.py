@@ -21,7 +21,7 @@ from av.video.reformatter import Colorspace
 
 from core.exceptions import FrameOutOfRangeError, TruncatedMediaError
 from core.hdr import hdr_to_sdr
-from core.video_io import HDR_TRANSFERS, VideoInfo, check_input_path, open_input, probe
+from core.video_io import HDR_TRANSFERS, VideoInfo, check_input_path, decoded_frames, open_input, probe
 
 logger = logging.getLogger(__name__)
 
@@ -132,16 +132,10 @@ class VideoReader:
         """(index, frame) of the frames decoded from here on, packet by packet: a damaged packet
         (bad bytes in the middle of a file) is left out, where decoding the whole stream at once
         would stop there; the frames it loses are filled in by ``_decode_from``."""
-        for packet in self._container.demux(self._stream):
-            try:
-                frames = packet.decode()
-            except av.FFmpegError as exc:  # any error of one packet: that packet is damaged
-                logger.debug("a damaged packet at pts %s left out: %s", packet.pts, exc)
-                continue
-            for frame in frames:
-                self.frames_decoded += 1
-                if (i := self._index_of.get(frame.pts)) is not None:
-                    yield i, frame
+        for frame in decoded_frames(self._container, self._stream):
+            self.frames_decoded += 1
+            if (i := self._index_of.get(frame.pts)) is not None:
+                yield i, frame
 
     def _decode_from(self, start: int, stop: int, only: set[int] | None = None) -> Iterator[Frame]:
         """Frames ``start .. stop-1``. One the decoder does not give (a damaged packet) is the picture
