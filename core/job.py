@@ -185,6 +185,14 @@ def lead_notice(info) -> str | None:
             "in the middle of a group of pictures): the outputs start at its first whole frame, the sound with it")
 
 
+def dither_notice(info) -> str | None:
+    """What to tell a person whose GIF is smoothed as it is read (core/grain.py)."""
+    if not info.smoothing_px:
+        return None
+    return (f"{info.path.name} is a dithered GIF: its frames are smoothed by {info.smoothing_px:.1f} px as they are "
+            "read, so that its scattered dots read as the colours they stand for")
+
+
 def reading_notices(reader) -> list[str]:
     """What the reader of a job's clip had to make good, for the report: frames the decoder could
     not give (damaged bytes) and pictures of another size (a recording that changes size)."""

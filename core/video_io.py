@@ -30,6 +30,7 @@ from core.exceptions import (
     NoVideoStreamError,
     TruncatedMediaError,
 )
+from core.grain import gif_smoothing
 from core.hdr import HLG, PQ
 from core.timecode import read_timecode
 from core.video_writer import VideoWriter  # noqa: F401  (re-exported: the pipeline imports it from here)
@@ -76,6 +77,8 @@ class VideoInfo:
     #: and so are not counted among ``frame_count``
     undecodable_lead: int = 0
     timecode: str | None = None  # the camera's start timecode (core/timecode.py), if the file has one
+    #: a dithered GIF's frames are smoothed this much (px) as they are decoded (core/grain.py)
+    smoothing_px: float = 0.0
 
     def time_of(self, index: int) -> float:
         """Seconds from the first frame to frame ``index``."""
@@ -255,6 +258,8 @@ def _probe(p: Path, size: int, mtime_ns: int) -> VideoInfo:
         audio = container.streams.audio
         sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
         sar = Fraction(sar) if sar else Fraction(1)
+        codec = stream.codec_context.codec.canonical_name if container.name == str(p) else "webp (animated)"
+        smoothing = gif_smoothing(first.to_ndarray(format="rgb24")) if codec == "gif" else 0.0
         info = VideoInfo(
             path=p,
             width=width,
@@ -267,7 +272,7 @@ def _probe(p: Path, size: int, mtime_ns: int) -> VideoInfo:
             has_audio=bool(audio),
             pix_fmt=fmt.name,
             bit_depth=max(c.bits for c in fmt.components),
-            codec=stream.codec_context.codec.canonical_name if container.name == str(p) else "webp (animated)",
+            codec=codec,
             is_vfr=is_vfr,
             frame_pts=tuple(stamps),
             stream_index=stream.index,
@@ -278,6 +283,7 @@ def _probe(p: Path, size: int, mtime_ns: int) -> VideoInfo:
             sample_aspect=1 / sar if rotation in (90, 270) else sar,
             undecodable_lead=lead,
             timecode=read_timecode(container, stream),
+            smoothing_px=smoothing,
         )
     logger.debug("probe %s: %s", p.name, info)
     return info

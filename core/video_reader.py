@@ -20,6 +20,7 @@ import numpy as np
 from av.video.reformatter import Colorspace
 
 from core.exceptions import FrameOutOfRangeError, TruncatedMediaError
+from core.grain import smoothed
 from core.hdr import hdr_to_sdr
 from core.video_io import HDR_TRANSFERS, VideoInfo, check_input_path, decoded_frames, open_input, probe
 
@@ -77,11 +78,11 @@ class VideoReader:
         works at one size, so such frames are scaled to the first one's, as a player shows them."""
         rgb = to_rgb(frame, self.info.rotation)
         size, other = (self.info.width, self.info.height), (rgb.shape[1], rgb.shape[0])
-        if other == size:
-            return rgb
-        self.resized[other] = min(index, self.resized.get(other, index))
-        smaller = other[0] > size[0]
-        return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if smaller else cv2.INTER_LINEAR)
+        if other != size:
+            self.resized[other] = min(index, self.resized.get(other, index))
+            smaller = other[0] > size[0]
+            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if smaller else cv2.INTER_LINEAR)
+        return smoothed(rgb, self.info.smoothing_px) if self.info.smoothing_px else rgb
 
     def __enter__(self) -> VideoReader:
         return self

@@ -36,6 +36,7 @@ from core.exceptions import (
     PromptError,
     StudioError,
 )
+from core.grain import without_grain
 from core.pipelining import Background
 from core.prompts import TINY_SELECTION
 from models.base import POSITIVE, ObjectPrompt, SampleSource, Segmenter, SegmentResult
@@ -115,11 +116,12 @@ class EmbeddedSegmenter(Segmenter):
         self._clip_background()
 
     def set_image(self, image: np.ndarray) -> None:
-        """Keep the frame: every cut works on its own crop of it, so there is nothing to precompute."""
+        """Keep the frame (every cut works on its own crop of it), its grain smoothed if it has any
+        to speak of: a GIF's dither or a dark clip's noise (core/grain.py)."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise PromptError(f"expected an RGB uint8 image, got {image.dtype} {image.shape}",
                               "decode the frame as RGB 8-bit before segmenting")
-        self._image = np.ascontiguousarray(image)
+        self._image = np.ascontiguousarray(without_grain(image))
 
     def close(self) -> None:
         self._image = None

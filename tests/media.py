@@ -297,6 +297,32 @@ def pale_dog_frames(frames: int = 24, width: int = 480, height: int = 270,
     return images, masks, (width * 3 // 16 - 5, height * 5 // 9 - 5)
 
 
+def dithered_frames(frames: int = 8, width: int = 320, height: int = 180,
+                    seed: int = 1) -> tuple[list[np.ndarray], list[np.ndarray], tuple[int, int]]:
+    """A still camera on a textured scene (bench.synthetic's), and a person (a torso and a head) in a
+    colour a little off the scene's, walking right; each frame dithered as an animated GIF's are,
+    to 4 levels a channel (64 colours) with random dither, scattered anew in every frame. Returns
+    the RGB frames, the person's true masks and a click on the torso at the first frame."""
+    from bench.synthetic import make_clip
+
+    scene = next(iter(make_clip("static", width, height, 2, seed=seed).frames()))[0].astype(np.float32)
+    rng = np.random.default_rng(seed)
+    shirt = np.float32(scene.reshape(-1, 3).mean(0)) + np.float32([25, -10, 20]) + \
+        cv2.GaussianBlur(rng.normal(0, 12, scene.shape).astype(np.float32), (0, 0), 2)
+    step = 255.0 / 3
+    images, masks = [], []
+    for i in range(frames):
+        cx, cy = width // 2 + 3 * i, height // 2 + 10
+        person = np.zeros((height, width), np.uint8)
+        cv2.ellipse(person, (cx, cy), (width // 10, height // 4), 0, 0, 360, 1, -1)
+        cv2.circle(person, (cx, cy - height // 4 - height // 10 + 4), height // 10, 1, -1)
+        image = np.where(person[..., None] > 0, np.roll(shirt, 3 * i, axis=1), scene)
+        image = np.round((image + rng.uniform(-0.5, 0.5, image.shape) * step) / step) * step
+        images.append(np.clip(image, 0, 255).astype(np.uint8))
+        masks.append(person > 0)
+    return images, masks, (width // 2, height // 2 + 10)
+
+
 def dog_and_hand_frames(frames: int = 30, width: int = 480, height: int = 270,
                         seed: int = 5) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """A still camera: a pale "dog" walks right, away from a "person" of the same pale colour whose

@@ -415,3 +415,26 @@ def test_timecode_counts_on_in_drop_frame_and_non_drop_frame():
     assert timecode_at("00:00:00;00", round(3600 * 30000 / 1001), ntsc) == "01:00:00;00"
     for a, b in ((0, 1799), (1798, 2), (17980, 17983), (5, 107892)):  # steps add up
         assert timecode_at(timecode_at("00:00:00;00", a, ntsc), b, ntsc) == timecode_at("00:00:00;00", a + b, ntsc)
+
+
+def test_grain_is_told_from_texture_and_edges():
+    """core/grain.py measures noise, not detail: a picture of hard edges, shading and coarse texture
+    measures next to nothing and is left alone; the same with noise of sigma 12 measures about 12
+    and is smoothed; a GIF's own smoothing stays small (the outputs show it)."""
+    import cv2
+
+    from core.grain import GIF_SMOOTH, GRAINY, gif_smoothing, pixel_noise, smoothing_for, without_grain
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:360, 0:640].astype(np.float32)
+    picture = np.stack([40 + 0.2 * xx, 40 + 0.4 * yy, 100 + 40 * np.sin(xx / 9)], -1)
+    picture += cv2.resize(rng.normal(0, 15, (36, 64, 3)).astype(np.float32), (640, 360))
+    for k in range(12):  # hard-edged shapes
+        cv2.rectangle(picture, (40 * k, 20 * k), (40 * k + 60, 20 * k + 90), (210 - 14 * k, 40 + 14 * k, 120), -1)
+    clean = np.clip(picture, 0, 255).astype(np.uint8)
+    noisy = np.clip(picture + rng.normal(0, 12, (360, 640, 1)), 0, 255).astype(np.uint8)  # in brightness
+    assert pixel_noise(clean) < 1.5 and smoothing_for(clean) == 0.0 and without_grain(clean) is clean
+    assert 9.0 < pixel_noise(noisy) < 15.0 and pixel_noise(noisy) > GRAINY
+    assert 0.9 <= smoothing_for(noisy) <= 1.2 and gif_smoothing(noisy) == GIF_SMOOTH
+    assert pixel_noise(without_grain(noisy)) < 0.5 * pixel_noise(noisy)
+    assert pixel_noise(np.zeros((2, 2, 3), np.uint8)) == 0.0  # too small to measure: no grain

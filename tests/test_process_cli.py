@@ -379,6 +379,32 @@ def test_an_animated_png_or_webp_is_a_video_and_a_multi_page_tiff_a_photo_with_a
     assert not (tmp_path / "out-cut").exists() or not any((tmp_path / "out-cut").iterdir())
 
 
+def test_a_dithered_gif_is_smoothed_as_it_is_read_and_its_subject_kept(tmp_path):
+    """An animated GIF of a photograph is dithered (its 256 colours or fewer scattered into dots,
+    anew in every frame): a click on the person selected a 13-pixel dot, and the job lost it at once
+    (IoU 0 in every frame). Its frames are now smoothed as they are read (core/grain.py), and the
+    report says so; a GIF of flat colours is read exactly as it is."""
+    frames, masks, click = media.dithered_frames()
+    pictures = [Image.fromarray(f) for f in frames]
+    gif = tmp_path / "dithered.gif"
+    pictures[0].save(gif, save_all=True, append_images=pictures[1:], duration=100, loop=0)
+    out = tmp_path / "out"
+    assert run_cli(gif, "--out", out, "--point", f"{click[0]},{click[1]}", "--matte-frames",
+                   "--formats", "composite.mp4,alpha.mp4") == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["frames"] == len(frames) and probe(out / "composite.mp4").frame_count == len(frames)
+    assert any("dithered GIF" in w and "smoothed by 0.8 px" in w for w in report["warnings"]), report["warnings"]
+    for i, mask in enumerate(masks):
+        alpha = cv2.imread(str(out / "alpha" / f"{i:06d}.png"), cv2.IMREAD_GRAYSCALE) > 127
+        assert np.count_nonzero(alpha & mask) / np.count_nonzero(alpha | mask) > 0.7, i  # 0.80-0.91; 0 before
+
+    flat = [Image.fromarray(media.frame_pattern(i, 64, 48)) for i in range(4)]  # a cartoon's flat colours
+    flat[0].save(tmp_path / "flat.gif", save_all=True, append_images=flat[1:], duration=100, loop=0)
+    assert probe(tmp_path / "flat.gif").smoothing_px == 0.0
+    with VideoReader(tmp_path / "flat.gif") as reader:
+        assert np.array_equal(reader.read_frame(0), np.asarray(flat[0]))
+
+
 def test_clicks_that_select_next_to_nothing_are_reported(tmp_path):
     """A click just beside the subject, on a plain wall, selects a few pixels: the job still runs,
     and its report says why the result is empty and what to do instead."""
