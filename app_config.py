@@ -19,7 +19,9 @@ logger = logging.getLogger(__name__)
 ENGINES = ("auto", "embedded", "sam2")
 QUALITIES = ("fast", "balanced", "best")
 WEIGHT_MODES = ("hub", "random")
-OUTPUT_FORMATS = ("composite.mp4", "alpha.mp4", "foreground.webm", "foreground.mov", "greenscreen.mp4")
+OUTPUT_FORMATS = (
+    "composite.mp4", "alpha.mp4", "foreground.webm", "foreground.mov", "greenscreen.mp4", "foreground.webp",
+)
 #: Keys of models/model_loader.py's registry that BGFX_SAM2_MODEL / BGFX_MATANYONE_MODEL accept.
 SAM2_MODELS = ("sam2.1-tiny", "sam2.1-small", "sam2.1-base-plus", "sam2.1-large")
 MATANYONE_MODELS = ("matanyone", "matanyone2")

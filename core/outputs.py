@@ -36,6 +36,7 @@ VIDEO_KINDS = {
     "foreground.webm": "vp9_alpha",
     "foreground.mov": "prores4444",
     "greenscreen.mp4": "h264",
+    "foreground.webp": "webp_alpha",  # an animated sticker: no sound
 }
 #: outputs that carry the source's sound (all but the matte: an editor drops a transparent file
 #: on its timeline and expects the clip's sound with it, as with any other clip)
@@ -163,7 +164,8 @@ class FrameSink:
     @property
     def needs_clean_foreground(self) -> bool:
         """Transparent and green-screen files need the edge colour with the old background removed."""
-        return any(name in self.writers for name in ("foreground.webm", "foreground.mov", "greenscreen.mp4"))
+        return any(name in self.writers for name in (
+            "foreground.webm", "foreground.mov", "greenscreen.mp4", "foreground.webp"))
 
     def render(
         self,

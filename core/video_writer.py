@@ -12,6 +12,8 @@ Kinds and why:
 - ``vp9_alpha``: libvpx-vp9 yuva420p in WebM: transparent video for browsers and editors.
   FFmpeg's own vp9 decoder ignores the alpha side channel; the libvpx-vp9 decoder returns it.
 - ``prores4444``: prores_ks 4444 yuva444p10le in MOV: the editors' transparent format.
+- ``webp_alpha``: libwebp's animated WebP, lossy colour over a lossless alpha, looping: a sticker
+  for chats and web pages (browsers show it as an image, where a video needs a player).
 
 Odd sizes: H.264 4:2:0 cannot code an odd width or height (its cropping works in steps of two
 pixels, so x264 refuses ``crop-rect=0,0,1,1``), and 4:4:4 does not play in browsers. So the
@@ -62,8 +64,11 @@ KINDS: dict[str, _Kind] = {
     "h264_gray": _Kind("libx264", "yuv420p", (".mp4", ".mov", ".mkv"), True, 1),
     "vp9_alpha": _Kind("libvpx-vp9", "yuva420p", (".webm", ".mkv"), False, 4),
     "prores4444": _Kind("prores_ks", "yuva444p10le", (".mov",), False, 4),
+    "webp_alpha": _Kind("libwebp_anim", "yuva420p", (".webp",), False, 4),
 }
-_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
+_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".webp": "webp"}
+_CONTAINER_OPTIONS = {".mp4": {"movflags": "+faststart"}, ".mov": {"movflags": "+faststart"},
+                      ".webp": {"loop": "0"}}  # a sticker plays on and on
 _BT709 = 1  # AVCOL_SPC/PRI/TRC_BT709
 _SMPTE170M = 6  # AVCOL_SPC_SMPTE170M: the BT.601 matrix, what cv2.COLOR_RGB2YUV_I420 computes
 
@@ -122,7 +127,7 @@ class VideoWriter:
     # --- setup ----------------------------------------------------------------------------
     def _open(self, crf: int, preset: str, sample_aspect: Fraction, timecode: str | None) -> None:
         suffix = self.path.suffix.lower()
-        options = {"movflags": "+faststart"} if suffix in (".mp4", ".mov") else {}
+        options = _CONTAINER_OPTIONS.get(suffix, {})
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._container = av.open(str(self._tmp), "w", format=_FORMATS[suffix], container_options=options)
@@ -141,9 +146,9 @@ class VideoWriter:
         ctx.colorspace, ctx.color_primaries, ctx.color_trc = self._matrix, _BT709, _BT709
         if sample_aspect != 1:  # anamorphic: players stretch it back as the source was shown
             ctx.sample_aspect_ratio = sample_aspect
-            if self.kind.codec == "libvpx-vp9":
+            if self.kind.codec in ("libvpx-vp9", "libwebp_anim"):
                 # Matroska takes the display size from the stream, which PyAV cannot set, and VP9
-                # frames carry none a player reads
+                # frames carry none a player reads; WebP has no pixel aspect at all
                 self.warnings.append(
                     f"{self.path.name}: its pixels are square ({self.width}x{self.height}), the source's are "
                     f"{sample_aspect.numerator}:{sample_aspect.denominator}: scale it to "
@@ -167,6 +172,10 @@ class VideoWriter:
             # realtime + cpu-used 8 + row-mt: VP9 is otherwise many times slower than x264 veryfast
             return {"crf": str(min(63, crf + 10)), "b": "0", "deadline": "realtime", "cpu-used": "8",
                     "row-mt": "1", "auto-alt-ref": "0", "lag-in-frames": "0"}
+        if codec == "libwebp_anim":
+            # libwebp's 0-100 quality from the preset's crf (fast 69, balanced 75, best 81); method 2 of
+            # 0-6: 720p at about 14 ms a frame, where its default 4 takes twice as long for 3 % fewer bytes
+            return {"quality": str(int(np.clip(115 - 2 * crf, 50, 95))), "lossless": "0", "compression_level": "2"}
         return {"profile": "4444", "vendor": "apl0"}  # prores_ks: alpha_bits defaults to 16
 
     # --- frames ---------------------------------------------------------------------------
@@ -198,8 +207,9 @@ class VideoWriter:
         # wrap the caller's array without a copy when its memory layout allows (reformat copies anyway)
         make = av.VideoFrame.from_numpy_buffer if img.flags.c_contiguous else av.VideoFrame.from_ndarray
         frame = make(img, format=fmt)
-        return frame.reformat(format=self.kind.pix_fmt, dst_colorspace=Colorspace.ITU709,
-                              dst_color_range=ColorRange.MPEG)
+        # WebP's lossy picture is BT.601 by definition (it carries no colour tags); the others say BT.709
+        matrix = Colorspace.ITU601 if self.kind.codec == "libwebp_anim" else Colorspace.ITU709
+        return frame.reformat(format=self.kind.pix_fmt, dst_colorspace=matrix, dst_color_range=ColorRange.MPEG)
 
     def write(self, image: np.ndarray, pts: int | None = None, duration: int | None = None) -> None:
         """Encode one frame. ``pts``/``duration`` are in the writer's ``time_base``.
@@ -260,6 +270,8 @@ class VideoWriter:
             self._container.mux(packet)
         self._container.close()
         self._container = None
+        if self.kind.codec == "libwebp_anim" and self._last_pts is not None:
+            _finish_animated_webp(self._tmp, round(1000 * self._end * self.time_base))
         os.replace(self._tmp, self.path)
         logger.debug("wrote %s: %d frames (%s)", self.path.name, self.frames_written, self.kind_name)
 
@@ -295,3 +307,32 @@ def _channels(img: np.ndarray, channels: int) -> np.ndarray:
     if channels == 3:
         return img[..., :3]
     return np.dstack([img, np.full(img.shape[:2], 255, np.uint8)])
+
+
+def _finish_animated_webp(path: Path, total_ms: int) -> None:
+    """Mend two things of an animated WebP as FFmpeg and libwebp write it, in place.
+
+    libwebp crops each frame to the part that changed and, when every part it kept is opaque
+    (a subject with hard edges, or none), leaves out the flag that says the picture has alpha:
+    readers then show the uncovered canvas as opaque black, not as the transparency it is. And
+    FFmpeg's muxer gives the last frame the duration of the one before it, not its own, so the
+    sticker's length is set right (``total_ms``) by the last frame's. (libwebp also merges a frame
+    into the one before when nothing changed: fewer frames, the same time.) Both are fixed-size
+    fields of the RIFF chunks: the VP8X flags, and each ANMF's 24-bit duration in ms.
+    """
+    data = bytearray(path.read_bytes())
+    last_frame, shown_ms = None, 0
+    at = 12  # after "RIFF", the size and "WEBP"
+    while at + 8 <= len(data):
+        tag, size = bytes(data[at:at + 4]), int.from_bytes(data[at + 4:at + 8], "little")
+        if tag == b"VP8X":
+            data[at + 8] |= 0x10  # the alpha flag
+        elif tag == b"ANMF":
+            last_frame = at
+            shown_ms += int.from_bytes(data[at + 20:at + 23], "little")
+        at += 8 + size + (size & 1)
+    if last_frame is not None:
+        last_ms = int.from_bytes(data[last_frame + 20:last_frame + 23], "little") + total_ms - shown_ms
+        if 0 < last_ms < 1 << 24:
+            data[last_frame + 20:last_frame + 23] = last_ms.to_bytes(3, "little")
+    path.write_bytes(bytes(data))

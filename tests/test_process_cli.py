@@ -233,8 +233,15 @@ def test_no_audio_odd_size_ntsc_rate_and_transparent_formats(tmp_path):
                             pix_fmt="yuv444p")  # 4:4:4 H.264 can hold an odd size
     mask = lower_left_mask(tmp_path / "m.png", 81, 61)
     out = tmp_path / "out"
-    formats = "composite.mp4,alpha.mp4,foreground.webm,foreground.mov,greenscreen.mp4"
+    formats = "composite.mp4,alpha.mp4,foreground.webm,foreground.mov,greenscreen.mp4,foreground.webp"
     assert run_cli(clip, "--out", out, "--mask", mask, "--formats", formats, "--background", "color:#203040") == 0
+    sticker, shown_ms = Image.open(out / "foreground.webp"), 0
+    for i in range(sticker.n_frames):  # libwebp merges a frame into the one before when it is the same
+        sticker.seek(i)
+        alpha = np.asarray(sticker.convert("RGBA"))[..., 3]
+        shown_ms += sticker.info["duration"]
+        assert alpha.max() > 250 and alpha.min() < 5  # a transparent sticker
+    assert sticker.size == (81, 61) and abs(shown_ms / 1000 - probe(clip).duration_s) < 0.005
     comp = probe(out / "composite.mp4")
     assert comp.fps == Fraction(30000, 1001) and comp.frame_count == 24 and not comp.has_audio
     assert abs(comp.duration_s - probe(clip).duration_s) < 1001 / 30000

@@ -444,3 +444,40 @@ def test_probe_is_remembered_until_the_file_changes(tmp_path, monkeypatch):
     assert probe(path) is first and probe(str(path)) == first and len(opened) == 1
     media.make_video(path, frames=20)
     assert probe(path).frame_count == 20 and len(opened) == 2
+
+
+def test_an_animated_webp_sticker_keeps_colours_transparency_and_each_frames_time(tmp_path):
+    """foreground.webp: the colours as they were (WebP is BT.601 by definition: written as BT.709
+    they came back 14-35 levels off), partial alpha kept, transparent where nothing is (libwebp crops
+    frames to what changed and, when what it kept is opaque, left out the alpha flag: readers showed
+    black there), every frame's own duration, the last one's too (FFmpeg gave it the one before's),
+    an odd size, and looping."""
+    from PIL import Image
+
+    colours = [(200, 200, 0), (30, 60, 200), (128, 128, 128), (250, 20, 20)]
+    with VideoWriter(tmp_path / "s.webp", 81, 61, Fraction(25), "webp_alpha", time_base=Fraction(1, 1000)) as writer:
+        for i, (colour, pts) in enumerate(zip(colours, (0, 40, 160, 200), strict=True)):
+            rgba = np.zeros((61, 81, 4), np.uint8)
+            rgba[..., :3] = colour
+            rgba[20:50, 30:70, 3] = 255  # a hard-edged, opaque subject
+            rgba[40:50, 30:40, 3] = 128
+            writer.write(rgba, pts=pts, duration=100 if i == 3 else None)
+    sticker = Image.open(tmp_path / "s.webp")
+    assert sticker.n_frames == 4 and sticker.size == (81, 61) and sticker.info["loop"] == 0
+    durations = []
+    for i, colour in enumerate(colours):
+        sticker.seek(i)
+        rgba = np.asarray(sticker.convert("RGBA")).astype(int)
+        durations.append(sticker.info["duration"])
+        assert np.abs(rgba[30, 50, :3] - colour).max() <= 4, (colour, rgba[30, 50])
+        assert rgba[30, 50, 3] == 255 and abs(rgba[45, 35, 3] - 128) <= 2 and rgba[5, 5, 3] == 0
+    assert durations == [40, 120, 40, 100]
+    with VideoWriter(tmp_path / "hard.webp", 64, 48, Fraction(25), "webp_alpha") as writer:
+        for i in range(3):  # opaque where anything is: libwebp's cropped frames have no alpha of their own
+            rgba = np.zeros((48, 64, 4), np.uint8)
+            rgba[..., 0] = 40 * i  # the subject's colour changes, and the colour under its transparency
+            rgba[10:30, 10:40, 1:] = (160, 40, 255)
+            writer.write(rgba)
+    hard = Image.open(tmp_path / "hard.webp")
+    hard.seek(2)
+    assert hard.mode == "RGBA" and np.asarray(hard.convert("RGBA"))[40, 5, 3] == 0  # was opaque black

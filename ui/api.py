@@ -158,7 +158,7 @@ class StudioAPI:
             prompts=self._prompts(prompts, frame, mask, info),
             background=specs.api_background(background or "blur:25", background_file),
             engine=engine or "auto", quality=quality or "balanced",
-            formats=tuple(formats) if formats else tuple(f for f in OUTPUT_FORMATS if f != "foreground.mov"),
+            formats=tuple(formats) if formats else tuple(f for f in OUTPUT_FORMATS if f not in ("foreground.mov", "foreground.webp")),
             keep_audio=bool(keep_audio), trim_start_s=float(trim_start) if trim_start else None,
             trim_end_s=float(trim_end) if trim_end else None, edges=edges_of(*edges), seed=int(seed or 0),
         )

@@ -103,7 +103,8 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                         procedural = gr.Radio(["gradient", "bokeh", "studio"], value="studio", label="Style")
                     with gr.Tab("None", id="transparent") as tab_transparent:
                         gr.Markdown("No background: the downloads keep the alpha (WebM VP9, ProRes 4444 MOV, "
-                                    "PNG for photos). The preview shows it over a checkerboard.")
+                                    "an animated WebP sticker, PNG for photos). The preview shows it over a "
+                                    "checkerboard.")
                 bg_preview = gr.Image(label="Preview of the result", interactive=False, format="png", height=260,
                                       elem_id="bg-preview", placeholder="Click on the subject to see the result")
                 with gr.Accordion("Options", open=False, elem_id="options"):
@@ -137,7 +138,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                 result_photo = gr.Image(label="Result", interactive=False, format="png", height=300,
                                         elem_id="result-photo")
         with gr.Row(equal_height=False):
-            downloads = gr.File(label="Downloads (composite, alpha, transparent, green screen, report)",
+            downloads = gr.File(label="Downloads (composite, alpha, transparent, green screen, sticker, report)",
                                 file_count="multiple", interactive=False, elem_id="downloads", height=180)
             report = gr.JSON(label="Job report", open=False, elem_id="report")
         with gr.Accordion("Device and memory", open=False):
