@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from core.video_processor import VideoJob
 
 TRANSPARENT_DEFAULT = ("foreground.webm", "alpha.mp4")
+# libwebp builds an animated WebP in memory and writes it at the end, so memory grows with the clip
+# (dog.mp4 at 720p: a 13 MB sticker for 9.6 s; three times as long, 46 MB more at the peak); a
+# sticker is a short loop anyway
+STICKER_MAX_S = 60.0
 
 
 @dataclass
@@ -96,11 +100,16 @@ def check_input_file(path: Path | str, settings: Settings) -> Path:
     return p
 
 
-def resolve_formats(request: JobRequest, transparent: bool) -> tuple[str, ...]:
-    """The outputs to write. A transparent job has no composite; greenscreen needs no background."""
+def resolve_formats(request: JobRequest, transparent: bool, duration_s: float = 0.0) -> tuple[str, ...]:
+    """The outputs to write. A transparent job has no composite; greenscreen needs no background; a
+    sticker is for a short part (``duration_s``: what the job processes)."""
     unknown = [f for f in request.formats if f not in OUTPUT_FORMATS]
     if unknown:
         raise FormatError(f"unknown output format {unknown[0]!r}")
+    if "foreground.webp" in request.formats and duration_s > STICKER_MAX_S:
+        raise FormatError(f"foreground.webp is for clips of up to {STICKER_MAX_S:g} s, and this one lasts "
+                          f"{duration_s:.0f} s", "trim it (--trim-start/--trim-end, the studio's Trim start/end), "
+                          "or choose foreground.webm, the transparent video for any length")
     formats = tuple(dict.fromkeys(request.formats))
     if transparent:
         formats = tuple(f for f in formats if f != "composite.mp4") or TRANSPARENT_DEFAULT

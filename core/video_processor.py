@@ -109,11 +109,12 @@ class VideoJob:
         info = self.info
         self.first, self.stop = frame_range(request, info)
         end = info.duration_s if self.stop == info.frame_count else info.time_of(self.stop)
-        check_limits("video", info.width, info.height, end - info.time_of(self.first), settings,
+        kept_s = end - info.time_of(self.first)
+        check_limits("video", info.width, info.height, kept_s, settings,
                      trimmed=(self.first, self.stop) != (0, info.frame_count))
         validate_prompts(request.prompts, info.width, info.height, self.first, self.stop)
         self.background = make_background(request.background, seed=request.seed)
-        self.formats = resolve_formats(request, self.background is None)
+        self.formats = resolve_formats(request, self.background is None, kept_s)
         check_inputs_kept(request, [*self.formats, "report.json", *(["alpha"] if request.matte_frames else [])])
         self.prompt_frame = min(request.prompts)
         self.warnings: list[str] = [w for w in (hdr_notice(info), lead_notice(info), dither_notice(info)) if w]

@@ -102,6 +102,19 @@ def test_bad_backgrounds_and_formats(tmp_path, capsys, clip):
     assert_nothing_written(out)
 
 
+def test_a_sticker_is_for_a_short_clip(tmp_path, capsys):
+    """An animated WebP is built in memory: a job's memory would grow with the clip. Over a minute
+    it is refused before any work, with the way out; trimmed to a minute it is made."""
+    long = media.make_video(tmp_path / "long.mp4", width=64, height=48, frames=62, fps=1)
+    out = tmp_path / "out"
+    err = fails_with("E402", capsys, long, "--out", out, "--point", "5,5", "--formats", "foreground.webp")
+    assert "up to 60 s" in err and "lasts 62 s" in err and "foreground.webm" in err
+    assert_nothing_written(out)
+    assert app.main(["process", str(long), "--out", str(out), "--point", "5,5", "--formats", "foreground.webp",
+                     "--trim-end", "50", "--quiet"]) == 0
+    assert (out / "foreground.webp").is_file()
+
+
 @pytest.mark.parametrize("option, value", [("--despill", "3"), ("--light-wrap", "-0.5"), ("--feather", "-2"),
                                            ("--choke", "1e9"), ("--despill", "nan")])
 def test_edge_options_out_of_range(tmp_path, capsys, clip, option, value):
