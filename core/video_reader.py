@@ -75,7 +75,8 @@ class VideoReader:
     def _rgb(self, frame: av.VideoFrame, index: int) -> np.ndarray:
         """``to_rgb`` at the clip's size. A stream may change its picture size mid-way (a browser's or
         a video call's recording, streams joined without re-encoding); every stage after the reader
-        works at one size, so such frames are scaled to the first one's, as a player shows them."""
+        works at one size, so such frames are scaled to the first one's, as a player shows them. A
+        dithered GIF's frames are smoothed (``VideoInfo.smoothing_px``, core/grain.py)."""
         rgb = to_rgb(frame, self.info.rotation)
         size, other = (self.info.width, self.info.height), (rgb.shape[1], rgb.shape[0])
         if other != size:
