@@ -30,6 +30,10 @@ logger = logging.getLogger(__name__)
 #: share of the frame under which what clicks selected is reported: a click that missed the subject
 #: (on a plain wall, a gap between two things) gives a few pixels, not an error
 TINY_SELECTION = 2e-4
+#: ... and the pixels under which it is reported whatever the frame's size: the embedded segmenter's
+#: answer when no cut held together is the click's own 13-pixel dot, which on a 320x180 GIF is over
+#: the share above, and the job went on with it silently
+TINY_SELECTION_PX = 32
 
 
 def validate_prompts(
@@ -255,6 +259,6 @@ def selection_warning(mask: np.ndarray, objects: list[ObjectPrompt], frame_index
     count = int(np.count_nonzero(mask))
     if count == 0:
         return f"{where}the clicks selected nothing: {hint}"
-    if count < TINY_SELECTION * mask.size:
+    if count < max(TINY_SELECTION * mask.size, TINY_SELECTION_PX):
         return f"{where}the clicks selected only {count} px ({100 * count / mask.size:.2f} % of the frame): {hint}"
     return None

@@ -215,6 +215,11 @@ def test_selection_warning_for_empty_and_tiny_selections():
     assert selection_warning(mask, [ObjectPrompt(mask=mask)]) is None  # a mask as given: the person's choice
     mask[100:140, 100:140] = True  # 1600 px: a small subject far off, as meant
     assert selection_warning(mask, clicks, 0) is None
+    gif = np.zeros((180, 320), bool)  # a small frame: 2e-4 of it is 11.5 px
+    gif[50:55, 60:63] = True  # 15 px: a click's own dot (the segmenter found nothing around it)
+    assert "selected only 15 px" in selection_warning(gif, clicks)
+    gif[50:58, 60:66] = True  # 48 px
+    assert selection_warning(gif, clicks) is None
 
 
 def test_empty_frames_are_told_in_stretches_of_a_second_or_more():
