@@ -46,6 +46,7 @@ import numpy as np
 from app_config import PRESETS, QualityPreset
 from core.compositing import long_side_size, shrink
 from core.exceptions import EmptyMaskError, MaskSizeError, PromptError
+from core.grain import smoothed, smoothing_for
 from models.base import Matter, SampleSource, as_sample_source
 from models.embedded import others as other_bodies
 from models.embedded.colour import ColourModel
@@ -70,6 +71,12 @@ _FAR_FROM_PALETTE = 45.0  # grey levels from the palette: not the subject's colo
 LOST = 0.1  # x the subject's prompt-frame area: carrying less than this, the subject is looked for
 _SHADOW_HELD = 0.7  # carried alpha under which the last frame's shadow stays shadow
 _ROI_MARGIN = 8  # tracking-res px beyond the reach of the edge zone: the filters' support
+
+
+def _first(source: SampleSource) -> np.ndarray | None:
+    """The first of the source's two first looks (the prompt frame), or None."""
+    pair = source.pair()
+    return None if pair is None else pair[0]
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -102,6 +109,7 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         self.lost: LostSubject | None = None
         self.shaded: np.ndarray | None = None  # float32 0/1: where the last frame had the subject's shadow
         self.frames_seen = 0
+        self.grain_px: float | None = None  # the tracking frames' smoothing (core/grain.py), once decided
 
     # --- sizes --------------------------------------------------------------------------
     def _shrink(self, frame: np.ndarray) -> np.ndarray:
@@ -115,13 +123,30 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         h, w = frame.shape[:2]
         # halved while at least the tracking size (INTER_AREA is fast for halving only), then bilinear
         small = shrink(frame, long_side_size(w, h, self.scale_px, 16), last=cv2.INTER_LINEAR)
+        if self.grain_px:
+            return smoothed(small, self.grain_px)
         return small.copy() if small is frame else small  # the plate keeps and updates what this returns
+
+    def _decide_grain(self, frame: np.ndarray | None) -> float:
+        """The smoothing of the tracking frames, from one frame of the clip: 0 for a clean clip.
+
+        Why: a dark phone clip's sensor noise, at tracking size still, reads to the plate and the
+        colour models as the subject here and there: specks of background taken in around it, and a
+        ragged edge (juggle.mp4 darkened, noise added: IoU 0.88 against the clean clip's matte from
+        the same mask, 0.93 with the frames smoothed; MAD 3.0 -> 1.9). Decided once for the clip, so
+        the plate's samples and every frame are smoothed alike; the edge's full-resolution pixels are
+        left as they are."""
+        if frame is None:
+            return 0.0
+        self.grain_px = 0.0
+        return smoothing_for(self._downscale(frame))
 
     # --- the Matter role ------------------------------------------------------------------
     def prepare(self, samples: SampleSource | Sequence[np.ndarray]) -> None:
         """A clean plate by temporal median of frames spread over the clip, if the camera is still
         (models/embedded/still_camera.py)."""
         source = as_sample_source(samples)
+        self.grain_px = source.memo(("embedded grain", self.scale_px), lambda: self._decide_grain(_first(source)))
         # Worked out once per job (the forward and the backward matter share it); the plates are
         # changed in place later (``_initial_plate``), so each matter takes its own copy.
         still = source.memo(("embedded plates", self.scale_px), lambda: look_at(source, self._downscale))
@@ -137,6 +162,8 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
             raise EmptyMaskError("the start mask has no subject pixels")
         h, w = frame.shape[:2]
         self._full_size = None
+        if self.grain_px is None:  # not prepared (a photo, a preview): from this frame
+            self.grain_px = self._decide_grain(frame)
         small = self._shrink(frame)
         self._full_size = (w, h)
         sw, sh = small.shape[1], small.shape[0]

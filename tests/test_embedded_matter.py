@@ -179,10 +179,11 @@ def test_prepare_decodes_spread_samples_only_for_a_still_camera(kind):
     samples = _CountingSamples(clip)
     matter = EmbeddedMatter(PRESETS["balanced"])
     matter.prepare(samples)
+    asked = list(dict.fromkeys(samples.asked))  # the pair is asked for twice (grain, then the look): decoded once
     if kind == "pan":  # the first look shows the camera moving: no plate, nothing more decoded
-        assert samples.asked == ["pair"] and matter._still is None
+        assert asked == ["pair"] and matter._still is None
     else:
-        assert samples.asked == ["pair", "spread"] and matter._still is not None
+        assert asked == ["pair", "spread"] and matter._still is not None
 
 
 def test_a_body_touching_the_subject_at_the_prompt_frame_stays_out_of_its_matte():
@@ -656,3 +657,26 @@ def test_a_small_part_the_subject_sheds_near_it_stays_with_a_still_camera():
         assert alpha[head > 0].mean() > 0.8, alpha[head > 0].mean()  # 0.0 when dropped as an island
         assert alpha[fleck > 0].mean() < 0.1, alpha[fleck > 0].mean()
         assert alpha[mask == 0].mean() < 0.01
+
+
+def test_a_grainy_clip_is_tracked_on_smoothed_frames():
+    """A dark phone clip's sensor noise reads, at tracking size still, as the subject here and there:
+    specks of background taken in and a ragged edge (../shared/media/juggle.mp4 darkened, noise added:
+    IoU 0.88 against the clean clip's matte from the same mask). A grainy clip's tracking frames are
+    smoothed (the plate's samples alike); a clean one's are left as they are."""
+    rng = np.random.default_rng(0)
+    clip = make_clip("static", 640, 360, 30, seed=21)
+    frames, alphas = [], []
+    for rgb, alpha in clip.frames():
+        frames.append(np.clip(rgb + rng.normal(0, 25, (360, 640, 1)), 0, 255).astype(np.uint8))  # in brightness
+        alphas.append(alpha)
+    matter = EmbeddedMatter(PRESETS["balanced"])
+    matter.prepare(frames[::3])
+    out = [matter.start(frames[0], alphas[0] > 0.5)] + [matter.step(f) for f in frames[1:]]
+    assert matter.grain_px > 1.0
+    scores = [iou(o, a) for o, a in zip(out, alphas, strict=True)]
+    mad = np.mean([np.abs(o - a).mean() for o, a in zip(out, alphas, strict=True)]) * 1000
+    assert min(scores) > 0.87 and mad < 13.5, (min(scores), mad)  # 0.853 and 14.6 unsmoothed; 0.886, 12.4
+    clean = EmbeddedMatter(PRESETS["balanced"])
+    clean.prepare([rgb for rgb, _ in make_clip("static", 640, 360, 6, seed=21).frames()])
+    assert clean.grain_px == 0.0
