@@ -16,7 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
-from app_config import DEFAULT_FORMATS, ENGINES, QUALITIES, get_settings
+from app_config import DEFAULT_FORMATS, ENGINES, OUTPUT_FORMATS, QUALITIES, get_settings
 from core.exceptions import ArgumentError, FrameOutOfRangeError, MaskUnreadableError, StudioError
 from core.job import EdgeOptions, JobRequest, first_kept_frame
 from models.base import NEGATIVE, POSITIVE, ObjectPrompt
@@ -167,7 +167,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    "procedural:gradient|bokeh|studio")
     p.add_argument("--engine", choices=ENGINES, default=None, help="default: BGFX_ENGINE or auto")
     p.add_argument("--quality", choices=QUALITIES, default=None, help="default: BGFX_QUALITY or balanced")
-    p.add_argument("--formats", default=",".join(DEFAULT_FORMATS), help="comma-separated output files")
+    p.add_argument("--formats", default=",".join(DEFAULT_FORMATS),
+                   help=f"comma-separated output files, of {', '.join(OUTPUT_FORMATS)} (default: %(default)s)")
     p.add_argument("--matte-frames", action="store_true", help="also write alpha/000000.png ... (lossless)")
     p.add_argument("--seed", type=int, default=None, help="seed for a generated background")
     p.add_argument("--trim-start", type=float, default=None, metavar="SECONDS")
