@@ -194,12 +194,16 @@ def lead_notice(info) -> str | None:
             "in the middle of a group of pictures): the outputs start at its first whole frame, the sound with it")
 
 
-def dither_notice(info) -> str | None:
-    """What to tell a person whose GIF is smoothed as it is read (core/grain.py)."""
-    if not info.smoothing_px:
-        return None
-    return (f"{info.path.name} is a dithered GIF: its frames are smoothed by {info.smoothing_px:.1f} px as they are "
-            "read, so that its scattered dots read as the colours they stand for")
+def source_notices(info) -> list[str]:
+    """What to tell a person about how their clip is read: HDR, a cut start, a dithered GIF, fields."""
+    notices = [hdr_notice(info), lead_notice(info)]
+    if info.smoothing_px:  # core/grain.py
+        notices.append(f"{info.path.name} is a dithered GIF: its frames are smoothed by {info.smoothing_px:.1f} px "
+                       "as they are read, so that its scattered dots read as the colours they stand for")
+    if info.interlaced:  # core/deinterlace.py
+        notices.append(f"{info.path.name} is interlaced: its frames are deinterlaced as they are read (FFmpeg's "
+                       "bwdif, a frame for each frame), as a player shows them, so no output has combs")
+    return [n for n in notices if n]
 
 
 def reading_notices(reader) -> list[str]:

@@ -79,6 +79,8 @@ class VideoInfo:
     timecode: str | None = None  # the camera's start timecode (core/timecode.py), if the file has one
     #: a dithered GIF's frames are smoothed this much (px) as they are decoded (core/grain.py)
     smoothing_px: float = 0.0
+    #: the frames are interlaced (two fields each): deinterlaced as they are decoded (core/deinterlace.py)
+    interlaced: bool = False
 
     def time_of(self, index: int) -> float:
         """Seconds from the first frame to frame ``index``."""
@@ -284,6 +286,7 @@ def _probe(p: Path, size: int, mtime_ns: int) -> VideoInfo:
             undecodable_lead=lead,
             timecode=read_timecode(container, stream),
             smoothing_px=smoothing,
+            interlaced=bool(first.interlaced_frame),
         )
     logger.debug("probe %s: %s", p.name, info)
     return info

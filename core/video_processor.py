@@ -94,7 +94,7 @@ class VideoJob:
 
     def __init__(self, request: JobRequest, settings: Settings, progress: ProgressCallback | None,
                  cancel: threading.Event | None) -> None:
-        from core.job import dither_notice, hdr_notice, lead_notice
+        from core.job import source_notices
         from core.video_io import probe
 
         self.request = request
@@ -117,7 +117,7 @@ class VideoJob:
         self.formats = resolve_formats(request, self.background is None, kept_s)
         check_inputs_kept(request, [*self.formats, "report.json", *(["alpha"] if request.matte_frames else [])])
         self.prompt_frame = min(request.prompts)
-        self.warnings: list[str] = [w for w in (hdr_notice(info), lead_notice(info), dither_notice(info)) if w]
+        self.warnings: list[str] = source_notices(info)
         self.first_frame_s = 0.0  # set by the forward pass (report.json)
         self.late_until = 0  # frames before this may hold subjects first marked later (the backward spill)
         n_back = sum(f - self.first for f in first_marked_frames(request.prompts))

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 from av.video.reformatter import Colorspace
 
+from core.deinterlace import deinterlaced
 from core.exceptions import FrameOutOfRangeError, TruncatedMediaError
 from core.grain import smoothed
 from core.hdr import hdr_to_sdr
@@ -134,7 +135,8 @@ class VideoReader:
         """(index, frame) of the frames decoded from here on, packet by packet: a damaged packet
         (bad bytes in the middle of a file) is left out, where decoding the whole stream at once
         would stop there; the frames it loses are filled in by ``_decode_from``."""
-        for frame in decoded_frames(self._container, self._stream):
+        frames = decoded_frames(self._container, self._stream)
+        for frame in deinterlaced(frames) if self.info.interlaced else frames:
             self.frames_decoded += 1
             if (i := self._index_of.get(frame.pts)) is not None:
                 yield i, frame

@@ -297,6 +297,33 @@ def pale_dog_frames(frames: int = 24, width: int = 480, height: int = 270,
     return images, masks, (width * 3 // 16 - 5, height * 5 // 9 - 5)
 
 
+def make_interlaced_video(path: str | Path, frames: int = 12, width: int = 160, height: int = 120,
+                          fps: int = 25) -> Path:
+    """An interlaced H.264 clip (top field first, as a camcorder's 1080i): a light bar moving right on a
+    grey ground, each frame's odd lines (the second field) showing it 4 px further on, so that its
+    edges are combs until deinterlaced."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"x264-params": "interlaced=1:tff=1", "crf": "16"}
+        for i in range(frames):
+            image = np.full((height, width, 3), 60, np.uint8)
+            x = 20 + 8 * i
+            image[0::2, x:x + 20] = 220  # the first field
+            image[1::2, x + 4:x + 24] = 220  # the second, half a frame later
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return Path(path)
+
+
+def comb(rgb: np.ndarray) -> float:
+    """How combed a picture is: the mean distance of each line from the mean of its neighbours."""
+    image = rgb.astype(np.float32)
+    return float(np.abs(image[1:-1] - (image[:-2] + image[2:]) / 2).mean())
+
+
 def dithered_frames(frames: int = 8, width: int = 320, height: int = 180,
                     seed: int = 1) -> tuple[list[np.ndarray], list[np.ndarray], tuple[int, int]]:
     """A still camera on a textured scene (bench.synthetic's), and a person (a torso and a head) in a

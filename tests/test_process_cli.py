@@ -412,6 +412,25 @@ def test_a_dithered_gif_is_smoothed_as_it_is_read_and_its_subject_kept(tmp_path)
         assert np.array_equal(reader.read_frame(0), np.asarray(flat[0]))
 
 
+def test_an_interlaced_clip_gives_outputs_without_combs(tmp_path):
+    """A camcorder's interlaced clip: the outputs are progressive, so they are made from deinterlaced
+    frames (the bar's edges were combs in the composite and the matte before), with the same frames,
+    times and length, and the report says so."""
+    clip = media.make_interlaced_video(tmp_path / "camcorder.mp4")
+    mask = np.zeros((120, 160), np.uint8)
+    mask[:, 20:44] = 255
+    cv2.imwrite(str(tmp_path / "bar.png"), mask)
+    out = tmp_path / "out"
+    assert run_cli(clip, "--out", out, "--mask", tmp_path / "bar.png", "--background", "color:#203080",
+                   "--formats", "composite.mp4,alpha.mp4") == 0
+    report = json.loads((out / "report.json").read_text())
+    assert any("is interlaced: its frames are deinterlaced" in w for w in report["warnings"]), report["warnings"]
+    composite = probe(out / "composite.mp4")
+    assert composite.frame_count == 12 and abs(composite.duration_s - probe(clip).duration_s) < 1e-3
+    frames = decoded_frames(out / "composite.mp4")
+    assert max(media.comb(f) for f in frames) < 2.0, [round(media.comb(f), 1) for f in frames]  # 5-8 before
+
+
 def test_clicks_that_select_next_to_nothing_are_reported(tmp_path):
     """A click just beside the subject, on a plain wall, selects a few pixels: the job still runs,
     and its report says why the result is empty and what to do instead."""

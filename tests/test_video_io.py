@@ -481,3 +481,26 @@ def test_an_animated_webp_sticker_keeps_colours_transparency_and_each_frames_tim
     hard = Image.open(tmp_path / "hard.webp")
     hard.seek(2)
     assert hard.mode == "RGBA" and np.asarray(hard.convert("RGBA"))[40, 5, 3] == 0  # was opaque black
+
+
+def test_an_interlaced_clip_is_deinterlaced_as_it_is_read(tmp_path):
+    """A camcorder's 1080i holds two fields a frame, half a frame apart: a moving edge is a comb,
+    which the outputs (progressive) kept for good. Its frames are deinterlaced as they are decoded
+    (core/deinterlace.py: FFmpeg's bwdif, a frame for each frame); a progressive clip is read as it
+    was decoded."""
+    clip = media.make_interlaced_video(tmp_path / "i.mp4")
+    info = probe(clip)
+    assert info.interlaced and info.frame_count == 12
+    with av.open(str(clip)) as container:
+        raw = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    with VideoReader(clip) as reader:
+        frames = list(reader.frames())
+        assert [f.index for f in frames] == list(range(12))
+        assert [f.pts for f in frames] == list(info.frame_pts)
+        assert np.array_equal(reader.read_frame(6), frames[6].rgb)  # a seek gives the same picture
+    assert min(media.comb(f) for f in raw[1:]) > 5.0  # combs: 8 before
+    assert max(media.comb(f.rgb) for f in frames) < 1.0
+    progressive = media.make_video(tmp_path / "p.mp4", width=64, height=48, frames=4)
+    assert not probe(progressive).interlaced
+    with av.open(str(progressive)) as container, VideoReader(progressive) as reader:
+        assert np.array_equal(next(container.decode(video=0)).to_ndarray(format="rgb24"), reader.read_frame(0))
