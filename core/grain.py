@@ -10,10 +10,11 @@ differed from the clip's background everywhere, and a click took half the frame 
 At 720p and above the cuts work on a crop shrunk by area, which averages most grain away; a small
 GIF is cut at its own size or enlarged.
 
-Two uses: the segmenter smooths the frame it cuts on in proportion to its grain (a clip's own
-pixels are left alone: its noise is its look); a dithered GIF is smoothed as it is decoded
-(``gif_smoothing``, core/video_reader.py), so that every stage, the outputs too, sees the colours
-the dots stand for, once and alike in every frame.
+Three uses: the segmenter smooths the frame it cuts on in proportion to its grain, and the
+embedded matter a grainy clip's frames at its tracking size (decided once for the clip), while the
+outputs keep the clip's own pixels (its noise is its look); a dithered GIF is smoothed as it is
+decoded (``gif_smoothing``, core/video_reader.py), so that every stage, the outputs too, sees the
+colours the dots stand for, once and alike in every frame.
 
 The grain is measured the way Immerkær's fast noise estimate does (the image filtered by a 3x3
 kernel that cancels smooth shading and straight edges), with the median of the response instead

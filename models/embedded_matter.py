@@ -120,12 +120,15 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         return self._downscale(frame)
 
     def _downscale(self, frame: np.ndarray) -> np.ndarray:
-        h, w = frame.shape[:2]
-        # halved while at least the tracking size (INTER_AREA is fast for halving only), then bilinear
-        small = shrink(frame, long_side_size(w, h, self.scale_px, 16), last=cv2.INTER_LINEAR)
+        small = self._tracking_size(frame)
         if self.grain_px:
             return smoothed(small, self.grain_px)
         return small.copy() if small is frame else small  # the plate keeps and updates what this returns
+
+    def _tracking_size(self, frame: np.ndarray) -> np.ndarray:
+        h, w = frame.shape[:2]
+        # halved while at least the tracking size (INTER_AREA is fast for halving only), then bilinear
+        return shrink(frame, long_side_size(w, h, self.scale_px, 16), last=cv2.INTER_LINEAR)
 
     def _decide_grain(self, frame: np.ndarray | None) -> float:
         """The smoothing of the tracking frames, from one frame of the clip: 0 for a clean clip.
@@ -136,10 +139,7 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         the same mask, 0.93 with the frames smoothed; MAD 3.0 -> 1.9). Decided once for the clip, so
         the plate's samples and every frame are smoothed alike; the edge's full-resolution pixels are
         left as they are."""
-        if frame is None:
-            return 0.0
-        self.grain_px = 0.0
-        return smoothing_for(self._downscale(frame))
+        return 0.0 if frame is None else smoothing_for(self._tracking_size(frame))
 
     # --- the Matter role ------------------------------------------------------------------
     def prepare(self, samples: SampleSource | Sequence[np.ndarray]) -> None:
