@@ -240,7 +240,7 @@ def video_report(job: VideoJob, total_s: float, peak_mb: float) -> dict:
             "has_audio": info.has_audio, "rotation": info.rotation, "variable_frame_rate": info.is_vfr,
             "codec": info.codec, "pix_fmt": info.pix_fmt, "hdr": info.hdr,
             "sample_aspect": f"{info.sample_aspect.numerator}:{info.sample_aspect.denominator}",
-            "timecode": info.timecode,
+            "timecode": info.timecode, "interlaced": info.interlaced, "smoothed_px": info.smoothing_px,
         },
         "frames": frames,
         "input_fps": float(info.fps),

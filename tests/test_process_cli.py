@@ -401,6 +401,7 @@ def test_a_dithered_gif_is_smoothed_as_it_is_read_and_its_subject_kept(tmp_path)
     report = json.loads((out / "report.json").read_text())
     assert report["frames"] == len(frames) and probe(out / "composite.mp4").frame_count == len(frames)
     assert any("dithered GIF" in w and "smoothed by 0.8 px" in w for w in report["warnings"]), report["warnings"]
+    assert report["input"]["smoothed_px"] == 0.8 and report["input"]["interlaced"] is False
     for i, mask in enumerate(masks):
         alpha = cv2.imread(str(out / "alpha" / f"{i:06d}.png"), cv2.IMREAD_GRAYSCALE) > 127
         assert np.count_nonzero(alpha & mask) / np.count_nonzero(alpha | mask) > 0.7, i  # 0.80-0.91; 0 before
@@ -425,6 +426,7 @@ def test_an_interlaced_clip_gives_outputs_without_combs(tmp_path):
                    "--formats", "composite.mp4,alpha.mp4") == 0
     report = json.loads((out / "report.json").read_text())
     assert any("is interlaced: its frames are deinterlaced" in w for w in report["warnings"]), report["warnings"]
+    assert report["input"]["interlaced"] is True and report["input"]["smoothed_px"] == 0.0
     composite = probe(out / "composite.mp4")
     assert composite.frame_count == 12 and abs(composite.duration_s - probe(clip).duration_s) < 1e-3
     frames = decoded_frames(out / "composite.mp4")
