@@ -27,7 +27,7 @@ import av
 import numpy as np
 
 from core.exceptions import FormatError, NotMediaError
-from core.video_io import decoded_frames
+from core.video_io import decoded_frames, file_tags
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +111,7 @@ def _mux(video_path: Path, source_path: Path, tracks: int, tmp: Path, suffix: st
     with ExitStack() as stack:
         vid = stack.enter_context(av.open(str(video_path)))
         out = stack.enter_context(av.open(str(tmp), "w", format=_FORMATS[suffix], container_options=options))
+        out.metadata.update(file_tags(vid.metadata))  # the file's own tags (core.video_io.file_tags)
         video_in = vid.streams.video[0]
         video_out = out.add_stream_from_template(video_in)
         if video_in.average_rate:  # the muxer's timecode track counts frames at this rate

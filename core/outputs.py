@@ -140,6 +140,7 @@ class FrameSink:
         matte_frames: bool,
         sample_aspect: Fraction = Fraction(1),
         timecode: str | None = None,
+        tags: dict[str, str] | None = None,
     ) -> None:
         from core.video_io import VideoWriter
 
@@ -152,7 +153,7 @@ class FrameSink:
                 self.writers[name] = VideoWriter(
                     staging.file(name), width, height, fps, VIDEO_KINDS[name],
                     time_base=time_base, crf=crf, preset=preset, sample_aspect=sample_aspect,
-                    timecode=timecode,
+                    timecode=timecode, tags=tags,
                 )
             if matte_frames:
                 self.matte_dir = staging.file("alpha")

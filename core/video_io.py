@@ -81,6 +81,8 @@ class VideoInfo:
     smoothing_px: float = 0.0
     #: the frames are interlaced (two fields each): deinterlaced as they are decoded (core/deinterlace.py)
     interlaced: bool = False
+    #: the file's own tags (when it was made, where, its title...), which every output carries on
+    tags: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def time_of(self, index: int) -> float:
         """Seconds from the first frame to frame ``index``."""
@@ -99,6 +101,19 @@ class VideoInfo:
         what a player's clock shows, and what a background video shows at an output frame's time."""
         target = self.frame_pts[0] + (seconds + 1e-6) / self.time_base
         return max(0, bisect.bisect_right(self.frame_pts, target) - 1)
+
+
+#: a container's tags that say how the file was written, not what it holds: never carried over
+_WRITERS_TAGS = frozenset({"major_brand", "minor_version", "compatible_brands", "encoder", "duration"})
+
+
+def file_tags(metadata: dict[str, str]) -> dict[str, str]:
+    """A file's own tags, for the outputs to carry on: when it was made (``creation_time``, a
+    phone's ``com.apple.quicktime.creationdate``), where (``location``), its title, its maker.
+    Why: a clip's creation date is how editors and photo libraries sort it; an output without it
+    lands on the day it was processed. Tags about the writing of the file (its brand, encoder,
+    length) are the new file's own."""
+    return {k: v for k, v in metadata.items() if k.lower() not in _WRITERS_TAGS and not k.startswith("_")}
 
 
 def check_input_path(path: str | Path) -> Path:
@@ -287,6 +302,7 @@ def _probe(p: Path, size: int, mtime_ns: int) -> VideoInfo:
             timecode=read_timecode(container, stream),
             smoothing_px=smoothing,
             interlaced=bool(first.interlaced_frame),
+            tags=file_tags(container.metadata),
         )
     logger.debug("probe %s: %s", p.name, info)
     return info

@@ -264,7 +264,7 @@ class VideoJob:
         preset = self.settings.preset
         sink = FrameSink(staging, self.formats, info.width, info.height, info.fps, info.time_base,
                          preset.crf, preset.x264_preset, req.matte_frames, info.sample_aspect,
-                         timecode_at(info.timecode, self.first, info.fps) if info.timecode else None)
+                         timecode_at(info.timecode, self.first, info.fps) if info.timecode else None, info.tags)
         chunk = memory_manager.chunk_size(max(1, self.settings.chunk_frames))  # smaller under memory pressure
         depth = memory_manager.queue_depth(chunk, 3 * info.width * info.height)
         frames = Prefetcher(reader.frames(self.first, self.stop), depth=depth, name="decode")

@@ -88,6 +88,7 @@ class VideoWriter:
         preset: str = "veryfast",
         sample_aspect: Fraction = Fraction(1),
         timecode: str | None = None,
+        tags: dict[str, str] | None = None,
     ) -> None:
         if kind not in KINDS:
             raise FormatError(f"unknown video kind {kind!r}; one of {', '.join(KINDS)}")
@@ -123,6 +124,7 @@ class VideoWriter:
         self._matrix = _SMPTE170M if self.kind.channels == 3 and self.kind.pix_fmt == "yuv420p" else _BT709
         self._tmp = self.path.with_name(f".{self.path.stem}.{uuid.uuid4().hex[:8]}.part{self.path.suffix}")
         self._open(crf, preset, Fraction(sample_aspect), timecode)
+        self._container.metadata.update(tags or {})  # the source's own: when and where it was made
 
     # --- setup ----------------------------------------------------------------------------
     def _open(self, crf: int, preset: str, sample_aspect: Fraction, timecode: str | None) -> None:

@@ -163,6 +163,7 @@ def make_video(
     color_trc: int | None = None,
     sample_aspect: Fraction | None = None,
     timecode: str | None = None,
+    tags: dict[str, str] | None = None,
 ) -> Path:
     """Write a small test clip and return its path; the container follows the suffix.
 
@@ -195,6 +196,7 @@ def make_video(
             stream.codec_context.sample_aspect_ratio = sample_aspect
         if timecode is not None:
             stream.metadata["timecode"] = timecode
+        out.metadata.update(tags or {})  # the file's own (creation_time, location, title)
         if color_trc is not None:  # a transfer tag (16: PQ, 18: HLG), the picture itself unchanged
             stream.codec_context.color_trc = color_trc
         if codec == "libx264":

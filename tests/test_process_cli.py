@@ -165,6 +165,24 @@ def test_the_cameras_timecode_goes_on_to_every_video_output(tmp_path):
     assert probe(tmp_path / "o2" / "composite.mp4").timecode is None
 
 
+def test_every_output_keeps_when_and_where_the_clip_was_made(tmp_path):
+    """A phone clip's creation date is how editors and photo libraries sort it, and its location
+    and title go with it: every video output carries the source's own tags (an output without
+    them landed on the day it was processed), not the tags about how the source file was written."""
+    tags = {"creation_time": "2024-05-06T07:08:09.000000Z", "title": "Beach day", "location": "+37.7749-122.4194/"}
+    clip = media.make_video(tmp_path / "phone.mp4", width=96, height=64, frames=12, audio="sine", tags=tags)
+    assert probe(clip).tags["creation_time"] == tags["creation_time"]
+    out = tmp_path / "out"
+    names = ("composite.mp4", "alpha.mp4", "foreground.webm", "foreground.mov", "greenscreen.mp4")
+    assert run_cli(clip, "--out", out, "--point", "20,50", "--formats", ",".join(names)) == 0
+    for name in names:  # with sound (remuxed) and without (the matte)
+        with av.open(str(out / name)) as container:
+            kept = {k.lower(): v for k, v in container.metadata.items()}
+        assert all(kept.get(k) == v for k, v in tags.items()), (name, kept)
+        if name.endswith(".webm"):  # the MP4's brand is not carried into a WebM
+            assert "major_brand" not in kept and "compatible_brands" not in kept, kept
+
+
 def test_a_damaged_file_is_processed_whole_with_its_sound_in_sync(tmp_path):
     flashes = [6, 25]
     clip = flash_clip(tmp_path / "in.mp4", flashes, frames=30, gop=1)
