@@ -10,6 +10,7 @@ import logging
 import os
 import uuid
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -125,13 +126,41 @@ def _to_array(img: Image.Image, keep_alpha: bool) -> np.ndarray:
     return np.asarray(img.convert("RGB")).copy()
 
 
-def save_png(path: str | Path, image: np.ndarray) -> Path:
+@dataclass(frozen=True)
+class PhotoTags:
+    """What a photo's outputs carry on from it: its colour profile and its EXIF."""
+
+    icc_profile: bytes | None = None
+    exif: bytes | None = None
+
+
+def photo_tags(path: str | Path) -> PhotoTags:
+    """The photo's RGB colour profile and its EXIF with the orientation upright (the pixels were
+    turned as it said), for its outputs.
+
+    Why: a phone's photo is in Display P3 and says so in its profile; written without it, the
+    cutout is read as sRGB and its colours come out duller than the photo's. And its EXIF holds
+    when it was taken (how photo libraries sort it) and with what. A profile of another kind (a
+    CMYK print's, a grey one's) does not fit the RGB pixels written, and is left out."""
+    with Image.open(check_input_path(path)) as img:
+        icc = img.info.get("icc_profile")
+        exif = img.getexif()
+        if _ORIENTATION in exif:
+            exif[_ORIENTATION] = 1
+        return PhotoTags(icc if icc and icc[16:20] == b"RGB " else None, exif.tobytes() if exif else None)
+
+
+_ORIENTATION = 0x0112  # EXIF's orientation tag
+
+
+def save_png(path: str | Path, image: np.ndarray, tags: PhotoTags | None = None) -> Path:
     """Write RGB, RGBA or grey uint8 ``image`` as PNG, atomically (temporary name, then rename)."""
-    return save_image(path, image)
+    return save_image(path, image, tags=tags)
 
 
-def save_image(path: str | Path, image: np.ndarray, quality: int = 95) -> Path:
-    """Write a PNG (alpha kept), JPEG or WebP by the suffix of ``path``, atomically."""
+def save_image(path: str | Path, image: np.ndarray, quality: int = 95, tags: PhotoTags | None = None) -> Path:
+    """Write a PNG (alpha kept), JPEG or WebP by the suffix of ``path``, atomically, with the
+    colour profile and EXIF of ``tags``."""
     p = Path(path)
     arr = np.asarray(image)
     if arr.dtype != np.uint8 or arr.ndim not in (2, 3):
@@ -142,7 +171,8 @@ def save_image(path: str | Path, image: np.ndarray, quality: int = 95) -> Path:
     tmp = p.with_name(f".{p.stem}.{uuid.uuid4().hex[:8]}.part{p.suffix}")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        img.save(tmp, format=Image.registered_extensions().get(p.suffix.lower()), quality=quality)
+        extra = {} if tags is None else {k: v for k, v in (("icc_profile", tags.icc_profile), ("exif", tags.exif)) if v}
+        img.save(tmp, format=Image.registered_extensions().get(p.suffix.lower()), quality=quality, **extra)
         os.replace(tmp, p)
     except (OSError, KeyError, ValueError) as exc:
         tmp.unlink(missing_ok=True)

@@ -21,10 +21,11 @@ logger = logging.getLogger(__name__)
 
 
 def run_photo_job(request: JobRequest, settings: Settings, progress: ProgressCallback | None = None) -> JobResult:
-    from core.image_io import animation_notice, read_image, save_png
+    from core.image_io import animation_notice, photo_tags, read_image, save_png
 
     started = time.perf_counter()
     image = read_image(request.input_path)
+    tags = photo_tags(request.input_path)
     height, width = image.shape[:2]
     check_limits("photo", width, height, 0.0, settings)
     validate_prompts(request.prompts, width, height, 0, 1)
@@ -47,7 +48,7 @@ def run_photo_job(request: JobRequest, settings: Settings, progress: ProgressCal
             alpha = refine_alpha(alpha, request.edges)
             tracker.advance("matte")
             clean = clean_foreground(image, alpha)
-            save_png(staging.file("cutout.png"), to_rgba(clean, alpha))
+            save_png(staging.file("cutout.png"), to_rgba(clean, alpha), tags)
             warnings = list(engine.warnings) + [w for w in (animation_notice(request.input_path), selection) if w]
             if background is not None:
                 background.open(OutputGeometry(width, height, 1, 1.0))
@@ -56,7 +57,7 @@ def run_photo_job(request: JobRequest, settings: Settings, progress: ProgressCal
                 foreground = mix_despill(image, clean, request.edges.despill)
                 out = composite(foreground, alpha, background.frame(0, image, alpha), request.edges.light_wrap)
                 background.close()
-                save_png(staging.file("composite.png"), out)
+                save_png(staging.file("composite.png"), out, tags)
         if notice := staging.earlier_notice():
             warnings.append(notice)
         report = {

@@ -375,6 +375,37 @@ def test_photo_gives_cutout_and_composite(tmp_path):
     assert comp[3, 3, 0] > 200 and comp[3, 3, 2] < 30  # BGR: blue background in the corner
 
 
+def test_a_photos_outputs_keep_its_colour_profile_and_exif(tmp_path):
+    """A phone's photo is in Display P3 and says so in its colour profile: written without it, the
+    cutout was read as sRGB, duller than the photo. Its EXIF (when it was taken, where, with what)
+    goes on too, with the orientation upright, as the pixels now are; a profile that does not fit
+    RGB pixels (a CMYK print's) stays behind."""
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned: shown upright after a quarter turn
+    exif[0x010F] = "PhoneMaker"
+    exif.get_ifd(0x8769)[0x9003] = "2023:01:02 03:04:05"  # taken at
+    picture = np.full((60, 80, 3), (40, 90, 160), np.uint8)
+    picture[20:40, 30:50] = (230, 60, 40)
+    photo = tmp_path / "phone.jpg"
+    Image.fromarray(picture).save(photo, icc_profile=profile, exif=exif.tobytes())
+    out = tmp_path / "out"
+    assert run_cli(photo, "--out", out, "--point", "30,40", "--background", "color:#ffffff") == 0
+    for name in ("cutout.png", "composite.png"):
+        with Image.open(out / name) as written:
+            kept = written.getexif()
+            assert written.size == (60, 80) and written.info.get("icc_profile") == profile, name
+            assert kept[0x0112] == 1 and kept[0x010F] == "PhoneMaker"
+            assert kept.get_ifd(0x8769)[0x9003] == "2023:01:02 03:04:05"
+    cmyk = tmp_path / "print.jpg"
+    Image.fromarray(picture).save(cmyk, icc_profile=profile[:16] + b"CMYK" + profile[20:])
+    assert run_cli(cmyk, "--out", tmp_path / "out2", "--point", "30,40") == 0
+    with Image.open(tmp_path / "out2" / "cutout.png") as written:
+        assert "icc_profile" not in written.info
+
+
 def test_an_animated_png_or_webp_is_a_video_and_a_multi_page_tiff_a_photo_with_a_warning(tmp_path):
     """Pillow reads an animation's first frame only: an animated PNG (FFmpeg decodes it) and an
     animated WebP (core/animated_webp.py: FFmpeg here decodes only its first picture) are processed
