@@ -144,13 +144,40 @@ def _audio_track(src, audio_in, out, video, suffix: str, start_s: float | None,
     end = None if end_s is None else origin - (start_s or 0.0) + end_s
     if start_s is None and end_s is None and audio_in.codec_context.codec.canonical_name in COPYABLE[suffix]:
         audio_out = out.add_stream_from_template(audio_in)
+        audio_out.metadata.update(_track_tags(audio_in, suffix))
         shift = origin - _start_s(video)  # source audio time - shift = output time
         return _copied_audio(src, audio_in, audio_out, shift), "copy"
     codec = "libopus" if suffix == ".webm" else "aac"
     in_ctx = audio_in.codec_context
-    layout = in_ctx.layout.name if in_ctx.channels <= 2 else "stereo"
-    audio_out = out.add_stream(codec, rate=_encoder_rate(codec, in_ctx.sample_rate), layout=layout)
+    audio_out = out.add_stream(codec, rate=_encoder_rate(codec, in_ctx.sample_rate), layout=_layout(codec, in_ctx))
+    audio_out.metadata.update(_track_tags(audio_in, suffix))
     return _encoded_audio(src, audio_in, audio_out, origin, end), "transcode"
+
+
+#: the channel layouts each encoder takes as they are, so surround stays surround (a 5.1 with side
+#: channels goes in as the codecs' own 5.1, whose surrounds are "back": the same six speakers)
+_ENCODER_LAYOUTS = {"aac": ("mono", "stereo", "5.1"), "libopus": ("mono", "stereo", "5.1")}
+#: a track's tags that tell it from the others in a player's menu
+_TRACK_TAGS = ("language", "title", "handler_name", "comment")
+
+
+def _layout(codec: str, ctx) -> str:
+    """The channel layout a track is encoded in: its own where the encoder takes it (a film's 5.1
+    was mixed down to stereo), a six-channel one as 5.1, anything else as stereo."""
+    if ctx.layout.name in _ENCODER_LAYOUTS[codec]:
+        return ctx.layout.name
+    return "5.1" if ctx.channels == 6 else "stereo"
+
+
+def _track_tags(stream, suffix: str) -> dict[str, str]:
+    """The tags of a source track a player shows (its language and name: "English", "Commentary"):
+    without them every track of a film came out "und", one like the other. MP4 and MOV keep no
+    track title: players show the handler's name there, so a title goes in as that."""
+    tags = {k: v for k, v in stream.metadata.items() if k.lower() in _TRACK_TAGS}
+    title = next((v for k, v in tags.items() if k.lower() == "title"), None)
+    if title and suffix in (".mp4", ".m4v", ".mov"):
+        tags["handler_name"] = title
+    return tags
 
 
 def _encoder_rate(codec: str, rate: int) -> int:

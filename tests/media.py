@@ -100,9 +100,11 @@ def sine_tone(duration_s: float, freq: float = 440.0, rate: int = 48000) -> np.n
     return (0.3 * np.sin(2 * math.pi * freq * t)).astype(np.float32)
 
 
-def _add_audio(container, codec: str, rate: int):
-    """Add a mono audio stream (before anything is muxed: the header lists every stream)."""
-    return container.add_stream(codec, rate=rate, layout="mono")
+def _add_audio(container, codec: str, rate: int, layout: str = "mono", tags: dict[str, str] | None = None):
+    """Add an audio stream (before anything is muxed: the header lists every stream)."""
+    stream = container.add_stream(codec, rate=rate, layout=layout)
+    stream.metadata.update(tags or {})
+    return stream
 
 
 def _write_audio(container, stream, samples: np.ndarray, start_pts: int = 0) -> None:
@@ -116,7 +118,7 @@ def _write_audio(container, stream, samples: np.ndarray, start_pts: int = 0) -> 
         part = samples[i : i + chunk]
         if ctx.frame_size and len(part) < chunk:  # fixed-size codecs: pad the last frame
             part = np.pad(part, (0, chunk - len(part)))
-        frame = _audio_frame(part, fmt, rate)
+        frame = _audio_frame(part, fmt, rate, ctx.layout.name)
         frame.pts = pts
         pts += len(part)
         for packet in stream.encode(frame):
@@ -125,8 +127,17 @@ def _write_audio(container, stream, samples: np.ndarray, start_pts: int = 0) -> 
         container.mux(packet)
 
 
-def _audio_frame(mono: np.ndarray, fmt: str, rate: int) -> av.AudioFrame:
-    """A mono AudioFrame in the sample format ``fmt`` the encoder wants."""
+def _audio_frame(mono: np.ndarray, fmt: str, rate: int, layout: str = "mono") -> av.AudioFrame:
+    """An AudioFrame in the sample format ``fmt`` the encoder wants: ``mono`` on every channel of
+    ``layout`` (more than one channel: planar float only)."""
+    channels = av.AudioLayout(layout).nb_channels
+    if channels > 1:
+        if fmt != "fltp":
+            raise ValueError(f"test media: {layout} in {fmt}: planar float only")
+        frame = av.AudioFrame.from_ndarray(np.repeat(mono.reshape(1, -1), channels, axis=0).astype(np.float32),
+                                           format=fmt, layout=layout)
+        frame.sample_rate = rate
+        return frame
     if fmt in ("fltp", "flt"):
         data = mono.reshape(1, -1).astype(np.float32)
     elif fmt in ("s16", "s16p"):
@@ -164,6 +175,8 @@ def make_video(
     sample_aspect: Fraction | None = None,
     timecode: str | None = None,
     tags: dict[str, str] | None = None,
+    audio_layouts: Sequence[str] = (),
+    audio_tags: Sequence[dict[str, str]] = (),
 ) -> Path:
     """Write a small test clip and return its path; the container follows the suffix.
 
@@ -176,6 +189,8 @@ def make_video(
     ``gop`` is the keyframe interval, so seeks have something to do; ``color_trc`` tags a transfer;
     ``sample_aspect`` makes the pixels non-square (anamorphic PAL, HDV); ``timecode`` is a camera's
     start timecode (MP4/MOV: a timecode track).
+    ``audio_layouts`` and ``audio_tags`` give track k its channel layout (mono when not given) and
+    its tags (a language, a title); ``tags`` are the file's own.
     """
     path = Path(path)
     fps = Fraction(fps)
@@ -205,7 +220,10 @@ def make_video(
             stream.options = {"crf": "20", "b": "0", "deadline": "realtime", "cpu-used": "8"}
         if turns:
             stream.set_display_rotation(turns * 90)
-        audio_streams = [_add_audio(out, audio_codec, audio_rate) for _ in range(audio_tracks)] if audio else []
+        audio_streams = [_add_audio(out, audio_codec, audio_rate,
+                                    audio_layouts[k] if k < len(audio_layouts) else "mono",
+                                    audio_tags[k] if k < len(audio_tags) else None)
+                         for k in range(audio_tracks)] if audio else []
         flashes = set(flash_frames)
         for i, p in enumerate(stamps):
             upright = frame_pattern(i, width, height, flash=i in flashes)

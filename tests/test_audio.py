@@ -153,3 +153,33 @@ def test_transparent_webm_gets_sound_and_keeps_its_alpha(tmp_path):
         frames = [f for packet in c.demux(video) if packet.size for f in decoder.decode(packet)]
     plane = np.frombuffer(frames[3].planes[3], np.uint8).reshape(48, -1)[:, :64]
     assert len(frames) == 20 and plane[:, :24].min() > 240 and plane[:, 40:].max() < 15
+
+
+def test_a_films_tracks_keep_their_surround_languages_and_names(tmp_path):
+    """A film's 5.1 track re-encoded for the MP4 or the WebM came out stereo, and every track's
+    language and name came out "und", one like the other in a player's menu. Now a 5.1 track stays
+    5.1 (AAC in MP4, Opus in WebM), and each track keeps its language, and its name (MP4 and MOV show
+    a track's handler name: the title goes in as that)."""
+    src = media.make_video(tmp_path / "film.mkv", frames=20, audio="sine", audio_codec="ac3", audio_tracks=2,
+                           audio_layouts=("5.1(side)", "stereo"),
+                           audio_tags=({"language": "eng", "title": "English"},
+                                       {"language": "fra", "title": "Commentaire"}))
+    for suffix, codec in ((".mp4", "aac"), (".webm", "opus"), (".mov", "ac3")):
+        silent = tmp_path / f"silent{suffix}"
+        if suffix == ".webm":
+            info = probe(src)
+            with VideoReader(src, info) as reader, VideoWriter(silent, info.width, info.height, info.fps,
+                                                               "vp9_alpha", time_base=info.time_base) as writer:
+                for frame in reader.frames():
+                    writer.write(frame.rgb, pts=frame.pts)
+        else:
+            _silent_copy(src, silent)
+        out = tmp_path / f"out{suffix}"
+        mux_audio(silent, src, out)
+        with av.open(str(out)) as container:
+            tracks = container.streams.audio
+            assert [t.codec_context.codec.canonical_name for t in tracks] == [codec, codec], suffix
+            assert [t.codec_context.channels for t in tracks] == [6, 2], suffix  # [2, 2] re-encoded before
+            assert [t.metadata.get("language") for t in tracks] == ["eng", "fra"], suffix
+            names = [t.metadata.get("title") or t.metadata.get("handler_name") for t in tracks]
+            assert names == ["English", "Commentaire"], (suffix, names)
