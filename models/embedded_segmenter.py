@@ -116,8 +116,7 @@ class EmbeddedSegmenter(Segmenter):
         self._clip_background()
 
     def set_image(self, image: np.ndarray) -> None:
-        """Keep the frame (every cut works on its own crop of it), its grain smoothed if it has any
-        to speak of: a GIF's dither or a dark clip's noise (core/grain.py)."""
+        """Keep the frame (each cut crops it), its grain smoothed if any (core/grain.py)."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise PromptError(f"expected an RGB uint8 image, got {image.dtype} {image.shape}",
                               "decode the frame as RGB 8-bit before segmenting")
