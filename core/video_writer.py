@@ -123,7 +123,15 @@ class VideoWriter:
         # RGB frames for H.264 are converted by OpenCV (BT.601); alpha and grey frames keep BT.709.
         self._matrix = _SMPTE170M if self.kind.channels == 3 and self.kind.pix_fmt == "yuv420p" else _BT709
         self._tmp = self.path.with_name(f".{self.path.stem}.{uuid.uuid4().hex[:8]}.part{self.path.suffix}")
-        self._open(crf, preset, Fraction(sample_aspect), timecode)
+        # WebM (Matroska takes the display size from the stream, which PyAV cannot set, and VP9 frames
+        # carry none a player reads) and WebP (no pixel aspect at all) cannot say that pixels are not
+        # square: an anamorphic source's frames are written at the size it is shown at instead (a
+        # 720x576 PAL frame shown 1024x576 played squeezed to 5:4)
+        sample_aspect = Fraction(sample_aspect)
+        self._shown: tuple[int, int] | None = None
+        if sample_aspect != 1 and self.kind.codec in ("libvpx-vp9", "libwebp_anim"):
+            self._shown = (max(2, round(width * sample_aspect)), height)
+        self._open(crf, preset, sample_aspect, timecode)
         self._container.metadata.update(tags or {})  # the source's own: when and where it was made
 
     # --- setup ----------------------------------------------------------------------------
@@ -136,7 +144,7 @@ class VideoWriter:
         except (OSError, av.FFmpegError) as exc:
             raise OutputNotWritableError(f"cannot write {self.path}: {exc}") from None
         stream = self._container.add_stream(self.kind.codec, rate=self.fps)
-        stream.width, stream.height = self.width + self.pad_w, self.height + self.pad_h
+        stream.width, stream.height = self._shown or (self.width + self.pad_w, self.height + self.pad_h)
         stream.pix_fmt = self.kind.pix_fmt
         stream.time_base = self.time_base
         ctx = stream.codec_context
@@ -146,16 +154,13 @@ class VideoWriter:
         full = self.kind_name == "h264_gray"
         ctx.color_range = ColorRange.JPEG if full else ColorRange.MPEG
         ctx.colorspace, ctx.color_primaries, ctx.color_trc = self._matrix, _BT709, _BT709
-        if sample_aspect != 1:  # anamorphic: players stretch it back as the source was shown
+        if self._shown:
+            self.warnings.append(
+                f"{self.path.name}: written {self._shown[0]}x{self._shown[1]} with square pixels, as the source "
+                f"({self.width}x{self.height}, pixels {sample_aspect.numerator}:{sample_aspect.denominator}) is "
+                "shown: the format cannot say its pixels are wide; foreground.mov keeps them as they are")
+        elif sample_aspect != 1:  # anamorphic: players stretch it back as the source was shown
             ctx.sample_aspect_ratio = sample_aspect
-            if self.kind.codec in ("libvpx-vp9", "libwebp_anim"):
-                # Matroska takes the display size from the stream, which PyAV cannot set, and VP9
-                # frames carry none a player reads; WebP has no pixel aspect at all
-                self.warnings.append(
-                    f"{self.path.name}: its pixels are square ({self.width}x{self.height}), the source's are "
-                    f"{sample_aspect.numerator}:{sample_aspect.denominator}: scale it to "
-                    f"{round(self.width * sample_aspect)}x{self.height}, or use foreground.mov, which keeps the aspect"
-                )
         if timecode:  # the first frame's SMPTE timecode: MP4/MOV get a timecode track, WebM a tag
             stream.metadata["timecode"] = timecode
         stream.options = self._codec_options(crf, preset)
@@ -189,6 +194,9 @@ class VideoWriter:
         if img.shape[:2] != (self.height, self.width):
             raise ValueError(f"frame is {img.shape[1]}x{img.shape[0]}, writer is {self.width}x{self.height}")
         img = _channels(img, self.kind.channels)
+        if self._shown:
+            img = cv2.resize(img, self._shown, interpolation=cv2.INTER_LINEAR if self._shown[0] > self.width
+                             else cv2.INTER_AREA)
         if self.pad_w or self.pad_h:
             pad = ((0, self.pad_h), (0, self.pad_w)) + (((0, 0),) if img.ndim == 3 else ())
             img = np.pad(img, pad, mode="edge")

@@ -226,14 +226,18 @@ def test_an_anamorphic_clip_keeps_its_pixel_aspect_and_its_background_is_not_str
     cv2.circle(picture, (125, 100), 60, (0, 0, 0), -1)
     cv2.imwrite(str(tmp_path / "circle.png"), picture)
     out = tmp_path / "out"
-    formats = "composite.mp4,alpha.mp4,foreground.webm,foreground.mov,greenscreen.mp4"
+    formats = "composite.mp4,alpha.mp4,foreground.webm,foreground.mov,greenscreen.mp4,foreground.webp"
     assert run_cli(clip, "--out", out, "--point", "20,50", "--background", f"image:{tmp_path / 'circle.png'}",
                    "--formats", formats) == 0
     for name in ("composite.mp4", "alpha.mp4", "greenscreen.mp4", "foreground.mov"):
         assert probe(out / name).sample_aspect == sar, name
+    # WebM and WebP cannot say their pixels are wide: they are written as wide as the clip is shown
+    webm = probe(out / "foreground.webm")
+    assert (webm.width, webm.height, webm.sample_aspect) == (128, 72, 1)  # 90 x 64/45 = 128: 5:4 squeezed before
+    assert Image.open(out / "foreground.webp").size == (128, 72)
     report = json.loads((out / "report.json").read_text())
     assert report["input"]["sample_aspect"] == "64:45"
-    assert any("foreground.webm" in w and "square" in w for w in report["warnings"])
+    assert any("foreground.webm: written 128x72 with square pixels" in w for w in report["warnings"])
     # the background is the picture fitted for 64:45 pixels, in which the circle, shown, is round
     from core.compositing import fit_cover
 
