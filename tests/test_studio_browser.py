@@ -164,23 +164,26 @@ def test_browser_photo_box_undo_and_second_subject(studio, subject_photo: Path) 
             rect = _image_rect(page, "#frame img")
             k = rect["w"] / _source_width(page, subject_photo)
 
-            def click(x: float, y: float) -> None:
+            def click(x: float, y: float, then: str) -> None:
+                """Click on the frame once the frame shown after the last click has loaded (a click on
+                an image still being swapped in is lost: a slow machine's CI saw the box's second
+                corner go missing), and wait for the status that answers it."""
+                page.wait_for_function(
+                    "() => { const i = document.querySelector('#frame img'); return i?.complete && i.naturalWidth > 0; }")
                 page.mouse.click(rect["x"] + x * k, rect["y"] + y * k)
+                expect(page.locator("#status")).to_contain_text(then, timeout=30_000)
 
             cx, cy = subject_center(0)
             r = CLIP_H // 4 + 5
             page.get_by_label("Box (2 clicks)").check()
-            click(cx - r, cy - r)
-            expect(page.locator("#status")).to_contain_text("opposite corner")
-            click(cx + r, cy + r)
-            expect(page.locator("#status")).to_contain_text("1 prompt")
+            click(cx - r, cy - r, "opposite corner")
+            click(cx + r, cy + r, "1 prompt")
             page.get_by_role("button", name="+ subject").click()
             expect(page.get_by_label("Subject 2")).to_be_checked()
             page.get_by_label("Subject (+)").check()
-            click(5, 5)
-            expect(page.locator("#status")).to_contain_text("2 prompts")
+            click(5, 5, "2 prompts")
             page.get_by_role("button", name="Undo click").click()
-            expect(page.locator("#status")).to_contain_text("1 prompt")
+            expect(page.locator("#status")).to_contain_text("1 prompt", timeout=30_000)
             page.get_by_role("tab", name="Colour").click()
             page.locator("#process").click()
             expect(page.locator("#job-status")).to_contain_text("Done")
