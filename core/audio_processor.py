@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import multiprocessing
 import os
 import shutil
 import uuid
@@ -74,10 +75,11 @@ def mux_audio(
     audio track of it (a camera's two microphones, a film's languages), in the source's order.
 
     Returns what happened to the audio: ``"copy"`` (every track copied as it is), ``"transcode"``
-    (at least one track re-encoded) or ``"none"`` (the source has no audio: the video is copied
-    as is). Written atomically (temporary name, then rename). ``source_start_s``: when the source's
-    first frame shown is not where its video track starts (frames that cannot be decoded before
-    it), its time on the source's clock.
+    (at least one track re-encoded), ``"none"`` (the source has no audio: the video is copied as
+    is) or ``UNREADABLE`` (its sound could not be read: the video as is, silent). Written
+    atomically (temporary name, then rename). ``source_start_s``: when the source's first frame
+    shown is not where its video track starts (frames that cannot be decoded before it), its time
+    on the source's clock.
     """
     video_path, source_path, out_path = Path(video_path), Path(source_path), Path(out_path)
     suffix = out_path.suffix.lower()
@@ -87,17 +89,58 @@ def mux_audio(
     try:
         with av.open(str(source_path)) as src:
             tracks = len(src.streams.audio)
+            apart = any(_read_apart(stream, src.format.name) for stream in src.streams.audio)
+        args = (video_path, source_path, tracks, tmp, suffix, start_s, end_s, source_start_s)
         if tracks == 0:
             shutil.copyfile(video_path, tmp)
             mode = "none"
+        elif apart:
+            mode = _mux_apart(*args)
         else:
-            mode = _mux(video_path, source_path, tracks, tmp, suffix, start_s, end_s, source_start_s)
+            mode = _mux(*args)
         os.replace(tmp, out_path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     logger.info("audio %s -> %s (%s, %d track(s))", source_path.name, out_path.name, mode, tracks)
     return mode
+
+
+#: what ``mux_audio`` returns when the source's sound could not be read
+UNREADABLE = "unreadable"
+
+
+def _read_apart(stream, container_format: str) -> bool:
+    """Whether a sound track is read in a process of its own: PCM in a MOV or MP4 (a pro camera's, a
+    screen recorder's, an editor's export).
+
+    Why: PyAV 18 frees a channel layout twice when it is in an order of the file's own (a MOV 'chan'
+    atom such as MPEG 7.1 C: L R C LFE Ls Rs Lrs Rrs); merely asking such a track its number of
+    channels brought the whole process down ("double free or corruption"), the studio's server with
+    it, and a process that dies cannot be caught. Those layouts come with PCM in MOV, where a 'chan'
+    atom says the order; other codecs carry standard orders. Only the codec's name is asked here."""
+    return stream.codec_context.codec.name.startswith("pcm_") and "mov" in container_format.split(",")
+
+
+def _mux_apart(video_path: Path, source_path: Path, tracks: int, tmp: Path, *rest) -> str:
+    """``_mux`` in a process of its own; if that process dies, the video as it is, silent
+    (``UNREADABLE``)."""
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: safe beside the studio's threads
+    answer = context.SimpleQueue()
+    child = context.Process(target=_mux_child, args=(answer, video_path, source_path, tracks, tmp, *rest),
+                            name="audio-mux", daemon=True)
+    child.start()
+    child.join()
+    if child.exitcode == 0 and not answer.empty():
+        return answer.get()
+    logger.warning("the sound of %s could not be read (exit %s): left out", source_path.name, child.exitcode)
+    tmp.unlink(missing_ok=True)
+    shutil.copyfile(video_path, tmp)
+    return UNREADABLE
+
+
+def _mux_child(answer, *args) -> None:
+    answer.put(_mux(*args))
 
 
 def _mux(video_path: Path, source_path: Path, tracks: int, tmp: Path, suffix: str,

@@ -384,7 +384,7 @@ class VideoJob:
         return sink.render(foreground, clean, alpha, background, edges.light_wrap)
 
     def _add_audio(self, staging: Staging) -> None:
-        from core.audio_processor import mux_audio
+        from core.audio_processor import UNREADABLE, mux_audio
 
         if not (self.request.keep_audio and self.info.has_audio):
             if self.info.has_audio:
@@ -404,6 +404,9 @@ class VideoJob:
                 self.audio_modes[name] = mux_audio(video, self.request.input_path, muxed, start_s=start_s, end_s=end_s,
                                                   source_start_s=origin)
                 os.replace(muxed, video)
+        if UNREADABLE in self.audio_modes.values():
+            self.warnings.append(f"the sound of {info.path.name} cannot be read here (multichannel PCM in a channel order "
+                                 "this build of FFmpeg's PyAV cannot take): the outputs are silent")
         self.timings["audio"] = time.perf_counter() - started
 
 

@@ -132,10 +132,13 @@ def _audio_frame(mono: np.ndarray, fmt: str, rate: int, layout: str = "mono") ->
     ``layout`` (more than one channel: planar float only)."""
     channels = av.AudioLayout(layout).nb_channels
     if channels > 1:
-        if fmt != "fltp":
-            raise ValueError(f"test media: {layout} in {fmt}: planar float only")
-        frame = av.AudioFrame.from_ndarray(np.repeat(mono.reshape(1, -1), channels, axis=0).astype(np.float32),
-                                           format=fmt, layout=layout)
+        if fmt == "fltp":
+            data = np.repeat(mono.reshape(1, -1), channels, axis=0).astype(np.float32)
+        elif fmt == "s16":  # packed: the channels of each sample side by side
+            data = (np.clip(np.repeat(mono, channels), -1, 1) * 32767).astype(np.int16).reshape(1, -1)
+        else:
+            raise ValueError(f"test media: {layout} in {fmt}: planar float or packed s16 only")
+        frame = av.AudioFrame.from_ndarray(data, format=fmt, layout=layout)
         frame.sample_rate = rate
         return frame
     if fmt in ("fltp", "flt"):

@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from core.audio_processor import audio_onsets_s, has_audio, mux_audio
+from core.audio_processor import UNREADABLE, audio_onsets_s, has_audio, mux_audio
 from core.exceptions import FormatError
 from core.video_io import VideoWriter, probe
 from core.video_reader import VideoReader
@@ -183,3 +183,25 @@ def test_a_films_tracks_keep_their_surround_languages_and_names(tmp_path):
             assert [t.metadata.get("language") for t in tracks] == ["eng", "fra"], suffix
             names = [t.metadata.get("title") or t.metadata.get("handler_name") for t in tracks]
             assert names == ["English", "Commentaire"], (suffix, names)
+
+
+def test_a_sound_track_that_would_bring_the_process_down_is_left_out(tmp_path):
+    """PyAV 18 frees a channel layout twice when a MOV's 'chan' atom gives an order of its own (MPEG
+    7.1 C: L R C LFE Ls Rs Lrs Rrs): reading that track killed the process, the studio's server with
+    it. PCM in a MOV is read in a process of its own; if that dies, the outputs are silent and the
+    job goes on. A MOV's PCM that reads is kept (5.1 here)."""
+    src = media.make_video(tmp_path / "camera.mov", frames=20, audio="sine", audio_codec="pcm_s16le",
+                           audio_layouts=("7.1",))
+    data = bytearray(src.read_bytes())
+    at = data.find(b"chan")
+    data[at + 8:at + 16] = bytes.fromhex("0080000800000000")  # the layout tag MPEG 7.1 C, no bitmap
+    src.write_bytes(bytes(data))
+    _silent_copy(src, tmp_path / "silent.mp4")
+    assert mux_audio(tmp_path / "silent.mp4", src, tmp_path / "out.mp4") == UNREADABLE
+    assert not has_audio(tmp_path / "out.mp4") and probe(tmp_path / "out.mp4").frame_count == 20
+    surround = media.make_video(tmp_path / "surround.mov", frames=20, audio="sine", audio_codec="pcm_s16le",
+                                audio_layouts=("5.1",))
+    _silent_copy(surround, tmp_path / "silent2.mp4")
+    assert mux_audio(tmp_path / "silent2.mp4", surround, tmp_path / "out2.mp4") == "transcode"
+    with av.open(str(tmp_path / "out2.mp4")) as container:
+        assert container.streams.audio[0].codec_context.channels == 6
