@@ -14,10 +14,12 @@ No ffmpeg binary is needed: PyAV's bundled libraries do the demux, decode, encod
 from __future__ import annotations
 
 import heapq
+import json
 import logging
-import multiprocessing
 import os
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -123,24 +125,21 @@ def _read_apart(stream, container_format: str) -> bool:
 
 
 def _mux_apart(video_path: Path, source_path: Path, tracks: int, tmp: Path, *rest) -> str:
-    """``_mux`` in a process of its own; if that process dies, the video as it is, silent
-    (``UNREADABLE``)."""
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter: safe beside the studio's threads
-    answer = context.SimpleQueue()
-    child = context.Process(target=_mux_child, args=(answer, video_path, source_path, tracks, tmp, *rest),
-                            name="audio-mux", daemon=True)
-    child.start()
-    child.join()
-    if child.exitcode == 0 and not answer.empty():
-        return answer.get()
-    logger.warning("the sound of %s could not be read (exit %s): left out", source_path.name, child.exitcode)
+    """``_mux`` in a process of its own (a fresh interpreter running this module: nothing of the
+    caller's, a studio's threads or a script without a main guard, is started again); if that
+    process dies, the video as it is, silent (``UNREADABLE``)."""
+    args = json.dumps([str(video_path), str(source_path), tracks, str(tmp), *rest])
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-m", "core.audio_processor", args], capture_output=True, text=True,
+                          env=env, cwd=root, check=False)
+    mode = done.stdout.strip().splitlines()[-1:] if done.returncode == 0 else []
+    if mode and mode[0] in ("copy", "transcode"):
+        return mode[0]
+    logger.warning("the sound of %s could not be read (exit %s): left out", source_path.name, done.returncode)
     tmp.unlink(missing_ok=True)
     shutil.copyfile(video_path, tmp)
     return UNREADABLE
-
-
-def _mux_child(answer, *args) -> None:
-    answer.put(_mux(*args))
 
 
 def _mux(video_path: Path, source_path: Path, tracks: int, tmp: Path, suffix: str,
@@ -338,3 +337,8 @@ def audio_onsets_s(path: str | Path, threshold: float = 0.4, min_gap_s: float = 
                     onsets.append(t)
                 last = t
     return onsets
+
+
+if __name__ == "__main__":  # ``_mux_apart``'s process: the arguments as JSON, the mode on stdout
+    video, source, count, part, *more = json.loads(sys.argv[1])
+    print(_mux(Path(video), Path(source), count, Path(part), *more))
