@@ -164,9 +164,9 @@ class FrameSink:
 
     @property
     def needs_clean_foreground(self) -> bool:
-        """Transparent and green-screen files need the edge colour with the old background removed."""
-        return any(name in self.writers for name in (
-            "foreground.webm", "foreground.mov", "greenscreen.mp4", "foreground.webp"))
+        """Transparent and green-screen files need the edge colour with the old background removed:
+        every output but the composite and the matte (``render``'s other branches)."""
+        return any(name not in ("composite.mp4", "alpha.mp4") for name in self.writers)
 
     def render(
         self,

@@ -34,12 +34,12 @@ class OutputGeometry:
     def display_width(self) -> int:
         return max(1, round(self.width * self.pixel_aspect))
 
-    def stored(self, image: np.ndarray) -> np.ndarray:
-        """``image`` drawn ``display_width`` wide, squeezed to the stored width; itself when pixels
-        are square."""
+    def stored(self, image: np.ndarray, width: int | None = None) -> np.ndarray:
+        """``image`` drawn as wide as it is shown, squeezed to the stored ``width`` (the output's
+        unless given: a canvas with a margin); itself when pixels are square."""
         if self.pixel_aspect == 1.0:
             return image
-        return cv2.resize(image, (self.width, image.shape[0]), interpolation=cv2.INTER_AREA)
+        return cv2.resize(image, (width or self.width, image.shape[0]), interpolation=cv2.INTER_AREA)
 
 
 ProgressFn = Callable[[float, str], None]

@@ -235,8 +235,7 @@ class ProceduralBackground(BackgroundSource):
             wide = round(self._margin * geometry.pixel_aspect)  # the margin as shown
             canvas = render(self.style, geometry.display_width + 2 * wide, geometry.height + 2 * self._margin,
                             self.palette, seed)
-            self._canvas = cv2.resize(canvas, (geometry.width + 2 * self._margin, canvas.shape[0]),
-                                      interpolation=cv2.INTER_AREA) if geometry.pixel_aspect != 1.0 else canvas
+            self._canvas = geometry.stored(canvas, geometry.width + 2 * self._margin)
             self._still = None
         else:
             self._still = geometry.stored(render(self.style, geometry.display_width, geometry.height, self.palette,
