@@ -55,7 +55,7 @@ def validate_prompts(
                 ("correction frame", f"give --correct N:X,Y with N between {first} and {stop - 1}")
             raise FrameOutOfRangeError(f"{which} {frame_index} is outside the clip (frames {first}..{stop - 1})", hint)
         for obj in prompts[frame_index]:
-            _validate_object(obj, width, height)
+            check_object(obj, width, height)
             if is_removal(obj) and obj.object_id not in marked[frame_index] and not one_frame:
                 which = "prompt frame" if frame_index == prompt_frame else "correction frame"
                 raise NoPromptError(
@@ -75,7 +75,9 @@ def marked_before(prompts: Mapping[int, list[ObjectPrompt]]) -> dict[int, set[in
     return before
 
 
-def _validate_object(obj: ObjectPrompt, width: int, height: int) -> None:
+def check_object(obj: ObjectPrompt, width: int, height: int) -> None:
+    """One subject's prompt on a width x height frame: its clicks and box inside it, its mask that size
+    and not empty (a coded error for each, with a hint)."""
     if len(obj.points) != len(obj.labels):
         raise PromptError("every point needs a label (subject or not subject)")
     for x, y in obj.points:

@@ -17,7 +17,8 @@ the moving parts that hang on to it.
 A box prompt is a classical GrabCut rectangle. Negative clicks are sure background. A further
 click (``previous``) refines the last mask instead of starting again; a positive click outside
 it adds the thing under it, so that every positive click ends up in the mask, and takes away
-nothing but a piece of the outline. Callers replay a person's clicks one at a time
+nothing but a piece of the outline; one well away from it selects another thing, as a first
+click would (her, then her dog). Callers replay a person's clicks one at a time
 (core.prompts.segment_by_steps), so a job gets the mask the studio showed.
 """
 
@@ -28,20 +29,11 @@ import logging
 import cv2
 import numpy as np
 
-from core.exceptions import (
-    EmptyMaskError,
-    MaskSizeError,
-    NoPromptError,
-    PointOutOfFrameError,
-    PromptError,
-    StudioError,
-)
+from core.exceptions import NoPromptError, PromptError, StudioError
 from core.grain import without_grain
 from core.pipelining import Background
-from core.prompts import TINY_SELECTION
-from models.base import POSITIVE, ObjectPrompt, SampleSource, Segmenter, SegmentResult
-from models.embedded.colour import ColourModel
-from models.embedded.guided import gray_coefficients, upsample_apply
+from core.prompts import TINY_SELECTION, check_object
+from models.base import NEGATIVE, POSITIVE, ObjectPrompt, SampleSource, Segmenter, SegmentResult
 from models.embedded.plate import still_background
 from models.embedded.seg_candidates import best_candidate
 from models.embedded.seg_cut import (
@@ -49,12 +41,14 @@ from models.embedded.seg_cut import (
     Rect,
     clamp_rect,
     clean_mask,
+    colour_separation,
     flood_region,
     grow_rect,
     keep_clicked,
     keep_connected,
     reaches_limit,
     run_grabcut,
+    to_frame_mask,
 )
 from models.embedded.seg_motion import attached_parts, moving_region
 
@@ -78,6 +72,12 @@ def split_clicks(prompt: ObjectPrompt) -> tuple[list[Point], list[Point]]:
     pos = [p for p, lab in zip(prompt.points, prompt.labels, strict=True) if lab == POSITIVE]
     neg = [p for p, lab in zip(prompt.points, prompt.labels, strict=True) if lab != POSITIVE]
     return pos, neg
+
+
+def within_reach(shape: tuple[int, ...]) -> np.ndarray:
+    """The disc of CLICK_REACH for a frame of ``shape``: a further click this near a mask is about it."""
+    reach = round(CLICK_REACH * min(shape[:2]))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)
 
 
 class EmbeddedSegmenter(Segmenter):
@@ -129,26 +129,10 @@ class EmbeddedSegmenter(Segmenter):
     def _check(self, prompt: ObjectPrompt) -> None:
         if self._image is None:
             raise PromptError("no image to segment", "call set_image(frame) before segment()")
-        h, w = self._image.shape[:2]
-        if prompt.mask is not None:
-            if prompt.mask.shape[:2] != (h, w):
-                raise MaskSizeError(f"mask is {prompt.mask.shape[1]}x{prompt.mask.shape[0]}, frame is {w}x{h}")
-            if not np.any(prompt.mask):
-                raise EmptyMaskError("the prompt mask has no subject pixels")
-            return
-        if prompt.is_empty():
+        check_object(prompt, self._image.shape[1], self._image.shape[0])
+        if prompt.mask is None and prompt.is_empty():
             raise NoPromptError("no clicks, box or mask for the subject")
-        if len(prompt.labels) != len(prompt.points):
-            raise PromptError(f"{len(prompt.points)} points but {len(prompt.labels)} labels",
-                              "give one label (1 subject, 0 background) per point")
-        for x, y in prompt.points:
-            if not (0 <= x < w and 0 <= y < h):
-                raise PointOutOfFrameError(f"point ({x:g}, {y:g}) is outside the {w}x{h} frame")
-        if prompt.box is not None:
-            x0, y0, x1, y1 = prompt.box
-            if not (x1 > x0 and y1 > y0):
-                raise PromptError(f"box {prompt.box} is empty", "a box is x0, y0, x1, y1 with x1 > x0, y1 > y0")
-        if not any(lab == POSITIVE for lab in prompt.labels) and prompt.box is None:
+        if prompt.mask is None and prompt.box is None and POSITIVE not in prompt.labels:
             raise NoPromptError("only background clicks: nothing marks the subject")
 
     def segment(self, prompt: ObjectPrompt, previous: SegmentResult | None = None) -> SegmentResult:
@@ -160,6 +144,9 @@ class EmbeddedSegmenter(Segmenter):
         assert image is not None
         h, w = image.shape[:2]
         pos, neg = split_clicks(prompt)
+        apart = self._apart(previous, pos) if prompt.box is None else []
+        if apart and len(apart) < len(pos):
+            return self._with_apart(prompt, previous, apart)
         if prompt.box is not None:
             seed = np.zeros((h, w), bool)
             x0, y0, x1, y1 = clamp_rect(prompt.box, w, h)
@@ -171,14 +158,41 @@ class EmbeddedSegmenter(Segmenter):
         crop, fg = self._refine(seed, region, hard_outside, pos, neg, forbid, sure, held)
         if not fg.any() and pos:  # never return nothing for a click on the subject
             fg = crop.mask_from_frame(seed)
-        mask = self._to_full(crop, fg)
+        mask = to_frame_mask(self._image, crop, fg)
         if self._dropped_what_was_shown(previous, mask, prompt.box is None and forbid is None and not sure):
             # A click that only adds must not take away: the refining cut's colour model took in a
             # look-alike background (white fur, a pale pavement) and lost most of the subject. Cut
             # again with what was shown held, but for its outline (and what the click added, held).
             crop, fg = self._refine(seed, region, hard_outside, pos, neg, forbid, sure=True, held=held)
-            mask = self._to_full(crop, fg)
-        return SegmentResult(mask=mask, score=self._score(crop.image, fg), logits=None)
+            mask = to_frame_mask(self._image, crop, fg)
+        return SegmentResult(mask=mask, score=colour_separation(crop.image, fg), logits=None)
+
+    def _apart(self, previous: SegmentResult | None, pos: list[Point]) -> list[Point]:
+        """The positive clicks beyond CLICK_REACH of a shown mask: another subject, not a missed part."""
+        if previous is None or np.count_nonzero(previous.mask) < TINY_SELECTION * previous.mask.size:
+            return []
+        near = cv2.dilate(previous.mask.astype(np.uint8), within_reach(previous.mask.shape)) > 0
+        return [p for p in pos if not near[int(p[1]), int(p[0])]]
+
+    def _with_apart(self, prompt: ObjectPrompt, previous: SegmentResult | None, apart: list[Point]) -> SegmentResult:
+        """The shown mask refined by the other clicks, and each click ``apart`` from it found as a
+        first click finds its subject: one subject may be two things (her and her dog). Added to the
+        shown mask as a further part, the dog was a patch of its fur, since a further click takes the
+        same-coloured region around it, and one refining cut over both filled the floor between its
+        legs (../shared/media/dog.mp4 frame 0)."""
+        rest = [(p, lab) for p, lab in zip(prompt.points, prompt.labels, strict=True) if p not in apart]
+        shown = self.segment(ObjectPrompt(prompt.object_id, [p for p, _ in rest], [lab for _, lab in rest]), previous)
+        mask, score = shown.mask.copy(), shown.score
+        neg = split_clicks(prompt)[1]
+        for click in apart:
+            found = self._found_alone(click, neg)
+            mask |= found.mask
+            score = min(score, found.score)
+        return SegmentResult(mask=mask, score=score, logits=None)
+
+    def _found_alone(self, click: Point, neg: list[Point]) -> SegmentResult:
+        """What ``click`` selects as a first click, with the 'not subject' clicks."""
+        return self.segment(ObjectPrompt(1, [click, *neg], [POSITIVE] + [NEGATIVE] * len(neg)))
 
     def refine(self, prompt: ObjectPrompt, carried: np.ndarray) -> np.ndarray:
         """The carried matte plus what the positive clicks add beside it, less what the negative
@@ -242,9 +256,8 @@ class EmbeddedSegmenter(Segmenter):
             if seed[int(y), int(x)]:
                 removed |= flood_region(image, (int(x), int(y)), seed, FLOOD_TOLERANCE)
         seed &= ~removed
-        reach = round(CLICK_REACH * min(h, w))
-        within_reach = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)
-        near = cv2.dilate(seed.astype(np.uint8), within_reach)
+        reach = within_reach((h, w))
+        near = cv2.dilate(seed.astype(np.uint8), reach)
         added = np.zeros((h, w), bool)
         for x, y in pos:
             if not seed[int(y), int(x)]:
@@ -256,7 +269,7 @@ class EmbeddedSegmenter(Segmenter):
         # out, and the cut would drop it again, at this click or the next.
         held = seed | added
         if removed.any():
-            held &= cv2.dilate(removed.view(np.uint8), within_reach) == 0
+            held &= cv2.dilate(removed.view(np.uint8), reach) == 0
         return seed | added, (removed if removed.any() else None), False, held
 
     def _added_by_click(self, click: tuple[int, int], near: np.ndarray, removed: np.ndarray,
@@ -265,11 +278,13 @@ class EmbeddedSegmenter(Segmenter):
 
         The plainly same-coloured region around the click, when it ends near the mask (missed
         hair). When that region runs on to the limit of "near" (white fur on a pale pavement: the
-        colour does not stop it) or the click is far from the mask (another part, another
-        subject), the best candidate for that click alone, as for a first click.
+        colour does not stop it), the best candidate for that click alone, no bigger than
+        ADDED_AREA. A click beyond "near" is on another thing: what it selects as a first click.
         """
         image = self._image
         assert image is not None
+        if not near[click[1], click[0]]:  # beyond reach (a correction's click on a second thing)
+            return self._found_alone(click, neg).mask & ~removed
         region = flood_region(image, click, near, FLOOD_TOLERANCE)
         if region.any() and not reaches_limit(region, near):
             return region
@@ -374,27 +389,3 @@ class EmbeddedSegmenter(Segmenter):
         if sure:  # a moving thing found against the still background: its colours may be the background's
             gc[cv2.erode(inside.view(np.uint8), kernel) > 0] = cv2.GC_FGD
         return gc
-
-    def _to_full(self, crop: Crop, fg: np.ndarray) -> np.ndarray:
-        """Crop-resolution mask -> full-frame bool mask whose edges snap to the image (fast guided filter)."""
-        image = self._image
-        assert image is not None
-        x0, y0, x1, y1 = crop.rect
-        guide_small = cv2.cvtColor(crop.image, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-        a, b = gray_coefficients(guide_small, fg.astype(np.float32), 2, 1e-3)
-        guide_full = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
-        soft = upsample_apply(a, b, guide_full, 1.0 / 255.0)
-        mask = np.zeros(image.shape[:2], bool)
-        mask[y0:y1, x0:x1] = soft >= 0.5
-        if fg.any() and not mask.any():  # a subject too thin for the filter: plain upscale
-            return crop.mask_to_frame(fg, mask.shape)
-        return mask
-
-    def _score(self, small: np.ndarray, fg: np.ndarray) -> float:
-        """Confidence: how well the subject's colours separate from the background's (0..1)."""
-        if not fg.any() or fg.all():
-            return 0.0
-        model = ColourModel(small, fg, ~fg)
-        post = model.posterior(small)
-        agree = np.where(fg, post, 1.0 - post)
-        return float(np.clip(agree.mean(), 0.0, 1.0))

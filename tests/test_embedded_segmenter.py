@@ -360,3 +360,22 @@ def test_what_a_click_added_stays_through_the_next_clicks():
         assert later[hair].mean() > 0.9, len(clicks)  # 0.05 when the cut dropped it
         assert (later & first).sum() >= 0.98 * first.sum()
     assert later.sum() < 1.5 * first.sum()  # not the wall: her head and shoes (1.32 x)
+
+
+def test_a_click_away_from_the_mask_takes_the_other_thing_whole():
+    """One subject may be two things (her and her dog): a click on the second, well away from the
+    mask shown, selects it as a first click would (the whole pale dog that moves), not the patch of
+    its colour around the click that a click beside the mask adds (missed hair). The same for a
+    correction's click beside a carried matte."""
+    frames, masks, click = media.pale_dog_frames()
+    person = np.zeros(masks[0].shape, bool)
+    person[60:240, 400:440] = True  # a dark figure standing still, far from the dog
+    frames = [np.where(person[..., None], np.uint8([40, 50, 120]), f) for f in frames]
+    seg = EmbeddedSegmenter()
+    seg.set_image(frames[0])
+    seg.use_clip(FrameList(frames[::2]))
+    first = seg.segment(ObjectPrompt(points=[(420, 150)], labels=[1]))
+    assert iou(first.mask, person) >= 0.95
+    both = seg.segment(ObjectPrompt(points=[(420, 150), click], labels=[1, 1]), first)
+    assert iou(both.mask, person | masks[0]) >= 0.95  # 0.60 before: the dog's brown patch alone
+    assert iou(seg.refine(ObjectPrompt(points=[click], labels=[1]), person), person | masks[0]) >= 0.95

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from models.embedded.colour import ColourModel
+from models.embedded.guided import gray_coefficients, upsample_apply
+
 logger = logging.getLogger(__name__)
 
 RNG_SEED = 12345
@@ -164,3 +167,28 @@ def clean_mask(mask: np.ndarray, min_fraction: float = 0.002) -> np.ndarray:
         if small.size:
             m[np.isin(labels, small)] = 1 - value
     return m.astype(bool)
+
+
+def to_frame_mask(image: np.ndarray, crop: Crop, fg: np.ndarray) -> np.ndarray:
+    """A cut on ``crop`` (of ``image``) -> frame-sized bool mask whose edges snap to the image's (a
+    fast guided filter): the cut ran at a few hundred pixels, the frame may have thousands."""
+    x0, y0, x1, y1 = crop.rect
+    guide_small = cv2.cvtColor(crop.image, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    a, b = gray_coefficients(guide_small, fg.astype(np.float32), 2, 1e-3)
+    guide_full = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
+    soft = upsample_apply(a, b, guide_full, 1.0 / 255.0)
+    mask = np.zeros(image.shape[:2], bool)
+    mask[y0:y1, x0:x1] = soft >= 0.5
+    if fg.any() and not mask.any():  # a subject too thin for the filter: plain upscale
+        return crop.mask_to_frame(fg, mask.shape)
+    return mask
+
+
+def colour_separation(small: np.ndarray, fg: np.ndarray) -> float:
+    """A cut's confidence: how well the subject's colours separate from the background's (0..1)."""
+    if not fg.any() or fg.all():
+        return 0.0
+    model = ColourModel(small, fg, ~fg)
+    post = model.posterior(small)
+    agree = np.where(fg, post, 1.0 - post)
+    return float(np.clip(agree.mean(), 0.0, 1.0))
