@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from core.clip_samples import ClipSamples
 from core.prompt_segmenting import PromptSegmenting
 from core.prompts import prompts_key
 from core.subject_tracks import SubjectTracks
-from models.base import ObjectPrompt, SampleSource
+from models.base import ObjectPrompt
 from models.engines import EngineChoice
 
 logger = logging.getLogger(__name__)
@@ -33,11 +34,12 @@ class Carry:
     ``reach(frame, prompts)`` gives each subject's alpha on ``frame``, the prompts of the frames
     before it applied as the job applies them. A later frame carries on from the last one when the
     prompts up to it are the same and none is on the frame it stopped at (that frame was matted
-    without its own clicks, which a job applies there): ``can_reach`` says so.
+    without its own clicks, which a job applies there): ``can_reach`` says so. ``samples``, the
+    clip's for the matters' look at it, become the carry's and are closed with it.
     """
 
     def __init__(self, path: Path | str, engine: EngineChoice, subjects: list[int], first: int,
-                 samples: SampleSource | None = None) -> None:
+                 samples: ClipSamples | None = None) -> None:
         from core.video_io import probe
         from core.video_reader import VideoReader
 
@@ -45,8 +47,10 @@ class Carry:
         self._engine = engine
         self._info = probe(path)
         self._tracks = SubjectTracks(engine.matter_factory, self.subjects)
-        if samples is not None:
+        self._samples = samples  # the carry's own: closed with it (a subject's further thing, met on
+        if samples is not None:  # a later frame, gets a matter that looks at the clip then)
             self._tracks.prepare(samples)
+            samples.drop_frames()  # what the matters worked out from the frames stays (``memo``)
         self._reader = VideoReader(path, self._info)
         self._frames = self._reader.frames(first, self._info.frame_count)
         self.reached: int | None = None  # the last frame matted
@@ -88,6 +92,8 @@ class Carry:
         self._frames.close()
         self._reader.close()
         self._tracks.close()
+        if self._samples is not None:
+            self._samples.close()
 
 
 def prompts_before(prompts: Mapping[int, list[ObjectPrompt]], frame_index: int,
@@ -96,19 +102,3 @@ def prompts_before(prompts: Mapping[int, list[ObjectPrompt]], frame_index: int,
     return {f: kept for f, objs in prompts.items()
             if f < frame_index and (kept := [o for o in objs if o.object_id in subjects and not o.is_empty()])}
 
-
-def carried_alphas(path: Path | str, prompts: Mapping[int, list[ObjectPrompt]], frame_index: int,
-                   engine: EngineChoice, samples: SampleSource | None = None) -> dict[int, np.ndarray]:
-    """Each subject's matte on ``frame_index`` (float alpha; a correction refines alpha > 0.5) as a
-    job carries it there from the prompts of the frames before it; {} when none comes before.
-    ``samples``: the clip's, for the matters' look at it (a still camera's plate), when the caller
-    has them."""
-    subjects = sorted({o.object_id for objs in prompts.values() for o in objs})
-    before = prompts_before(prompts, frame_index, subjects)
-    if not before:
-        return {}
-    carry = Carry(path, engine, subjects, min(before), samples)
-    try:
-        return carry.reach(frame_index, before)
-    finally:
-        carry.close()

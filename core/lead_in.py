@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.prompts import is_removal, marked_before
-from core.subject_tracks import union_of
+from core.subject_parts import SubjectParts, union_of
 from models.base import Matter, ObjectPrompt, SampleSource
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class LeadIns:
     def __init__(self, windows: Mapping[int, tuple[int, set[int]]], matter_factory: Callable[[], Matter],
                  samples: SampleSource) -> None:
         self.windows = dict(windows)  # see ``lead_in_windows``
-        self._factory = matter_factory
+        self._factory = lambda: SubjectParts(matter_factory)  # things apart: a matter each
         self._samples = samples  # what each lead-in's matter looks at (worked out once: ``memo``)
         self._held: list[HeldFrame] = []
 

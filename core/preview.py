@@ -37,7 +37,7 @@ from core.prompts import (
     union_mask,
     validate_prompts,
 )
-from core.subject_tracks import union_of
+from core.subject_parts import union_of
 from models.backgrounds import OutputGeometry, make_background
 from models.base import ObjectPrompt, SegmentResult
 from models.engines import EngineChoice, resolve_engine
@@ -293,8 +293,9 @@ class MaskSession:
             samples = ClipSamples(path, info, first, info.frame_count)
             try:
                 carry = self._carry = Carry(path, self.engine, subjects, first, samples)
-            finally:
+            except BaseException:
                 samples.close()
+                raise
         alphas = carry.reach(frame_index, earlier)
         self._carry_s = time.perf_counter() - started
         self._image_key = None  # the segmenter saw other frames: the one on screen is set again

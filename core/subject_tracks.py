@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from core.prompts import TINY_SELECTION, Refinement, Removal
+from core.subject_parts import SubjectParts, things_apart, union_of
 from models.base import Matter, ObjectPrompt, SampleSource
 
 logger = logging.getLogger(__name__)
@@ -43,8 +44,8 @@ class SubjectTracks:
     """
 
     def __init__(self, matter_factory: Callable[[], Matter], subject_ids: Sequence[int]) -> None:
-        self._factory = matter_factory
-        self._waiting: dict[int, Matter] = {oid: matter_factory() for oid in subject_ids}
+        self._factory = lambda: SubjectParts(matter_factory)  # things apart get a matter each
+        self._waiting: dict[int, Matter] = {oid: self._factory() for oid in subject_ids}
         self._tracking: dict[int, Matter] = {}
         self.alphas: dict[int, np.ndarray] = {}  # the last frame's alpha of each subject tracked there
         self.restarted: dict[int, np.ndarray] = {}  # the last ``correct``'s restarts: subject -> its mask
@@ -129,14 +130,9 @@ def first_masks(masks: Mapping[int, SubjectMasks]) -> dict[int, dict[int, np.nda
     return firsts
 
 
-def union_of(alphas: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
-    """The frame's alpha: each pixel as opaque as the most opaque subject there (one: as it is;
-    none, every subject taken out by corrections: transparent)."""
-    if len(alphas) == 1:
-        return alphas[0]
-    if not alphas:
-        return np.zeros(shape, np.float32)
-    out = np.array(alphas[0], dtype=np.float32, copy=True)
-    for alpha in alphas[1:]:
-        np.maximum(out, alpha, out=out)
-    return out
+def matters_made_later(masks: Mapping[int, SubjectMasks]) -> bool:
+    """Whether a pass over these masks may make a matter after its start, which looks at the clip
+    then (so what was worked out from it must stay: ``SampleSource.memo``): a subject of things
+    apart (core/subject_parts.py), or a correction's refinement, whose mask is known at its frame."""
+    return any(isinstance(m, Refinement) or (isinstance(m, np.ndarray) and len(things_apart(m)) > 1)
+               for frame in masks.values() for m in frame.values())

@@ -53,7 +53,7 @@ from core.progress_tracker import ProgressCallback, ProgressTracker
 from core.prompt_segmenting import PromptSegmenting
 from core.prompts import first_marked_frames, validate_prompts
 from core.spill import AlphaSpill, RawSpill
-from core.subject_tracks import SubjectMasks, SubjectTracks, first_masks
+from core.subject_tracks import SubjectMasks, SubjectTracks, first_masks, matters_made_later
 from core.timecode import timecode_at
 from models.backgrounds import OutputGeometry, make_background
 from models.engines import EngineChoice, resolve_engine
@@ -280,8 +280,8 @@ class VideoJob:
             prepared.wait()
             self.segmenting.keep_clip_look()
             # each matter keeps its own copy of what it worked out (at 4K: 0.55 GB less); a lead-in's
-            # matter, made later, finds it in the samples' memo
-            if self.lead_in_windows:
+            # matter, or one for a subject's further thing, made later, finds it in the samples' memo
+            if self.lead_in_windows or matters_made_later(masks):
                 samples.drop_frames()
             else:
                 samples.close()

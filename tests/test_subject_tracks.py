@@ -47,9 +47,10 @@ def _mask(x0: int, x1: int) -> np.ndarray:
 
 def test_a_correction_restarts_only_its_subject_and_a_new_subject_starts_where_first_marked():
     frame = np.zeros((4, 8, 3), np.uint8)
-    tracks = SubjectTracks(Echo, [1, 2, 3])
+    made: list[Echo] = []
+    tracks = SubjectTracks(lambda: made.append(Echo()) or made[-1], [1, 2, 3])
     tracks.prepare(None)
-    assert all(m.prepared for m in tracks._waiting.values())
+    assert len(made) == 3 and all(m.prepared for m in made)
     alpha = tracks.start(frame, {1: _mask(0, 2), 2: _mask(4, 6)})
     assert alpha[:, [0, 1, 4, 5]].min() == 1.0 and alpha[:, [2, 3, 6, 7]].max() == 0.0  # the union
     assert np.array_equal(tracks.step(frame), alpha)
@@ -58,9 +59,9 @@ def test_a_correction_restarts_only_its_subject_and_a_new_subject_starts_where_f
     corrected = tracks.correct(frame, {2: _mask(5, 7), 3: _mask(3, 4)})
     assert np.array_equal(corrected > 0.5, _mask(0, 2) | _mask(5, 7) | _mask(3, 4))
     assert np.array_equal(tracks.alphas[2] > 0.5, _mask(5, 7)) and set(tracks.alphas) == {1, 2, 3}  # each one's
-    one = SubjectTracks(Echo, [1])
+    one = SubjectTracks(lambda: made.append(Echo()) or made[-1], [1])
     single = one.start(frame, {1: _mask(0, 2)})
-    assert single is one._tracking[1].mask  # one subject: its matter's alpha as it is
+    assert single is made[-1].mask  # one subject of one thing: its matter's alpha as it is
     tracks.close()
     assert tracks._tracking == {} and tracks._waiting == {}
 
