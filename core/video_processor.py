@@ -21,7 +21,6 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import numpy as np
 
 from app_config import QUALITIES, Settings, get_settings
 from core import memory_manager
+from core.backward_pass import BackwardPass
 from core.clip_samples import ClipSamples
 from core.compositing import clean_foreground, mix_despill, refine_alpha
 from core.coverage import Coverage
@@ -52,16 +52,13 @@ from core.pipelining import Background, Prefetcher, Worker, opencv_threads_for_a
 from core.progress_tracker import ProgressCallback, ProgressTracker
 from core.prompt_segmenting import PromptSegmenting
 from core.prompts import first_marked_frames, validate_prompts
-from core.spill import AlphaSpill, RawSpill
-from core.subject_tracks import SubjectMasks, SubjectTracks, first_masks, matters_made_later
+from core.spill import AlphaSpill
+from core.subject_tracks import SubjectTracks, matters_made_later
 from core.timecode import timecode_at
 from models.backgrounds import OutputGeometry, make_background
 from models.engines import EngineChoice, resolve_engine
 
 logger = logging.getLogger(__name__)
-
-#: most decoded frames (MB) the backward pass parks on disk at once (one segment)
-BACKWARD_SPILL_MB = 2048
 
 
 def run_job(request: JobRequest, progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
@@ -148,7 +145,10 @@ class VideoJob:
                 prepared = Background(matter.prepare, samples, name="prepare")
                 try:
                     masks = self.segmenting.segment(reader, samples)
-                    spill = self._matte_backwards(reader, masks, samples)
+                    backward = BackwardPass(self.info, self.settings, self.first, self.engine.matter_factory,
+                                            self.tracker, self.timings)
+                    spill = backward.run(reader, masks, samples)
+                    self.late_until = backward.late_until
                     try:
                         self._forward(reader, masks, matter, prepared, spill, staging, samples)
                         self.warnings.extend(reading_notices(reader))
@@ -188,71 +188,6 @@ class VideoJob:
     def _samples(self) -> ClipSamples:
         """What the segmenter and the matter may look at (decoded only if they ask; bounded by memory)."""
         return ClipSamples(self.request.input_path, self.info, self.prompt_frame, self.stop)
-
-    def _backward_segment_start(self, end: int) -> int:
-        """Where the backward segment ending at ``end`` starts: at the earliest keyframe that keeps
-        the segment within BACKWARD_SPILL_MB of decoded frames, so each frame is decoded once. Only
-        a group of pictures longer than that is cut, its frames before the cut decoded twice."""
-        frame_mb = self.info.width * self.info.height * 3 / 2**20
-        frames = max(self.settings.chunk_frames, int(BACKWARD_SPILL_MB / max(frame_mb, 1e-3)))
-        start = max(self.first, end - frames)
-        keys = [k for k in self.info.keyframes if start <= k < end]
-        return keys[0] if keys else start
-
-    def _matte_backwards(self, reader, masks: dict[int, SubjectMasks], samples: ClipSamples) -> AlphaSpill | None:
-        """Alphas of frames [first, f) for each frame f where subjects are first marked (the prompt
-        frame, and later ones), computed backwards from f: one spill holds their union. Frames from
-        the prompt frame on take a later subject's alpha from it until that subject's first frame."""
-        firsts = {f: new for f, new in first_masks(masks).items() if f > self.first}
-        if not firsts:
-            return None
-        spill = AlphaSpill(self.settings.work_dir, self.info.height, self.info.width)
-        try:
-            for n, (frame_index, subjects) in enumerate(sorted(firsts.items())):
-                self._matte_back_from(reader, frame_index, subjects, samples, spill.add if n else spill.write)
-        except BaseException:
-            spill.close()
-            raise
-        self.late_until = max(firsts)
-        return spill
-
-    def _matte_back_from(self, reader, end: int, masks: dict[int, np.ndarray], samples: ClipSamples,
-                         put: Callable[[int, np.ndarray], None]) -> None:
-        """``masks``' subjects from frame ``end`` back to the first frame, each alpha ``put`` in the
-        spill (written by the first pass, joined to what is there by the later ones).
-
-        A video decodes forwards only, so each segment (a group of pictures, say) is decoded
-        forwards into a scratch file on disk and then fed to the matter in reverse, one frame in
-        memory at a time."""
-        first, shape = self.first, (self.info.height, self.info.width)
-        matter = SubjectTracks(self.engine.matter_factory, sorted(masks))
-        frames = None
-        try:
-            matter.prepare(samples)
-            started = time.perf_counter()
-            matter.start(reader.read_frame(end), masks)
-            self.timings["matte"] += time.perf_counter() - started
-            while end > first:
-                self.tracker.check_cancelled()
-                start = self._backward_segment_start(end)
-                if frames is None:
-                    frames = RawSpill(self.settings.work_dir, (*shape, 3), prefix="frames-spill-")
-                t0 = time.perf_counter()
-                for frame in reader.frames(start, end):
-                    frames.write(frame.index - start, frame.rgb)
-                self.timings["decode"] += time.perf_counter() - t0
-                for i in range(end - 1, start - 1, -1):
-                    if (end - i) % self.settings.chunk_frames == 0:
-                        self.tracker.check_cancelled()
-                    t0 = time.perf_counter()
-                    put(i - first, matter.step(np.array(frames.read(i - start))))
-                    self.timings["matte"] += time.perf_counter() - t0
-                    self.tracker.advance("matte backwards", 1)
-                end = start
-        finally:
-            matter.close()
-            if frames is not None:
-                frames.close()
 
     def _forward(self, reader, masks, matter, prepared: Background, spill: AlphaSpill | None,
                  staging: Staging, samples: ClipSamples) -> None:

@@ -20,7 +20,6 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from core.device_manager import pick_device
 from core.exceptions import BackgroundSpecError, WeightsUnavailableError
 from models.backgrounds import procedural
 from models.bg_cache import cache_path, read_cache, write_cache
+from models.bg_models import BG_MODELS, BgModel, resolve_bg_model
 from models.bg_sizing import SizePlan, plan_size
 
 logger = logging.getLogger(__name__)
@@ -41,63 +41,9 @@ ProgressFn = Callable[[float, str], None]
 
 #: Seed used when none is given, so the same prompt gives the same picture (and hits the cache).
 DEFAULT_SEED = 0
-#: Wider (or taller) than this, the model draws at this aspect and the rest is outpainted.
-#: Bump when the way pictures are made changes, so old cache entries are not reused.
 #: After a failed load, jobs use the fallback without retrying for this long.
 FAILURE_RETRY_S = 300.0
 MAX_PROMPT_CHARS = 1000
-
-
-@dataclass(frozen=True)
-class BgModel:
-    """One text-to-image model: where its weights are and how to run it.
-
-    ``native_px`` is the side of the square the model was trained at; pictures are made with about
-    that area. ``factory`` builds a ready pipeline instead of loading ``repo_id`` (tests register
-    the tiny random-weight pipeline this way).
-    """
-
-    key: str
-    repo_id: str
-    steps: int
-    guidance: float
-    native_px: int
-    fp16_variant: bool = False
-    licence: str = "see the model card"
-    factory: Callable[[], Any] | None = None
-
-
-_SAI_NC = "Stability AI Non-Commercial Research Community License (commercial use: stability.ai/license)"
-
-BG_MODELS: dict[str, BgModel] = {
-    "sd-turbo": BgModel(
-        "sd-turbo",
-        "stabilityai/sd-turbo",
-        steps=2,
-        guidance=0.0,
-        native_px=512,
-        fp16_variant=True,
-        licence=_SAI_NC,
-    ),
-    "sdxl-turbo": BgModel(
-        "sdxl-turbo",
-        "stabilityai/sdxl-turbo",
-        steps=4,
-        guidance=0.0,
-        native_px=512,
-        fp16_variant=True,
-        licence=_SAI_NC,
-    ),
-    "sdxl": BgModel(
-        "sdxl",
-        "stabilityai/stable-diffusion-xl-base-1.0",
-        steps=30,
-        guidance=6.0,
-        native_px=1024,
-        fp16_variant=True,
-        licence="CreativeML Open RAIL++-M",
-    ),
-}
 
 
 def register_bg_model(model: BgModel) -> None:
@@ -106,21 +52,6 @@ def register_bg_model(model: BgModel) -> None:
     clear_generator_cache()
 
 
-def resolve_bg_model(name: str) -> BgModel:
-    """A registry key ("sd-turbo"), a registered repo id, any other hub repo id, or a local folder."""
-    name = name.strip()
-    if name in BG_MODELS:
-        return BG_MODELS[name]
-    for model in BG_MODELS.values():
-        if model.repo_id == name:
-            return model
-    if not name:
-        raise BackgroundSpecError("no background model set", "set BGFX_BG_MODEL, e.g. sd-turbo")
-    # An unknown repo or folder: a regular (not distilled) model, run with the usual settings.
-    return BgModel(name, name, steps=25, guidance=7.0, native_px=512)
-
-
-# --- sizes: never stretch ---------------------------------------------------------------
 # --- device and loading -----------------------------------------------------------------
 def runtime_plan(device: str) -> tuple[Any, bool]:
     """(dtype, model CPU offload) for a device: fp16 + offload on CUDA, fp16 on MPS, fp32 on CPU.

@@ -24,7 +24,7 @@ class GeneratedBackground(BackgroundSource):
     """A picture generated from ``argument`` (the prompt) at the output size.
 
     ``seed`` comes from the job (``JobRequest.seed``); ``settings`` default to the process-wide
-    ones; ``model`` overrides ``settings.bg_model`` (a key of ``bg_generator.BG_MODELS``, which is
+    ones; ``model`` overrides ``settings.bg_model`` (a key of ``bg_models.BG_MODELS``, which is
     how tests inject the tiny pipeline). After ``open``, ``notice`` says why a procedural picture
     was drawn instead (None when the model ran) and ``info`` holds the generator's details.
     """
