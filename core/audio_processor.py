@@ -31,6 +31,7 @@ import numpy as np
 
 from core.exceptions import FormatError, NotMediaError
 from core.video_io import decoded_frames, file_tags
+from core.video_writer import MUXER_OPTIONS
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ def _mux(video_path: Path, source_path: Path, tracks: int, tmp: Path, suffix: st
 
     Each track is read through a container of its own: one demuxer cannot feed several
     generators that are consumed in turn (each would skip the packets the others need)."""
-    options = {"movflags": "+faststart"} if suffix in (".mp4", ".m4v", ".mov") else {}
+    options = dict(MUXER_OPTIONS.get(suffix, {}))
     modes = []
     with ExitStack() as stack:
         vid = stack.enter_context(av.open(str(video_path)))

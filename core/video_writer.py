@@ -66,9 +66,12 @@ KINDS: dict[str, _Kind] = {
     "prores4444": _Kind("prores_ks", "yuva444p10le", (".mov",), False, 4),
     "webp_alpha": _Kind("libwebp_anim", "yuva420p", (".webp",), False, 4),
 }
+_FASTSTART = {"movflags": "+faststart"}
+#: what the muxer of an output file is told, by its suffix: an MP4 or MOV with its index up front (a
+#: browser plays it before the whole file is in), an animated WebP playing on and on (a sticker)
+MUXER_OPTIONS: dict[str, dict[str, str]] = {".mp4": _FASTSTART, ".m4v": _FASTSTART, ".mov": _FASTSTART,
+                                            ".webp": {"loop": "0"}}
 _FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".webp": "webp"}
-_CONTAINER_OPTIONS = {".mp4": {"movflags": "+faststart"}, ".mov": {"movflags": "+faststart"},
-                      ".webp": {"loop": "0"}}  # a sticker plays on and on
 _BT709 = 1  # AVCOL_SPC/PRI/TRC_BT709
 _SMPTE170M = 6  # AVCOL_SPC_SMPTE170M: the BT.601 matrix, what cv2.COLOR_RGB2YUV_I420 computes
 
@@ -137,7 +140,7 @@ class VideoWriter:
     # --- setup ----------------------------------------------------------------------------
     def _open(self, crf: int, preset: str, sample_aspect: Fraction, timecode: str | None) -> None:
         suffix = self.path.suffix.lower()
-        options = _CONTAINER_OPTIONS.get(suffix, {})
+        options = dict(MUXER_OPTIONS.get(suffix, {}))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._container = av.open(str(self._tmp), "w", format=_FORMATS[suffix], container_options=options)
