@@ -12,7 +12,8 @@ With a still camera the clip's background is known (``use_clip``: the temporal m
 frames spread over it), and a click on something that moves takes the whole moving thing, which
 colours alone cannot always tell from the background (models/embedded/seg_motion.py); a cut that
 found the subject but for a part in the background's colours (white shoes on a sunlit lawn) gets
-the moving parts that hang on to it.
+the moving parts that hang on to it, and the regions of their own colour around fainter ones (dark
+hair before dark foliage).
 
 A box prompt is a classical GrabCut rectangle. Negative clicks are sure background. A further
 click (``previous``) refines the last mask instead of starting again; a positive click outside
@@ -37,6 +38,7 @@ from models.base import NEGATIVE, POSITIVE, ObjectPrompt, SampleSource, Segmente
 from models.embedded.plate import still_background
 from models.embedded.seg_candidates import best_candidate
 from models.embedded.seg_cut import (
+    FLOOD_TOLERANCE,
     Crop,
     Rect,
     clamp_rect,
@@ -50,7 +52,7 @@ from models.embedded.seg_cut import (
     run_grabcut,
     to_frame_mask,
 )
-from models.embedded.seg_motion import attached_parts, moving_region
+from models.embedded.seg_motion import attached_parts, moved_regions, moving_region
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +63,6 @@ REFINE_MARGIN = 0.12  # surroundings around the first guess that the refining cu
 REFINE_BAND = 0.03  # how far (fraction of the crop's long side) the refining cut may move the outline
 CLICK_REACH_BANDS = 3  # a further positive click may add what lies within this many bands of it
 CLICK_REACH = 0.08  # ... and same-coloured pixels this far (fraction of the short side) from the mask
-FLOOD_TOLERANCE = 28  # colour difference (0..255 per channel) that still counts as "the same thing"
 ADDED_AREA = 2.0  # what a further click adds is at most this many times the mask with its "near"
 KEEP_SHOWN = 0.7  # a refinement by positive clicks keeping less of the mask shown is cut again, holding it
 WHOLE_VS_PART = 2.0  # the moving thing under a click replaces a cut inside it this many times smaller
@@ -319,7 +320,13 @@ class EmbeddedSegmenter(Segmenter):
                 return moving, True, None
         # ... but with the moving parts that hang on to it (white shoes on a pale lawn)
         parts = attached_parts(image, background, out)
-        if parts is None or any(parts[int(y), int(x)] for x, y in neg):
+        if parts is not None and any(parts[int(y), int(x)] for x, y in neg):
+            parts = None
+        # ... and the regions of their own colour around fainter moving parts that hang on to it
+        moved = moved_regions(image, background, out)
+        if moved is not None and not any(moved[int(y), int(x)] for x, y in neg):
+            parts = moved if parts is None else parts | moved
+        if parts is None:
             return out, False, None
         return out | parts, False, parts
 

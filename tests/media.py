@@ -434,6 +434,34 @@ def two_things_frames(frames: int = 30, width: int = 384,
         people.append(person > 0)
     return images, dogs, people
 
+
+def dark_head_frames(frames: int = 24, width: int = 480,
+                     height: int = 270) -> tuple[list[np.ndarray], list[np.ndarray], tuple[int, int]]:
+    """A still camera on a dark hedge with a brown stone wall along its foot, and a person walking
+    right: a white shirt, and a brown head (hair) before the hedge, the colour of the wall, so that
+    a cut on colours leaves the head out (../shared/media/dog.mp4: her dark hair before dark
+    foliage). Returns the RGB frames, the person's masks and a click on the shirt at frame 0."""
+    rng = np.random.default_rng(4)
+    noise = cv2.GaussianBlur(rng.normal(0, 1, (height, width)).astype(np.float32), (0, 0), 4)
+    leaves = (1 / (1 + np.exp(-2 * noise / noise.std())))[..., None]
+    scene = (1 - leaves) * np.float32([18, 38, 20]) + leaves * np.float32([40, 90, 45])
+    stones = cv2.GaussianBlur(rng.normal(0, 1, (height, width)).astype(np.float32), (0, 0), 2)[..., None]
+    scene[190:] = np.float32([100, 65, 45]) + 12 * stones[190:]
+    scene += rng.normal(0, 3, scene.shape).astype(np.float32)
+    images, masks = [], []
+    for i in range(frames):
+        cx = 150 + 8 * i
+        shirt, head = np.zeros((height, width), np.uint8), np.zeros((height, width), np.uint8)
+        cv2.rectangle(shirt, (cx - 40, 125), (cx + 40, height - 1), 1, -1)
+        cv2.ellipse(head, (cx, 92), (26, 34), 0, 0, 360, 1, -1)
+        head &= 1 - shirt
+        image = scene.copy()
+        image[shirt > 0] = (232, 230, 224)
+        image[head > 0] = (110, 70, 50)
+        images.append(np.clip(image, 0, 255).astype(np.uint8))
+        masks.append((shirt | head) > 0)
+    return images, masks, (150, 190)
+
 def write_frames(path: str | Path, frames: Sequence[np.ndarray], fps: int = 25) -> Path:
     """Encode RGB frames as a near-lossless H.264 clip (x264 crf 12, one keyframe in ten)."""
     path = Path(path)

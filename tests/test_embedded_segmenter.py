@@ -20,7 +20,7 @@ from models.base import FrameList, ObjectPrompt
 from models.embedded.plate import still_background
 from models.embedded.seg_candidates import box_touch, candidate_boxes
 from models.embedded.seg_cut import Crop, clean_mask
-from models.embedded.seg_motion import attached_parts
+from models.embedded.seg_motion import attached_parts, exposure_gain
 from models.embedded.seg_saliency import saliency
 from models.embedded_segmenter import EmbeddedSegmenter
 
@@ -236,12 +236,19 @@ def test_a_click_on_a_grainy_picture_finds_the_subject():
 
 def test_the_clip_leaves_a_click_alone_when_the_cut_found_a_whole_subject():
     """The synthetic scenes' subjects are found whole by the cut; where one lingered, the median
-    shows it and the background it left differs too: that ghost must not be added."""
-    for seed in (0, 2, 4, 6):
+    shows it and the background it left differs too: that ghost must not be added, nor the pockets
+    of background between the strands of hair that move (``seg_motion.moved_regions``). The clip
+    may add a little where it shows more of the subject, nothing where the true alpha is low."""
+    for seed in (0, 2, 4, 6, 11, 12):
         clip = make_clip("static", 640, 360, frames=60, seed=seed)
-        frame, _ = clip.frame(0)
+        frame, alpha = clip.frame(0)
         samples = [clip.frame(i)[0] for i in range(0, 60, 4)]
-        assert np.array_equal(_click(frame, clip.point), _click(frame, clip.point, samples)), seed
+        alone, looked = _click(frame, clip.point), _click(frame, clip.point, samples)
+        # 2704 px of seed 6 (12 %), 1362 of seed 12 (6 %), most of them background among the strands,
+        # when a faint moving part's region could be small, 60 % moving or bigger than it; seed 11's
+        # pockets between strands, 671 px (2.9 %), when it could be thin (now 266 px, 1.2 %)
+        assert (looked & ~alone & (alpha < 0.5)).sum() <= 0.02 * alone.sum(), seed
+        assert (alone & ~looked).sum() <= 0.001 * alone.sum(), seed  # an outline pixel here and there
 
 
 def test_moving_parts_attached_to_the_cut_are_added_but_not_ghosts_shadows_or_other_bodies():
@@ -379,3 +386,19 @@ def test_a_click_away_from_the_mask_takes_the_other_thing_whole():
     both = seg.segment(ObjectPrompt(points=[(420, 150), click], labels=[1, 1]), first)
     assert iou(both.mask, person | masks[0]) >= 0.95  # 0.60 before: the dog's brown patch alone
     assert iou(seg.refine(ObjectPrompt(points=[click], labels=[1]), person), person | masks[0]) >= 0.95
+
+
+def test_a_moving_head_in_the_backgrounds_colours_is_taken_and_the_wall_behind_is_not():
+    """A click on the shirt: the cut on colours leaves out the head, whose brown is the wall's; with
+    the clip (a still camera) the head differs from the background by 84 levels on average, less
+    than a plainly moving part (100), and is taken as a click on it would take it, since the region
+    of its colour around it is the part that moved. And the white shirt before the dark hedge does
+    not make the frame look brighter than the background: gauged by the frame's mean, it did (x1.31),
+    and the whole wall differed by 32 levels and came with the click (IoU 0.31)."""
+    frames, masks, click = media.dark_head_frames()
+    assert iou(_click(frames[0], click), masks[0]) < 0.85  # 0.80: the shirt alone
+    assert iou(_click(frames[0], click, frames[::2]), masks[0]) >= 0.97  # 1.0
+    background = frames[1].astype(np.float32)
+    brighter = np.clip(background * 1.2, 0, 255)
+    brighter[:, :200] = 240  # a white subject over 40 % of the frame
+    assert exposure_gain(brighter, background) == pytest.approx(1.2, abs=0.02)

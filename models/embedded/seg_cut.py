@@ -21,6 +21,7 @@ from models.embedded.guided import gray_coefficients, upsample_apply
 logger = logging.getLogger(__name__)
 
 RNG_SEED = 12345
+FLOOD_TOLERANCE = 28  # colour difference (0..255 per channel) that still counts as "the same thing"
 LEAK_OUTLINE = 0.1  # a flood whose outline lies this much on its limit was not stopped by colour
 Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 in full-frame pixels, x1/y1 exclusive
 
