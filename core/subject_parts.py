@@ -48,16 +48,13 @@ def things_apart(mask: np.ndarray) -> list[np.ndarray]:
     if count <= 2:  # background and one group
         return [solid]
     groups = cv2.resize(labels.astype(np.uint16), (w, h), interpolation=cv2.INTER_NEAREST) if scale < 1 else labels
-    things = [solid & (groups == k) for k in range(1, count)]
-    # a pixel of the mask outside every grown group (lost by the small grid): the nearest is unknown;
-    # it goes with the biggest thing
-    things.sort(key=np.count_nonzero, reverse=True)
+    things = sorted((solid & (groups == k) for k in range(1, count)), key=np.count_nonzero, reverse=True)
     least = max(TINY_SELECTION * solid.size, SMALLEST * np.count_nonzero(things[0]))
     kept = things[:1] + [t for t in things[1:MAX_THINGS] if np.count_nonzero(t) >= least]
     if len(kept) == 1:
         return [solid]
-    rest = solid.copy()
-    for thing in kept[1:]:
+    rest = solid.copy()  # the biggest, with what is too small to be a thing and any pixel the small
+    for thing in kept[1:]:  # grid lost (in no group)
         rest &= ~thing
     return [rest, *kept[1:]]
 
@@ -81,7 +78,7 @@ class SubjectParts(Matter):
         self._spare.prepare(samples)
 
     def start(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        things = things_apart(mask) if np.asarray(mask).ndim == 2 else [mask]
+        things = things_apart(mask)
         if len(things) == 1 and len(self._things) == 1:  # one thing, as before: it restarts
             return self._things[0].correct(frame, mask)
         self._close_things()
@@ -119,7 +116,6 @@ class SubjectParts(Matter):
         for matter in self._things:
             matter.close()
         self._things = []
-
 
 
 def union_of(alphas: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:

@@ -169,7 +169,7 @@ class EmbeddedSegmenter(Segmenter):
         return SegmentResult(mask=mask, score=colour_separation(crop.image, fg), logits=None)
 
     def _apart(self, previous: SegmentResult | None, pos: list[Point]) -> list[Point]:
-        """The positive clicks beyond CLICK_REACH of a shown mask: another subject, not a missed part."""
+        """The positive clicks beyond CLICK_REACH of a shown mask: on another thing, not a missed part."""
         if previous is None or np.count_nonzero(previous.mask) < TINY_SELECTION * previous.mask.size:
             return []
         near = cv2.dilate(previous.mask.astype(np.uint8), within_reach(previous.mask.shape)) > 0

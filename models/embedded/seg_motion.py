@@ -177,6 +177,8 @@ def moved_regions(image: np.ndarray, background: np.ndarray, cut: np.ndarray) ->
     added = np.zeros_like(cut)
     for k in range(1, count):
         part = (labels == k).view(np.uint8)
+        if np.count_nonzero(part) * FAINT_GROWTH < least:  # its region could not be big enough
+            continue
         around = cv2.dilate(part, margin) > 0
         inner = cv2.distanceTransform(part, cv2.DIST_L2, 3)
         y, x = np.unravel_index(int(np.argmax(inner)), inner.shape)  # its innermost pixel: the click
