@@ -65,3 +65,22 @@ def test_a_job_clicked_on_her_and_her_dog_keeps_both_after_the_dog_comes_back(tm
     assert len(mattes) == len(frames)
     assert iou(mattes[0], (dogs[0] | people[0]).astype(np.float32)) > 0.85
     assert mattes[-1][dogs[-1]].mean() > 0.8 and mattes[-1][people[-1]].mean() > 0.8
+
+
+def test_a_correction_click_on_her_dog_adds_it_as_a_thing_found_again_after_it_left(tmp_path):
+    """Her alone clicked on frame 0, then a correction click on her dog at frame 1, well away from
+    her matte: the click takes the dog whole (not a patch of its colour beside her), the subject is
+    then two things, and the dog's matter, made at frame 1 after the job's look at the clip was
+    over, still finds the dog again when it walks back in. (Right after the prompt frame there is no
+    lead-in, which would keep the look for its own matters: without a correction's refinement
+    counted as a matter made later, the look was gone, "the clip's samples are closed".)"""
+    frames, dogs, people = media.two_things_frames()
+    clip = media.write_frames(tmp_path / "two.mp4", frames)
+    out = tmp_path / "out"
+    assert app.main(["process", str(clip), "--out", str(out), "--point", "50,125", "--correct", "1:234,128",
+                     "--formats", "alpha.mp4", "--quiet"]) == 0
+    with av.open(str(out / "alpha.mp4")) as c:
+        mattes = [f.to_ndarray(format="gray").astype(np.float32) / 255 for f in c.decode(video=0)]
+    assert mattes[0][dogs[0]].mean() < 0.2  # not the subject before the correction
+    assert mattes[1][dogs[1]].mean() > 0.8 and mattes[1][people[1]].mean() > 0.8
+    assert mattes[-1][dogs[-1]].mean() > 0.8 and mattes[-1][people[-1]].mean() > 0.8
