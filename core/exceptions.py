@@ -134,7 +134,7 @@ class OutputNotWritableError(OutputError):
 
 class FormatError(OutputError):
     code = "E402"
-    hint = "formats: composite.mp4, alpha.mp4, foreground.webm, foreground.mov, greenscreen.mp4, foreground.webp"
+    hint = "choose the outputs among those `python app.py process --help` lists under --formats"
 
 
 class DiskFullError(OutputError):

@@ -32,6 +32,7 @@ TRANSPARENT_DEFAULT = ("foreground.webm", "alpha.mp4")
 # (dog.mp4 at 720p: a 13 MB sticker for 9.6 s; three times as long, 46 MB more at the peak); a
 # sticker is a short loop anyway
 STICKER_MAX_S = 60.0
+_FORMATS_HINT = f"formats: {', '.join(OUTPUT_FORMATS)}"
 
 
 @dataclass
@@ -105,7 +106,7 @@ def resolve_formats(request: JobRequest, transparent: bool, duration_s: float = 
     sticker is for a short part (``duration_s``: what the job processes)."""
     unknown = [f for f in request.formats if f not in OUTPUT_FORMATS]
     if unknown:
-        raise FormatError(f"unknown output format {unknown[0]!r}")
+        raise FormatError(f"unknown output format {unknown[0]!r}", _FORMATS_HINT)
     if "foreground.webp" in request.formats and duration_s > STICKER_MAX_S:
         raise FormatError(f"foreground.webp is for clips of up to {STICKER_MAX_S:g} s, and this one lasts "
                           f"{duration_s:.0f} s", "trim it (--trim-start/--trim-end, the studio's Trim start/end), "
@@ -114,7 +115,7 @@ def resolve_formats(request: JobRequest, transparent: bool, duration_s: float = 
     if transparent:
         formats = tuple(f for f in formats if f != "composite.mp4") or TRANSPARENT_DEFAULT
     if not formats:
-        raise FormatError("no output format chosen")
+        raise FormatError("no output format chosen", _FORMATS_HINT)
     return formats
 
 
