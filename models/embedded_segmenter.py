@@ -81,6 +81,19 @@ def within_reach(shape: tuple[int, ...]) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)
 
 
+def reaches(mask: np.ndarray, point: Point) -> bool:
+    """Whether ``point`` lies within CLICK_REACH of ``mask`` (bool): what the mask dilated by
+    ``within_reach`` says there, looked up in the disc around the point alone (dilating a 720p frame
+    by that disc takes about 60 ms)."""
+    disc = within_reach(mask.shape) > 0
+    r = disc.shape[0] // 2
+    h, w = mask.shape
+    x, y = int(point[0]), int(point[1])
+    x0, y0, x1, y1 = max(0, x - r), max(0, y - r), min(w, x + r + 1), min(h, y + r + 1)
+    around = disc[y0 - (y - r):y1 - (y - r), x0 - (x - r):x1 - (x - r)]
+    return bool((mask[y0:y1, x0:x1].astype(bool) & around).any())
+
+
 class EmbeddedSegmenter(Segmenter):
     """Graph-cut segmenter: candidate regions around the clicks, the best one refined."""
 
@@ -172,8 +185,7 @@ class EmbeddedSegmenter(Segmenter):
         """The positive clicks beyond CLICK_REACH of a shown mask: on another thing, not a missed part."""
         if previous is None or np.count_nonzero(previous.mask) < TINY_SELECTION * previous.mask.size:
             return []
-        near = cv2.dilate(previous.mask.astype(np.uint8), within_reach(previous.mask.shape)) > 0
-        return [p for p in pos if not near[int(p[1]), int(p[0])]]
+        return [p for p in pos if not reaches(previous.mask, p)]
 
     def _with_apart(self, prompt: ObjectPrompt, previous: SegmentResult | None, apart: list[Point]) -> SegmentResult:
         """The shown mask refined by the other clicks, and each click ``apart`` from it found as a
