@@ -407,27 +407,37 @@ def dog_and_hand_frames(frames: int = 30, width: int = 480, height: int = 270,
 
 
 
-def two_things_frames(frames: int = 30, width: int = 384,
-                      height: int = 216) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-    """A still camera on a soft green texture: a dark "person" swaying on the left, and a pale
-    "dog" with a brown patch that walks out of the frame to the right (frames 0-11), stays out
-    (12-17) and walks back in (18-): her and her dog, which a person may click as one subject.
-    Returns the RGB frames, the dog's masks and the person's; at frame 0 the dog is at (200, 120)
-    and the person at (50, 125)."""
+def still_scene() -> np.ndarray:
+    """A greenish, softly textured 384x216 background (uint8 RGB), the same every call."""
     rng = np.random.default_rng(5)
-    scene = cv2.GaussianBlur(rng.uniform(60, 140, (height, width, 3)).astype(np.float32), (0, 0), 3)
+    scene = cv2.GaussianBlur(rng.uniform(60, 140, (216, 384, 3)).astype(np.float32), (0, 0), 3)
     scene[:, :, 1] += 30
-    scene = np.clip(scene, 0, 255).astype(np.uint8)
+    return np.clip(scene, 0, 255).astype(np.uint8)
+
+
+def leaves_and_comes_back(i: int) -> tuple[np.ndarray, np.ndarray]:
+    """``still_scene`` and a brown-and-white subject (a dog) that walks out of the frame to the right
+    (frames 0-11), stays out (12-17), and walks back in (18-29): frame ``i`` and its mask (uint8)."""
+    frame = still_scene()
+    x = 200 + 22 * i if i < 12 else 450 if i < 18 else 450 - 20 * (i - 17)
+    mask = np.zeros((216, 384), np.uint8)
+    cv2.ellipse(mask, (x, 120), (30, 20), 0, 0, 360, 1, -1)
+    frame[mask > 0] = (225, 222, 215)
+    patch = np.zeros_like(mask)
+    cv2.circle(patch, (x - 10, 115), 9, 1, -1)
+    frame[(patch > 0) & (mask > 0)] = (150, 85, 40)
+    return frame, mask
+
+
+def two_things_frames(frames: int = 30) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """``leaves_and_comes_back``'s dog and a dark "person" swaying on the left: her and her dog,
+    which a person may click as one subject. Returns the RGB frames, the dog's masks and the
+    person's; at frame 0 the dog is at (200, 120) and the person at (50, 125)."""
     images, dogs, people = [], [], []
     for i in range(frames):
-        image = scene.copy()
-        x = 200 + 22 * i if i < 12 else 450 if i < 18 else 450 - 20 * (i - 17)
-        dog, patch, person = (np.zeros((height, width), np.uint8) for _ in range(3))
-        cv2.ellipse(dog, (x, 120), (30, 20), 0, 0, 360, 1, -1)
-        cv2.circle(patch, (x - 10, 115), 9, 1, -1)
+        image, dog = leaves_and_comes_back(i)
+        person = np.zeros(dog.shape, np.uint8)
         cv2.rectangle(person, (36 + i % 6, 50), (64 + i % 6, 200), 1, -1)
-        image[dog > 0] = (225, 222, 215)
-        image[(patch & dog) > 0] = (150, 85, 40)
         image[person > 0] = (40, 50, 120)
         images.append(image)
         dogs.append(dog > 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import media
 import numpy as np
 import pytest
 
@@ -313,37 +314,11 @@ def test_a_small_subject_takes_its_colours_from_its_own_middle():
         assert alpha[cv2.dilate(mask, np.ones((9, 9), np.uint8)) == 0].max() < 0.1
 
 
-def _still_scene() -> np.ndarray:
-    """A greenish, softly textured 384x216 background (uint8 RGB), the same every call."""
-    import cv2
-
-    rng = np.random.default_rng(5)
-    scene = cv2.GaussianBlur(rng.uniform(60, 140, (216, 384, 3)).astype(np.float32), (0, 0), 3)
-    scene[:, :, 1] += 30
-    return np.clip(scene, 0, 255).astype(np.uint8)
-
-
-def _leaves_and_comes_back(i: int) -> tuple[np.ndarray, np.ndarray]:
-    """A still scene 384x216 and a brown-and-white subject that walks out of the frame to the right
-    (frames 0-11), stays out (12-17), and walks back in (18-29): frame ``i`` and its mask."""
-    import cv2
-
-    frame = _still_scene()
-    x = 200 + 22 * i if i < 12 else 450 if i < 18 else 450 - 20 * (i - 17)
-    mask = np.zeros((216, 384), np.uint8)
-    cv2.ellipse(mask, (x, 120), (30, 20), 0, 0, 360, 1, -1)
-    frame[mask > 0] = (225, 222, 215)
-    patch = np.zeros_like(mask)
-    cv2.circle(patch, (x - 10, 115), 9, 1, -1)
-    frame[(patch > 0) & (mask > 0)] = (150, 85, 40)
-    return frame, mask
-
-
 def test_a_subject_that_leaves_the_frame_is_found_again_when_it_comes_back():
     """../shared/media/dog.mp4: the dog runs out of the frame at frame 75 and back in at 110; the
     matte used to stay empty from then on (60 % of the clip). With a still camera what comes back
     in, stands out from the plate and is made of the subject's colours is the subject again."""
-    frames = [_leaves_and_comes_back(i) for i in range(30)]
+    frames = [media.leaves_and_comes_back(i) for i in range(30)]
     matter = EmbeddedMatter(PRESETS["balanced"])
     matter.prepare([f for f, _ in frames[::2]])
     alpha = matter.start(*frames[0])
@@ -393,7 +368,7 @@ def test_only_a_blob_of_the_subjects_size_and_colours_seen_twice_is_the_lost_sub
 def test_a_scrap_left_behind_does_not_stop_the_search_for_the_subject():
     """Lost is "next to nothing carried", not "nothing at all": a scrap of the matte left behind (a
     bit of the leash) must not keep the subject from being found again."""
-    frames = [_leaves_and_comes_back(i) for i in range(30)]
+    frames = [media.leaves_and_comes_back(i) for i in range(30)]
     matter = EmbeddedMatter(PRESETS["balanced"])
     matter.prepare([f for f, _ in frames[::2]])
     matter.start(*frames[0])
@@ -411,7 +386,7 @@ def test_a_body_that_comes_to_touch_the_subject_later_stays_out_of_its_matte():
     subject's reach is another body, and is followed as one from then on."""
     import cv2
 
-    scene = _still_scene()
+    scene = media.still_scene()
 
     def frame_at(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         frame, subject, body = scene.copy(), np.zeros((216, 384), np.uint8), np.zeros((216, 384), np.uint8)
@@ -442,7 +417,7 @@ def test_the_backgrounds_own_shimmer_beside_the_subject_stays_out_of_its_matte()
     dog.mp4, up to 40 px out at 720p). Only what is clearly part subject at tracking size joins it."""
     import cv2
 
-    scene = _still_scene()
+    scene = media.still_scene()
     subject = np.zeros((216, 384), np.uint8)
     cv2.ellipse(subject, (190, 110), (26, 60), 0, 0, 360, 1, -1)
 
@@ -501,7 +476,7 @@ def test_grass_uncovered_where_the_plate_learnt_a_passing_thing_is_not_the_subje
     doubted where the colours clearly say background; the median's is not."""
     import cv2
 
-    scene = _still_scene()
+    scene = media.still_scene()
     frame, subject = scene.copy(), np.zeros((216, 384), np.uint8)
     cv2.rectangle(subject, (130, 50), (170, 200), 1, -1)
     frame[subject > 0] = (40, 45, 70)
@@ -620,7 +595,7 @@ def _body_and_head(x: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     frame, the subject's mask (neck and fleck included), the head's and the fleck's masks."""
     import cv2
 
-    frame = cv2.resize(_still_scene(), (640, 360), interpolation=cv2.INTER_LINEAR)
+    frame = cv2.resize(media.still_scene(), (640, 360), interpolation=cv2.INTER_LINEAR)
     body, head, neck = (np.zeros((360, 640), np.uint8) for _ in range(3))
     cv2.ellipse(body, (x, 200), (90, 50), 0, 0, 360, 1, -1)
     cv2.circle(head, (x - 120, 150), 17, 1, -1)
@@ -650,7 +625,7 @@ def test_a_small_part_the_subject_sheds_near_it_stays_with_a_still_camera():
 
     frames = [_body_and_head(300 + 4 * i) for i in range(10)]
     matter = EmbeddedMatter(PRESETS["balanced"])
-    matter.prepare([cv2.resize(_still_scene(), (640, 360), interpolation=cv2.INTER_LINEAR)] * 8)
+    matter.prepare([cv2.resize(media.still_scene(), (640, 360), interpolation=cv2.INTER_LINEAR)] * 8)
     matter.start(*frames[0][:2])
     for frame, mask, head, fleck in frames[1:]:
         alpha = matter.step(frame)

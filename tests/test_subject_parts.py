@@ -51,17 +51,21 @@ def test_a_subject_of_two_things_finds_the_one_that_left_when_it_comes_back():
     assert each[dogs[-1]].mean() > 0.8 and iou(each, union) > 0.85
 
 
+def _job_mattes(tmp_path, frames: list[np.ndarray], *prompts: str) -> list[np.ndarray]:
+    """Each frame's matte (float, 0-1) of an `app.py process` job on ``frames`` with ``prompts``."""
+    clip = media.write_frames(tmp_path / "two.mp4", frames)
+    out = tmp_path / "out"
+    assert app.main(["process", str(clip), "--out", str(out), *prompts, "--formats", "alpha.mp4", "--quiet"]) == 0
+    with av.open(str(out / "alpha.mp4")) as c:
+        return [f.to_ndarray(format="gray").astype(np.float32) / 255 for f in c.decode(video=0)]
+
+
 def test_a_job_clicked_on_her_and_her_dog_keeps_both_after_the_dog_comes_back(tmp_path):
     """The same from `app.py process` with two clicks on one subject: the second click, away from the
     first's mask, takes the dog (models/embedded_segmenter.py), the dog gets a matter of its own, and
     that matter looks at the clip after the job's start (the samples' memo stays for it)."""
     frames, dogs, people = media.two_things_frames()
-    clip = media.write_frames(tmp_path / "two.mp4", frames)
-    out = tmp_path / "out"
-    assert app.main(["process", str(clip), "--out", str(out), "--point", "50,125", "--point", "212,128",
-                     "--formats", "alpha.mp4", "--quiet"]) == 0
-    with av.open(str(out / "alpha.mp4")) as c:
-        mattes = [f.to_ndarray(format="gray").astype(np.float32) / 255 for f in c.decode(video=0)]
+    mattes = _job_mattes(tmp_path, frames, "--point", "50,125", "--point", "212,128")
     assert len(mattes) == len(frames)
     assert iou(mattes[0], (dogs[0] | people[0]).astype(np.float32)) > 0.85
     assert mattes[-1][dogs[-1]].mean() > 0.8 and mattes[-1][people[-1]].mean() > 0.8
@@ -75,12 +79,7 @@ def test_a_correction_click_on_her_dog_adds_it_as_a_thing_found_again_after_it_l
     lead-in, which would keep the look for its own matters: without a correction's refinement
     counted as a matter made later, the look was gone, "the clip's samples are closed".)"""
     frames, dogs, people = media.two_things_frames()
-    clip = media.write_frames(tmp_path / "two.mp4", frames)
-    out = tmp_path / "out"
-    assert app.main(["process", str(clip), "--out", str(out), "--point", "50,125", "--correct", "1:234,128",
-                     "--formats", "alpha.mp4", "--quiet"]) == 0
-    with av.open(str(out / "alpha.mp4")) as c:
-        mattes = [f.to_ndarray(format="gray").astype(np.float32) / 255 for f in c.decode(video=0)]
+    mattes = _job_mattes(tmp_path, frames, "--point", "50,125", "--correct", "1:234,128")
     assert mattes[0][dogs[0]].mean() < 0.2  # not the subject before the correction
     assert mattes[1][dogs[1]].mean() > 0.8 and mattes[1][people[1]].mean() > 0.8
     assert mattes[-1][dogs[-1]].mean() > 0.8 and mattes[-1][people[-1]].mean() > 0.8
