@@ -42,6 +42,7 @@ SHADOW_EVEN = 0.12  # ... darkened this evenly across the channels ...
 SHADOW_SMOOTH = 0.03  # ... and smoothly: the grey ratio's Laplacian (4 neighbours) at most this ...
 SHADOW_PLAIN = 30.0  # ... on a plate within this (grey levels) of its surroundings (SHADOW_AROUND px)
 SHADOW_AROUND = 15
+GAIN_STEP = 2  # a still camera's exposure is measured on every GAIN_STEP-th pixel of each row and column
 CLEARLY_BACKGROUND = 0.2  # P(subject) from colour under which a learnt colour's "not background" is doubted (0.1-0.3: the same)
 
 
@@ -119,6 +120,11 @@ def channel_max(image: np.ndarray) -> np.ndarray:
     return cv2.max(cv2.max(d[0], d[1]), d[2])
 
 
+def _brightness(image: np.ndarray) -> np.ndarray:
+    """Mean of the three channels, float32 (the ratio of two of these is an exposure ratio)."""
+    return cv2.transform(np.ascontiguousarray(image, np.float32), np.full((1, 3), 1 / 3, np.float32))
+
+
 def temporal_median(samples: Sequence[np.ndarray]) -> np.ndarray:
     """Temporal median (float32) of same-sized frames: ``np.median`` over the samples, exactly.
 
@@ -187,6 +193,8 @@ class BackgroundPlate:
         # still camera: per pixel, updates running that showed one new colour, and that colour (``update``)
         self._jumps = None if full is None else np.zeros(self.valid.shape, np.uint8)
         self._jump_colour = None if full is None else np.zeros(self.image.shape, np.float32)
+        # still camera: the plate's brightness as prepared, the fixed yardstick of the exposure (``fit_gain``)
+        self._anchor = None if full is None else _brightness(self.image[::GAIN_STEP, ::GAIN_STEP])
         self.gain = 1.0
 
     def tolerance(self, roi: tuple[slice, slice] | None = None) -> np.ndarray:
@@ -210,7 +218,7 @@ class BackgroundPlate:
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         self.image = cv2.warpAffine(self.image, m, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE)
         self.valid = cv2.warpAffine(self.valid, m, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        self.full = self.from_median = self._jumps = self._jump_colour = None
+        self.full = self.from_median = self._jumps = self._jump_colour = self._anchor = None
 
     def doubtful(self, posterior: np.ndarray, p_plate: np.ndarray, roi: tuple[slice, slice]) -> np.ndarray | None:
         """Where a still camera's plate says "subject" (``p_plate`` > 0.5) from a colour it learnt
@@ -228,7 +236,20 @@ class BackgroundPlate:
         return ~self.from_median[roi] & (posterior < CLEARLY_BACKGROUND) & (p_plate > 0.5)
 
     def fit_gain(self, small: np.ndarray, background: np.ndarray) -> None:
-        """Exposure of this frame relative to the plate, from pixels believed to be background."""
+        """Exposure of this frame relative to the plate, from pixels believed to be background.
+
+        A still camera's gain is measured against the plate as it was prepared (the clip's median),
+        as the median of the pixels' brightness ratios, where the plate is still the median. Why:
+        the plate learns ``seen / gain``, so measured against the plate as it now is, a gain a little
+        off is learnt back into the plate and never corrected; with the mean ratio a little low in
+        most frames (her shadow, the dark dog passing), it drifted down by itself, 1.0 -> 0.87 over
+        ../shared/media/dog.mp4 with no change of light. The tracking plate learnt it along, but the
+        full-resolution plate of the edge solve does not learn: the background around the subject
+        read 13 % brighter than the plate, partly subject, and the leaves round her head came in.
+        """
+        if self._anchor is not None:
+            self._fit_still_gain(small, background)
+            return
         sel = (background & (self.valid > 0.9)).view(np.uint8)
         if cv2.countNonZero(sel) < 200:
             return
@@ -236,6 +257,14 @@ class BackgroundPlate:
         den = sum(cv2.mean(self.image, sel)[:3])
         if den > 0:
             self.gain = float(np.clip(num / den, 0.7, 1.4))
+
+    def _fit_still_gain(self, small: np.ndarray, background: np.ndarray) -> None:
+        step = (slice(None, None, GAIN_STEP), slice(None, None, GAIN_STEP))
+        sel = background[step] & self.from_median[step] & (self.valid[step] > 0.9) & (self._anchor > 8.0)
+        if np.count_nonzero(sel) < 200 // (GAIN_STEP * GAIN_STEP):
+            return
+        ratio = _brightness(small[step])[sel] / self._anchor[sel]
+        self.gain = float(np.clip(np.median(ratio), 0.7, 1.4))
 
     def evidence(self, small: np.ndarray, roi: tuple[slice, slice] | None = None,
                  tolerance: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
