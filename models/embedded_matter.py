@@ -56,7 +56,7 @@ from models.embedded.motion import STILL_PX, FlowTracker, camera_motion, is_stil
 from models.embedded.movers import PUSH, BackgroundMovers
 from models.embedded.palette import NEAR, palette_distance, subject_palette
 from models.embedded.parts import LOOSE_NEAR, LooseEvidence, subject_parts
-from models.embedded.plate import BackgroundPlate, channel_max
+from models.embedded.plate import EXPOSURE_STEADY, BackgroundPlate, at_exposure, channel_max, exposure_ratio
 from models.embedded.reacquire import LostSubject
 from models.embedded.still_camera import StillCamera, look_at
 
@@ -248,15 +248,20 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
             # Where the subject stood still in the samples the median shows the subject: not a plate.
             same = channel_max(cv2.absdiff(small.astype(np.float32), plate)) < 20
             unknown = (cv2.dilate((fg & same).astype(np.uint8), self._kernel) > 0) | (agree < 0.5)
-            # Background seen now, away from the subject, fills the holes of the median.
+            # Background seen now, away from the subject, fills the holes of the median, at the
+            # median's exposure (the prompt frame's may differ: a phone's follows the scene).
+            gain = exposure_ratio(small, plate, ~near & ~unknown) or 1.0
+            gain = 1.0 if abs(gain - 1.0) < EXPOSURE_STEADY else gain
             fill = unknown & ~near
-            plate[fill] = small[fill]
+            plate[fill] = at_exposure(small, gain)[fill]
             unknown &= ~fill
             full = self._still.full_median
             h, w = full.shape[:2]
             fill_full = cv2.resize(fill.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-            full[fill_full] = frame[fill_full]
-            return BackgroundPlate(plate, ~unknown, full)
+            full[fill_full] = at_exposure(frame, gain)[fill_full]
+            still = BackgroundPlate(plate, ~unknown, full)
+            still.gain = gain
+            return still
         return BackgroundPlate(small, ~near)
 
     def _follow_camera(self, flow: np.ndarray, carried: np.ndarray) -> None:

@@ -9,7 +9,14 @@ import numpy as np
 from models.embedded.edges import Sampler, gather, solve_alpha, spread_colours
 from models.embedded.motion import camera_motion, is_still
 from models.embedded.palette import localise, nearest_colour, pick_from_palette, subject_palette
-from models.embedded.plate import JUMP_LOOKS, BackgroundPlate, channel_max, median_plate, temporal_median
+from models.embedded.plate import (
+    JUMP_LOOKS,
+    BackgroundPlate,
+    channel_max,
+    even_exposure,
+    median_plate,
+    temporal_median,
+)
 from models.embedded_matter import EmbeddedMatter
 
 
@@ -355,3 +362,21 @@ def test_a_still_cameras_exposure_gauge_follows_a_change_of_light():
         plate.fit_gain(frame, np.ones((60, 80), bool))
         assert abs(plate.gain - light) < 0.015, (light, plate.gain)
         plate.update(frame, np.ones((60, 80), bool))  # what the plate learns does not move the yardstick
+
+
+def test_even_exposure_brings_a_clip_lit_two_ways_to_one_exposure_and_leaves_a_steady_one_alone():
+    rng = np.random.default_rng(2)
+    scene = cv2.GaussianBlur(rng.uniform(30, 200, (54, 96, 3)).astype(np.float32), (0, 0), 2)
+    samples = []
+    for i in range(12):
+        s = scene * (1.0 if i < 5 else 1.15)  # the light changed after the fifth sample
+        s[20:40, 6 * i:6 * i + 12] = 250  # a subject walking across
+        samples.append(np.clip(s, 0, 255).astype(np.uint8))
+    assert median_plate(samples) is None  # taken for a moving camera
+    evened, exposures = even_exposure(samples)
+    assert np.allclose(exposures[:5], 1 / 1.15, atol=0.01) and np.all(exposures[5:] == 1.0)
+    med, _ = median_plate(evened)
+    assert np.abs(med - scene * 1.15).max() < 4  # the median's exposure: the most samples'
+    steady = [np.clip(scene * (1 + 0.01 * (-1) ** i), 0, 255).astype(np.uint8) for i in range(8)]
+    kept, gains = even_exposure(steady)
+    assert np.all(gains == 1.0) and all(k is s for k, s in zip(kept, steady, strict=True))

@@ -19,7 +19,7 @@ import numpy as np
 
 from models.base import SampleSource
 from models.embedded.motion import FlowTracker
-from models.embedded.plate import look_at_clip, temporal_median
+from models.embedded.plate import at_exposure, look_at_clip, temporal_median
 
 logger = logging.getLogger(__name__)
 
@@ -57,4 +57,5 @@ def look_at(source: SampleSource, downscale: Callable[[np.ndarray], np.ndarray])
         logger.info("embedded matter: no still camera (a moving one, or nothing to look at): no plate")
         return None
     logger.info("embedded matter: still camera in %d samples", len(look.samples))
-    return StillCamera(look.median, look.agree, temporal_median(look.samples), look.looks)
+    evened = [at_exposure(s, g) for s, g in zip(look.samples, look.exposures, strict=True)]
+    return StillCamera(look.median, look.agree, temporal_median(evened), look.looks)
