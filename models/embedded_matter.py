@@ -49,6 +49,7 @@ from core.exceptions import EmptyMaskError, MaskSizeError, PromptError
 from core.grain import smoothed, smoothing_for
 from models.base import Matter, SampleSource, as_sample_source
 from models.embedded import others as other_bodies
+from models.embedded import steady
 from models.embedded.colour import ColourModel
 from models.embedded.full_edges import FullResolutionEdges, disc, distance_outside
 from models.embedded.guided import gray_coefficients
@@ -58,6 +59,7 @@ from models.embedded.palette import NEAR, palette_distance, subject_palette
 from models.embedded.parts import LOOSE_NEAR, LooseEvidence, subject_parts
 from models.embedded.plate import EXPOSURE_STEADY, BackgroundPlate, at_exposure, channel_max, exposure_ratio
 from models.embedded.reacquire import LostSubject
+from models.embedded.steady import Steadier
 from models.embedded.still_camera import StillCamera, look_at
 
 logger = logging.getLogger(__name__)
@@ -70,6 +72,7 @@ _ROI_ALIGN = 16
 _FAR_FROM_PALETTE = 45.0  # grey levels from the palette: not the subject's colour (palette.NEAR: it is)
 LOST = 0.1  # x the subject's prompt-frame area: carrying less than this, the subject is looked for
 _SHADOW_HELD = 0.7  # carried alpha under which the last frame's shadow stays shadow
+_STEADY_PX = 0.05  # tracking px: a hand-held frame's offset under this is not worth a shift
 _ROI_MARGIN = 8  # tracking-res px beyond the reach of the edge zone: the filters' support
 
 
@@ -110,6 +113,8 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         self.shaded: np.ndarray | None = None  # float32 0/1: where the last frame had the subject's shadow
         self.frames_seen = 0
         self.grain_px: float | None = None  # the tracking frames' smoothing (core/grain.py), once decided
+        self._steady: Steadier | None = None  # a hand-held still camera: frames shifted onto the median
+        self._offset: tuple[float, float] | None = None  # this frame's shift, when it has one
 
     # --- sizes --------------------------------------------------------------------------
     def _shrink(self, frame: np.ndarray) -> np.ndarray:
@@ -164,6 +169,8 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         self._full_size = None
         if self.grain_px is None:  # not prepared (a photo, a preview): from this frame
             self.grain_px = self._decide_grain(frame)
+        self._steady = Steadier(self._still.median) if self._still is not None and self._still.swayed else None
+        frame, m = self._steadied(frame, m)
         small = self._shrink(frame)
         self._full_size = (w, h)
         sw, sh = small.shape[1], small.shape[0]
@@ -189,11 +196,12 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         self.prev_alpha = fg.astype(np.float32)
         self.shaded = np.zeros(fg.shape, np.float32)
         self.frames_seen = 1
-        return self._finish(frame, small, fg, self._roi(fg), hard=mask.astype(np.float32) >= 0.5)
+        return self._unsteadied(self._finish(frame, small, fg, self._roi(fg), hard=m >= 0.5))
 
     def step(self, frame: np.ndarray) -> np.ndarray:
         if self.frames_seen == 0:
             raise PromptError("step() before start()", "give the first frame and its mask to start()")
+        frame, _ = self._steadied(frame)
         small = self._shrink(frame)
         gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         flow = self.flow.backward(gray, self.prev_gray)
@@ -227,7 +235,7 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         self.prev_gray = gray
         self.prev_small = small
         self.frames_seen += 1
-        return self._finish(frame, small, fg, roi, d_out=d_out, carried=carried, blind=blind)
+        return self._unsteadied(self._finish(frame, small, fg, roi, d_out=d_out, carried=carried, blind=blind))
 
     def close(self) -> None:
         self.plate = None
@@ -236,6 +244,36 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         self._still = None
 
     # --- steps ----------------------------------------------------------------------------
+    def _steadied(self, frame: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """``frame`` (and the start's ``mask``) shifted onto a hand-held camera's median, or as they are
+        (models/embedded/steady.py). The background to fit on: away from the subject's last matte
+        (the start's mask). Not also where the frame agrees with the median, as the look does with
+        the prompt frame: the median is softer than a frame, and that left out the textured
+        background the fit needs (offsets 1 px off, the plate taken for moved).
+        """
+        self._offset = None
+        if self._steady is None:
+            return frame, mask
+        small = self._tracking_size(frame)
+        if mask is not None and self._still is not None and self._still.is_prompt(small):
+            return frame, mask  # the prompt frame: what the samples were aligned with
+        sh, sw = small.shape[:2]
+        subject = cv2.resize(mask, (sw, sh), interpolation=cv2.INTER_AREA) > 0.02 if mask is not None \
+            else self.prev_alpha > 0.02
+        background = ~self._within(subject, self.band_px if mask is None else 0.04 * max(sw, sh))
+        offset = self._steady.follow(small, background)
+        if max(abs(offset[0]), abs(offset[1])) < _STEADY_PX:
+            return frame, mask
+        self._offset = offset
+        scale = frame.shape[1] / sw
+        return steady.shift(frame, offset, scale), None if mask is None else steady.shift(mask, offset, scale)
+
+    def _unsteadied(self, alpha: np.ndarray) -> np.ndarray:
+        """The matte of a steadied frame, shifted back onto the frame as it came."""
+        if self._offset is None:
+            return alpha
+        return np.clip(steady.unshift(alpha, self._offset, alpha.shape[1] / self.prev_alpha.shape[1]), 0.0, 1.0)
+
     @staticmethod
     def _within(mask: np.ndarray, r: float) -> np.ndarray:
         """Pixels within ``r`` px of ``mask`` (a wide dilation; a distance transform is cheaper)."""

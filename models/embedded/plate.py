@@ -24,6 +24,7 @@ import numpy as np
 
 from core.compositing import long_side_size, shrink
 from models.base import SampleSource
+from models.embedded import steady
 from models.embedded.motion import camera_moves
 
 logger = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ class ClipLook:
     agree: np.ndarray  # per pixel, the share of the samples that agree with the median
     samples: list[np.ndarray]  # the frames spread over the clip (one size), as decoded
     exposures: np.ndarray  # each sample's exposure relative to the median's (``even_exposure``)
+    offsets: list[tuple[float, float]] | None  # a hand-held camera: each sample's sway (px at the median's size)
     looks: tuple[np.ndarray, np.ndarray] | None  # the two first looks, downscaled: the prompt frame first
 
 
@@ -154,10 +156,16 @@ def look_at_clip(source: SampleSource, downscale: Callable[[np.ndarray], np.ndar
     shape = samples[0].shape[:2]
     same = [s for s in samples if s.shape[:2] == shape]
     evened, exposures = even_exposure([downscale(s) for s in same])
+    offsets = steady.sample_offsets(evened, looks[0] if looks is not None else evened[0])
+    swayed = steady.swayed(offsets)
+    if swayed:  # a hand-held still camera: the samples aligned with the prompt frame (steady.py)
+        evened = [steady.shift(e, o) for e, o in zip(evened, offsets, strict=True)]
     plate = median_plate(evened)
-    logger.debug("look at the clip: %s camera in %d samples, exposures %s",
-                 "still" if plate is not None else "moving", len(same), np.round(exposures, 3))
-    return None if plate is None else ClipLook(plate[0], plate[1], same, exposures, looks)
+    logger.debug("look at the clip: %s camera in %d samples, exposures %s, sway %s",
+                 "still" if plate is not None else "moving", len(same), np.round(exposures, 3),
+                 np.round(offsets, 2).tolist() if swayed else "none")
+    return None if plate is None else ClipLook(plate[0], plate[1], same, exposures,
+                                               offsets if swayed else None, looks)
 
 
 def channel_max(image: np.ndarray) -> np.ndarray:

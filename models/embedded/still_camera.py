@@ -20,6 +20,7 @@ import numpy as np
 from models.base import SampleSource
 from models.embedded.motion import FlowTracker
 from models.embedded.plate import at_exposure, look_at_clip, temporal_median
+from models.embedded.steady import shift
 
 logger = logging.getLogger(__name__)
 
@@ -34,16 +35,21 @@ class StillCamera:
     agree: np.ndarray  # per pixel, the share of the samples that agree with the median
     full_median: np.ndarray  # float32 RGB, the clip's size
     looks: tuple[np.ndarray, np.ndarray] | None  # RGB at tracking size, the prompt frame first
+    swayed: bool = False  # hand-held: each frame is shifted onto the median (models/embedded/steady.py)
 
     def own_copy(self) -> StillCamera:
         """A copy whose plates may be changed in place (the two matters of a job share the look)."""
         return replace(self, median=self.median.copy(), full_median=self.full_median.copy())
 
+    def is_prompt(self, small: np.ndarray) -> bool:
+        """True when ``small`` (tracking size) is the first look: the prompt frame."""
+        return self.looks is not None and self.looks[0].shape == small.shape and \
+            cv2.norm(self.looks[0], small, cv2.NORM_INF) <= 2
+
     def prompt_motion(self, small: np.ndarray, flow: FlowTracker) -> np.ndarray | None:
         """Where each pixel of the prompt frame ``small`` goes by the second look (flow), or None
         when the first look is not this frame (samples given as a list of frames)."""
-        if self.looks is None or self.looks[0].shape != small.shape or \
-                cv2.norm(self.looks[0], small, cv2.NORM_INF) > 2:
+        if not self.is_prompt(small):
             return None
         first, later = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in self.looks)
         return flow.backward(first, later)
@@ -58,4 +64,8 @@ def look_at(source: SampleSource, downscale: Callable[[np.ndarray], np.ndarray])
         return None
     logger.info("embedded matter: still camera in %d samples", len(look.samples))
     evened = [at_exposure(s, g) for s, g in zip(look.samples, look.exposures, strict=True)]
-    return StillCamera(look.median, look.agree, temporal_median(evened), look.looks)
+    if look.offsets is not None:  # a hand-held camera: the full-size samples aligned as the small ones were
+        scale = look.samples[0].shape[1] / look.median.shape[1]
+        evened = [shift(s, o, scale) for s, o in zip(evened, look.offsets, strict=True)]
+        logger.info("embedded matter: a hand-held still camera: frames steadied onto the median")
+    return StillCamera(look.median, look.agree, temporal_median(evened), look.looks, look.offsets is not None)

@@ -1,0 +1,145 @@
+"""A hand-held "still" camera: frames that sway a few pixels, steadied onto the clip's median.
+
+Why: the still camera's plate is the temporal median of frames spread over the clip, compared with
+every frame pixel by pixel. A phone held by hand drifts a few pixels over seconds, a fraction of a
+pixel a frame: the look at the clip still found a still camera, but the median was smeared and
+every frame lay a little off it, so the edges of the whole background (foliage, a kerb) differed
+from the plate and came into the matte (../shared/media/dog.mp4 swayed +-4 px: the woman's matte
+spread over the hedge and the pavement). Followed as a moving camera instead, the plate lost what
+makes a still camera's matte good, with the same result.
+
+So the samples are aligned with the prompt frame before their median is taken, and when they
+swayed, each frame is shifted onto the median before it is matted and its matte shifted back:
+the matter sees a camera that does not move. The shift is a translation found by ECC (OpenCV's
+``findTransformECC``) on the background, to a few hundredths of a tracking pixel; the subject and
+whatever else moves is left out of the fit by a mask.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+SWAY_PX = 0.3  # tracking px: samples this close to the reference are taken as they are (a still camera)
+MOST_SWAY = 0.04  # x the long side: a sample further off is a moving camera, not a hand-held still one
+AGREE = 20.0  # grey levels: where an aligned sample agrees with the reference, the background (the fit's mask)
+TEXTURE = 100.0  # Sobel magnitude (grey levels, 3x3): a pixel of the background a sway changes
+TEXTURED_SHARE = 0.02  # of the frame: less texture than this, and a sway changes too little to matter
+CLOSE = 8.0  # grey levels: a textured pixel this close to the reference is aligned with it
+ALIGNS_BETTER = 0.05  # of the textured background: a sample's fit must make this much more of it agree
+SOFT = 2.0  # px (tracking size): the softening under which a hand's sway is no difference
+_AROUND = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+_ECC_STOP = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-4)
+
+
+def gray(image: np.ndarray) -> np.ndarray:
+    """float32 grey of an RGB image (the registrations' input)."""
+    return cv2.cvtColor(np.ascontiguousarray(image, np.uint8) if image.dtype != np.uint8 else image,
+                        cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+def shift(image: np.ndarray, offset: tuple[float, float], scale: float = 1.0) -> np.ndarray:
+    """``image`` moved by ``-offset`` x ``scale`` px (x, y): what lay at ``p + offset`` is at ``p`` then.
+    Edges are repeated into the strip that opens."""
+    h, w = image.shape[:2]
+    m = np.float32([[1, 0, offset[0] * scale], [0, 1, offset[1] * scale]])
+    return cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def unshift(image: np.ndarray, offset: tuple[float, float], scale: float = 1.0) -> np.ndarray:
+    """The inverse of ``shift``: ``image`` moved by ``+offset`` x ``scale`` px."""
+    return shift(image, (-offset[0], -offset[1]), scale)
+
+
+def register(reference: np.ndarray, image: np.ndarray, where: np.ndarray | None = None,
+             start: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float] | None:
+    """Offset (x, y) of ``image`` from ``reference`` (float32 grey, one size): ``image(p + offset)``
+    shows what ``reference(p)`` does. ``where``: the pixels to fit on (uint8, 1 = background).
+    None when the fit fails (too little texture, or nothing alike)."""
+    warp = np.float32([[1, 0, start[0]], [0, 1, start[1]]])
+    try:
+        _, warp = cv2.findTransformECC(reference, image, warp, cv2.MOTION_TRANSLATION, _ECC_STOP, where, 3)
+    except cv2.error:
+        return None
+    return float(warp[0, 2]), float(warp[1, 2])
+
+
+def sample_offsets(samples: list[np.ndarray], reference: np.ndarray) -> list[tuple[float, float]]:
+    """Each sample's offset from ``reference`` (RGB images of one size); (0, 0) where none is found
+    that aligns it better (too little texture to hold on to, or a fit beyond ``MOST_SWAY``: a
+    moving camera, which the median's agreement then tells).
+
+    A first fit at half size on what stays alike once both are softened (a sway of a few px is
+    smoothed over, a moving subject is not); a sample that swayed then gets a fit at full size on
+    what agrees with the reference once aligned, kept if it correlates with the reference better
+    than the sample as it is. A still camera's samples stop after the first (about 0.5 ms each
+    at 384 x 216).
+    """
+    ref = gray(reference)
+    half_ref = cv2.pyrDown(ref)
+    soft_ref = cv2.GaussianBlur(half_ref, (0, 0), SOFT / 2)
+    most = MOST_SWAY * max(ref.shape)
+    grad = cv2.magnitude(cv2.Sobel(ref, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(ref, cv2.CV_32F, 0, 1, ksize=3))
+    textured = grad > TEXTURE  # where a sway of a pixel changes what is seen
+    offsets: list[tuple[float, float]] = []
+    for sample in samples:
+        image = gray(sample)
+        half = cv2.pyrDown(image)
+        unlike = (cv2.absdiff(cv2.GaussianBlur(half, (0, 0), SOFT / 2), soft_ref) >= AGREE).view(np.uint8)
+        alike = 1 - cv2.dilate(unlike, _AROUND)  # and not right beside what moved (its softened edge)
+        coarse = register(half_ref, half, alike)
+        if coarse is None or max(abs(coarse[0]), abs(coarse[1])) * 2 > most:
+            offsets.append((0.0, 0.0))
+            continue
+        first = (coarse[0] * 2, coarse[1] * 2)
+        if max(abs(first[0]), abs(first[1])) < SWAY_PX / 2:
+            offsets.append(first)
+            continue
+        agree = (cv2.absdiff(shift(image, first), ref) < AGREE).view(np.uint8)
+        fitted = register(ref, image, agree, first) or first
+        where = textured & (cv2.resize(alike, (ref.shape[1], ref.shape[0]), interpolation=cv2.INTER_NEAREST) > 0)
+        kept = max(abs(fitted[0]), abs(fitted[1])) <= most and _aligns(ref, image, fitted, where)
+        offsets.append(fitted if kept else (0.0, 0.0))
+    return offsets
+
+
+def _aligns(ref: np.ndarray, image: np.ndarray, offset: tuple[float, float], where: np.ndarray) -> bool:
+    """True when shifting ``image`` by ``offset`` makes clearly more of the textured background
+    ``where`` (bool) agree with ``ref``. A camera's sway does that; a fit that followed something
+    large moving across a plain scene (a passer-by) does not: the background's texture disagrees
+    after it. Too little texture to say: False (a plain scene needs no steadying either)."""
+    count = np.count_nonzero(where)
+    if count < TEXTURED_SHARE * where.size:
+        return False
+    before = np.count_nonzero((cv2.absdiff(image, ref) < CLOSE) & where)
+    after = np.count_nonzero((cv2.absdiff(shift(image, offset), ref) < CLOSE) & where)
+    return after - before > ALIGNS_BETTER * count
+
+
+def swayed(offsets: list[tuple[float, float]]) -> bool:
+    """True when any sample lies ``SWAY_PX`` or more off the reference."""
+    return any(max(abs(x), abs(y)) >= SWAY_PX for x, y in offsets)
+
+
+class Steadier:
+    """Finds each frame's offset from a still camera's median (tracking size), frame after frame."""
+
+    def __init__(self, median: np.ndarray) -> None:
+        self.reference = gray(np.clip(median, 0, 255).astype(np.uint8))
+        self.offset = (0.0, 0.0)
+        self._most = MOST_SWAY * max(self.reference.shape)
+
+    def follow(self, small: np.ndarray, background: np.ndarray | None) -> tuple[float, float]:
+        """This frame's offset (``small``: RGB at tracking size; ``background``: bool, where the
+        subject is not, in the median's geometry), starting from the last one. A failed fit, or one
+        beyond ``MOST_SWAY``, keeps the last offset."""
+        where = None if background is None else background.view(np.uint8)
+        found = register(self.reference, gray(small), where, self.offset)
+        if found is not None and max(abs(found[0]), abs(found[1])) <= self._most:
+            self.offset = found
+        return self.offset
