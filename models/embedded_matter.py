@@ -3,6 +3,8 @@
 Per frame, at tracking resolution (``preset.embedded_scale_px`` on the long side):
 1. dense optical flow (DIS) carries the previous matte onto the new frame;
 2. the camera's own motion is fitted to the background's flow and moves the background plate;
+   a hand-held still camera's frames are first shifted onto the clip's median, and their mattes
+   back (models/embedded/steady.py); each frame is compared at its own exposure (exposure.py);
 3. three pieces of evidence are fused in log-odds: the carried matte, the subject/background
    colour models, and the difference from the background plate (where the plate is known);
    the carried matte limits where the subject can be (a band around it), so clutter far away
@@ -12,7 +14,7 @@ Per frame, at tracking resolution (``preset.embedded_scale_px`` on the long side
    frame (a hand touching it) are followed too, and never annexed (models/embedded/others.py);
    where the subject's own colour already matched the plate a frame ago (a white dog over pale
    concrete), neither the plate nor the colour models can tell it from the background there, and
-   the carried matte decides (``_plate_blind``); the subject's shadow beside it (the plate darkened
+   the carried matte decides (``BackgroundPlate.blind_to``); the subject's shadow beside it (the plate darkened
    evenly and smoothly) is background (``BackgroundPlate.shadow``); with a still camera, once nothing is carried any
    more (the subject left the frame), what comes back in its size and colours is taken up again
    (``_find_if_lost``, models/embedded/reacquire.py);
@@ -49,15 +51,14 @@ from core.exceptions import EmptyMaskError, MaskSizeError, PromptError
 from core.grain import smoothed, smoothing_for
 from models.base import Matter, SampleSource, as_sample_source
 from models.embedded import others as other_bodies
-from models.embedded import steady
 from models.embedded.colour import ColourModel
 from models.embedded.full_edges import FullResolutionEdges, disc, distance_outside
 from models.embedded.guided import gray_coefficients
 from models.embedded.motion import STILL_PX, FlowTracker, camera_motion, is_still
 from models.embedded.movers import PUSH, BackgroundMovers
-from models.embedded.palette import NEAR, palette_distance, subject_palette
+from models.embedded.palette import subject_palette
 from models.embedded.parts import LOOSE_NEAR, LooseEvidence, subject_parts
-from models.embedded.plate import EXPOSURE_STEADY, BackgroundPlate, at_exposure, channel_max, exposure_ratio
+from models.embedded.plate import BackgroundPlate
 from models.embedded.reacquire import LostSubject
 from models.embedded.steady import Steadier
 from models.embedded.still_camera import StillCamera, look_at
@@ -69,10 +70,8 @@ _PLATE_EVERY = 4  # frames between updates of the whole plate (the ROI's part: e
 _PLATE_GAP = 0.5  # x band_px: the plate learns from pixels this far from the subject (swept 0.25-1: 0.5 best)
 _PLATE_CLEAR = 0.05  # ... and where the carried matte is below this (strands reaching out)
 _ROI_ALIGN = 16
-_FAR_FROM_PALETTE = 45.0  # grey levels from the palette: not the subject's colour (palette.NEAR: it is)
 LOST = 0.1  # x the subject's prompt-frame area: carrying less than this, the subject is looked for
 _SHADOW_HELD = 0.7  # carried alpha under which the last frame's shadow stays shadow
-_STEADY_PX = 0.05  # tracking px: a hand-held frame's offset under this is not worth a shift
 _ROI_MARGIN = 8  # tracking-res px beyond the reach of the edge zone: the filters' support
 
 
@@ -114,7 +113,6 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         self.frames_seen = 0
         self.grain_px: float | None = None  # the tracking frames' smoothing (core/grain.py), once decided
         self._steady: Steadier | None = None  # a hand-held still camera: frames shifted onto the median
-        self._offset: tuple[float, float] | None = None  # this frame's shift, when it has one
 
     # --- sizes --------------------------------------------------------------------------
     def _shrink(self, frame: np.ndarray) -> np.ndarray:
@@ -196,7 +194,8 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         self.prev_alpha = fg.astype(np.float32)
         self.shaded = np.zeros(fg.shape, np.float32)
         self.frames_seen = 1
-        return self._unsteadied(self._finish(frame, small, fg, self._roi(fg), hard=m >= 0.5))
+        alpha = self._finish(frame, small, fg, self._roi(fg), hard=m >= 0.5)
+        return self._steady.back(alpha) if self._steady else alpha
 
     def step(self, frame: np.ndarray) -> np.ndarray:
         if self.frames_seen == 0:
@@ -235,7 +234,8 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         self.prev_gray = gray
         self.prev_small = small
         self.frames_seen += 1
-        return self._unsteadied(self._finish(frame, small, fg, roi, d_out=d_out, carried=carried, blind=blind))
+        alpha = self._finish(frame, small, fg, roi, d_out=d_out, carried=carried, blind=blind)
+        return self._steady.back(alpha) if self._steady else alpha
 
     def close(self) -> None:
         self.plate = None
@@ -246,33 +246,17 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
     # --- steps ----------------------------------------------------------------------------
     def _steadied(self, frame: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """``frame`` (and the start's ``mask``) shifted onto a hand-held camera's median, or as they are
-        (models/embedded/steady.py). The background to fit on: away from the subject's last matte
-        (the start's mask). Not also where the frame agrees with the median, as the look does with
-        the prompt frame: the median is softer than a frame, and that left out the textured
-        background the fit needs (offsets 1 px off, the plate taken for moved).
-        """
-        self._offset = None
+        (models/embedded/steady.py); fitted away from the subject's last matte (the start's mask)."""
         if self._steady is None:
             return frame, mask
         small = self._tracking_size(frame)
-        if mask is not None and self._still is not None and self._still.is_prompt(small):
-            return frame, mask  # the prompt frame: what the samples were aligned with
-        sh, sw = small.shape[:2]
-        subject = cv2.resize(mask, (sw, sh), interpolation=cv2.INTER_AREA) > 0.02 if mask is not None \
-            else self.prev_alpha > 0.02
-        background = ~self._within(subject, self.band_px if mask is None else 0.04 * max(sw, sh))
-        offset = self._steady.follow(small, background)
-        if max(abs(offset[0]), abs(offset[1])) < _STEADY_PX:
+        if mask is None:
+            return self._steady.steadied(frame, small, self.prev_alpha > 0.02, self.band_px)
+        if self._still is not None and self._still.is_prompt(small):  # what the samples were aligned with
+            self._steady.shifted = None
             return frame, mask
-        self._offset = offset
-        scale = frame.shape[1] / sw
-        return steady.shift(frame, offset, scale), None if mask is None else steady.shift(mask, offset, scale)
-
-    def _unsteadied(self, alpha: np.ndarray) -> np.ndarray:
-        """The matte of a steadied frame, shifted back onto the frame as it came."""
-        if self._offset is None:
-            return alpha
-        return np.clip(steady.unshift(alpha, self._offset, alpha.shape[1] / self.prev_alpha.shape[1]), 0.0, 1.0)
+        subject = cv2.resize(mask, small.shape[1::-1], interpolation=cv2.INTER_AREA) > 0.02
+        return self._steady.steadied(frame, small, subject, 0.04 * max(small.shape[:2]), mask)
 
     @staticmethod
     def _within(mask: np.ndarray, r: float) -> np.ndarray:
@@ -282,24 +266,7 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
     def _initial_plate(self, frame: np.ndarray, small: np.ndarray, fg: np.ndarray,
                        near: np.ndarray) -> BackgroundPlate:
         if self._still is not None and self._still.median.shape == small.shape:
-            plate, agree = self._still.median, self._still.agree
-            # Where the subject stood still in the samples the median shows the subject: not a plate.
-            same = channel_max(cv2.absdiff(small.astype(np.float32), plate)) < 20
-            unknown = (cv2.dilate((fg & same).astype(np.uint8), self._kernel) > 0) | (agree < 0.5)
-            # Background seen now, away from the subject, fills the holes of the median, at the
-            # median's exposure (the prompt frame's may differ: a phone's follows the scene).
-            gain = exposure_ratio(small, plate, ~near & ~unknown) or 1.0
-            gain = 1.0 if abs(gain - 1.0) < EXPOSURE_STEADY else gain
-            fill = unknown & ~near
-            plate[fill] = at_exposure(small, gain)[fill]
-            unknown &= ~fill
-            full = self._still.full_median
-            h, w = full.shape[:2]
-            fill_full = cv2.resize(fill.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-            full[fill_full] = at_exposure(frame, gain)[fill_full]
-            still = BackgroundPlate(plate, ~unknown, full)
-            still.gain = gain
-            return still
+            return self._still.plate(frame, small, fg, near, self._kernel)
         return BackgroundPlate(small, ~near)
 
     def _follow_camera(self, flow: np.ndarray, carried: np.ndarray) -> None:
@@ -323,28 +290,6 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         found = self.lost.look(small, self.plate, self.palette, self.colours, others)
         return carried if found is None else np.maximum(carried, found.astype(np.float32))
 
-    def _plate_blind(self, before: np.ndarray, carried: np.ndarray, roi: tuple[slice, slice],
-                     tolerance: np.ndarray) -> np.ndarray:
-        """How far the plate is blind to the subject in the ROI (0..1): the carried subject, where its
-        colour one frame ago (``before``, brought along the flow) matched the plate and is one of
-        the subject's own colours.
-
-        There a pixel that matches the plate says nothing: a white dog over pale concrete matches it
-        as well as the concrete does. Without this the plate's "background" wins over the carried
-        matte, and the edge solve reads the fur as partly transparent, a little more each frame.
-        Background that got into the matte matches the plate too, but its colours are not the
-        subject's: the plate stays free to take it out.
-        """
-        blind = carried * (1.0 - self.plate.stands_out(before, roi, tolerance))
-        if self.palette is None:
-            return blind
-        flat = blind.reshape(-1)
-        idx = np.flatnonzero(flat > 0.01)
-        dist = palette_distance(before.reshape(-1, 3)[idx], self.palette)
-        flat[idx] *= np.clip((_FAR_FROM_PALETTE - dist) * np.float32(1 / (_FAR_FROM_PALETTE - NEAR)), 0.0, 1.0)
-        flat[flat <= 0.01] = 0.0
-        return blind
-
     def _roi(self, subject: np.ndarray) -> tuple[slice, slice] | None:
         """The part of the tracking frame where anything about the subject can change this frame.
 
@@ -365,13 +310,13 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
     def _decide(self, small: np.ndarray, carried: np.ndarray, roi: tuple[slice, slice],
                 before: np.ndarray, was_shaded: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Fuse the evidence into this frame's subject mask (bool, the ROI of the tracking frame); also
-        where the plate is blind to the subject (``_plate_blind``), which the edge solve needs too, and
+        where the plate is blind to the subject (``BackgroundPlate.blind_to``), which the edge solve needs too, and
         the subject's shadow beside it (bool; ``was_shaded``: the last frame's, brought along the flow)."""
         sep = self.colours.separability()
         logit = 1.6 * _logit(carried)
         tolerance = self.plate.tolerance(roi)
         p_plate, trust = self.plate.evidence(small, roi, tolerance)
-        blind = self._plate_blind(before, carried, roi, tolerance)
+        blind = self.plate.blind_to(before, carried, roi, tolerance, self.palette)
         posterior = self.colours.posterior(small)
         logit += (0.4 + 1.0 * sep) * _logit(posterior) * (1.0 - blind)
         trust *= 1.0 - blind

@@ -7,16 +7,11 @@ import media
 import numpy as np
 
 from models.embedded.edges import Sampler, gather, solve_alpha, spread_colours
+from models.embedded.exposure import even_exposure
+from models.embedded.median import temporal_median
 from models.embedded.motion import camera_motion, is_still
 from models.embedded.palette import localise, nearest_colour, pick_from_palette, subject_palette
-from models.embedded.plate import (
-    JUMP_LOOKS,
-    BackgroundPlate,
-    channel_max,
-    even_exposure,
-    median_plate,
-    temporal_median,
-)
+from models.embedded.plate import JUMP_LOOKS, BackgroundPlate, channel_max, median_plate
 from models.embedded_matter import EmbeddedMatter
 
 

@@ -227,7 +227,7 @@ def test_the_plate_is_blind_only_to_subject_colours_it_cannot_tell_from_the_back
     carried = mask.astype(np.float32)
     carried[170:200, 20:80] = 1.0
     roi = (slice(0, 216), slice(0, 384))
-    blind = matter._plate_blind(before, carried, roi, matter.plate.tolerance(roi))
+    blind = matter.plate.blind_to(before, carried, roi, matter.plate.tolerance(roi), matter.palette)
     assert blind[65:155, 185:255].min() > 0.95  # the fur
     assert blind[65:155, 105:175].max() < 0.05  # the patch
     assert blind[172:198, 22:78].max() < 0.05  # the grass

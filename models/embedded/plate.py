@@ -25,12 +25,14 @@ import numpy as np
 from core.compositing import long_side_size, shrink
 from models.base import SampleSource
 from models.embedded import steady
+from models.embedded.exposure import brightness, even_exposure, exposure_ratio
+from models.embedded.median import temporal_median
 from models.embedded.motion import camera_moves
+from models.embedded.palette import NEAR, palette_distance
 
 logger = logging.getLogger(__name__)
 
 STILL_TOLERANCE = 12.0  # grey levels: a sample agrees with the median within this
-EXPOSURE_STEADY = 0.03  # a sample this close to the samples' exposure is taken as it is
 STILL_AGREEMENT = 0.6  # a still camera: in most samples, most pixels agree with the median
 BACKGROUND_SIDE = 480  # long side of ``still_background``
 MOVING_FRACTION = 2.0 / 384  # the two first looks shifted by this much of the long side: a moving camera
@@ -45,6 +47,7 @@ SHADOW_SMOOTH = 0.03  # ... and smoothly: the grey ratio's Laplacian (4 neighbou
 SHADOW_PLAIN = 30.0  # ... on a plate within this (grey levels) of its surroundings (SHADOW_AROUND px)
 SHADOW_AROUND = 15
 GAIN_STEP = 2  # a still camera's exposure is measured on every GAIN_STEP-th pixel of each row and column
+FAR_FROM_PALETTE = 45.0  # grey levels from the palette: not the subject's colour (palette.NEAR: it is)
 CLEARLY_BACKGROUND = 0.2  # P(subject) from colour under which a learnt colour's "not background" is doubted (0.1-0.3: the same)
 
 
@@ -64,49 +67,6 @@ def median_plate(samples: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]
     if np.mean(agree >= STILL_AGREEMENT) < 0.8:
         return None
     return med, close.mean(axis=0).astype(np.float32)
-
-
-def even_exposure(samples: Sequence[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
-    """The samples brought to one exposure, and each one's exposure relative to their median.
-
-    Why: a phone's exposure follows the scene (a white shirt walks in, the sun comes out). The
-    samples of a still camera whose exposure changed halfway then agree with their median nowhere
-    near enough, the camera was taken to be moving and the whole clip matted without a plate
-    (../shared/media/dog.mp4 brightened 12 % from frame 120 on: IoU 0.73 against the same job on
-    the clip as it was, before the change; 0.34 after it). Each sample's exposure is the median of
-    its pixels' brightness ratios to the samples' median, which the background decides; samples
-    within ``EXPOSURE_STEADY`` of it are left as they are.
-    """
-    if len(samples) < 2:
-        return list(samples), np.ones(len(samples))
-    step = (slice(None, None, 4), slice(None, None, 4))
-    then = _brightness(temporal_median(samples)[step])
-    lit = then > 8.0
-    if not lit.any():
-        return list(samples), np.ones(len(samples))
-    gains = np.array([float(np.median(_brightness(s[step])[lit] / then[lit])) for s in samples])
-    gains[np.abs(gains - 1.0) < EXPOSURE_STEADY] = 1.0
-    return [at_exposure(s, g) for s, g in zip(samples, gains, strict=True)], gains
-
-
-def exposure_ratio(now: np.ndarray, then: np.ndarray, where: np.ndarray) -> float | None:
-    """How much brighter ``now`` (RGB) is than ``then`` (RGB, or its ``_brightness`` already) at the
-    pixels ``where`` (bool): the median of their brightness ratios, within 0.7-1.4. None when too
-    few of them are lit to say."""
-    then = then if then.ndim == 2 else _brightness(then)
-    sel = where & (then > 8.0)  # black pixels say nothing about the light
-    if np.count_nonzero(sel) < 50:
-        return None
-    return float(np.clip(np.median(_brightness(now)[sel] / then[sel]), 0.7, 1.4))
-
-
-def at_exposure(image: np.ndarray, gain: float) -> np.ndarray:
-    """``image`` with its exposure divided by ``gain`` (same dtype; uint8 saturates)."""
-    if gain == 1.0:
-        return image
-    if image.dtype == np.uint8:
-        return cv2.convertScaleAbs(image, alpha=1.0 / gain)
-    return (image / np.float32(gain)).astype(image.dtype)
 
 
 def still_background(source: SampleSource, side: int = BACKGROUND_SIDE) -> np.ndarray | None:
@@ -175,67 +135,6 @@ def channel_max(image: np.ndarray) -> np.ndarray:
     return cv2.max(cv2.max(d[0], d[1]), d[2])
 
 
-def _brightness(image: np.ndarray) -> np.ndarray:
-    """Mean of the three channels, float32 (the ratio of two of these is an exposure ratio)."""
-    return cv2.transform(np.ascontiguousarray(image, np.float32), np.full((1, 3), 1 / 3, np.float32))
-
-
-def temporal_median(samples: Sequence[np.ndarray]) -> np.ndarray:
-    """Temporal median (float32) of same-sized frames: ``np.median`` over the samples, exactly.
-
-    uint8 samples go through a sorting network cut down to the comparators the middle values
-    depend on, each one element-wise ``cv2.min`` / ``cv2.max`` over whole frames: 16 samples of a
-    720p frame take about 30 ms instead of 400 ms for ``np.median``. That time is spent before the
-    first frame of a still-camera job, on one core. Other dtypes use ``np.median`` in strips.
-    """
-    if samples[0].dtype == np.uint8 and 2 <= len(samples) <= 32:
-        return _network_median(samples)
-    h = samples[0].shape[0]
-    out = np.empty(samples[0].shape, np.float32)
-    step = max(8, h // 8)
-    for y in range(0, h, step):
-        out[y:y + step] = np.median(np.stack([s[y:y + step] for s in samples]), axis=0)
-    return out
-
-
-def _sorting_network(n: int) -> list[tuple[int, int]]:
-    """Comparators (i, j), i < j, of Batcher's odd-even merge sort on ``n`` wires (a power of two)."""
-    pairs: list[tuple[int, int]] = []
-    p = 1
-    while p < n:
-        k = p
-        while k >= 1:
-            for j in range(k % p, n - k, 2 * k):
-                for i in range(min(k, n - j - k)):
-                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
-                        pairs.append((i + j, i + j + k))
-            k //= 2
-        p *= 2
-    return pairs
-
-
-def _network_median(samples: Sequence[np.ndarray]) -> np.ndarray:
-    n = len(samples)
-    size = 1 << (n - 1).bit_length()
-    pad = size - n  # wires 0..pad-1 hold "below everything" (None): the samples sort after them
-    wanted = {pad + (n - 1) // 2, pad + n // 2}
-    kept: list[tuple[int, int]] = []
-    needed = set(wanted)
-    for i, j in reversed(_sorting_network(size)):
-        if i in needed or j in needed:
-            kept.append((i, j))
-            needed |= {i, j}
-    wires: list[np.ndarray | None] = [None] * pad + list(samples)
-    for i, j in reversed(kept):
-        a, b = wires[i], wires[j]
-        if a is None or b is None:  # "below everything" stays on the low wire
-            wires[i], wires[j] = None, (b if a is None else a)
-            continue
-        wires[i], wires[j] = cv2.min(a, b), cv2.max(a, b)
-    lo, hi = wires[min(wanted)], wires[max(wanted)]  # one and the same for an odd count
-    return cv2.addWeighted(lo, 0.5, hi, 0.5, 0.0, dtype=cv2.CV_32F)
-
-
 class BackgroundPlate:
     """Plate image (float32 RGB, tracking resolution) plus where it is known (``valid``)."""
 
@@ -249,7 +148,7 @@ class BackgroundPlate:
         self._jumps = None if full is None else np.zeros(self.valid.shape, np.uint8)
         self._jump_colour = None if full is None else np.zeros(self.image.shape, np.float32)
         # still camera: the plate's brightness as prepared, the fixed yardstick of the exposure (``fit_gain``)
-        self._anchor = None if full is None else _brightness(self.image[::GAIN_STEP, ::GAIN_STEP])
+        self._anchor = None if full is None else brightness(self.image[::GAIN_STEP, ::GAIN_STEP])
         self.gain = 1.0
 
     def tolerance(self, roi: tuple[slice, slice] | None = None) -> np.ndarray:
@@ -338,6 +237,28 @@ class BackgroundPlate:
         diff = channel_max(cv2.absdiff(small.astype(np.float32), image * np.float32(self.gain)))
         tolerance = self.tolerance(roi) if tolerance is None else tolerance
         return np.clip((diff / tolerance - 0.8) * np.float32(1 / 1.4), 0.0, 1.0)
+
+    def blind_to(self, before: np.ndarray, carried: np.ndarray, roi: tuple[slice, slice],
+                 tolerance: np.ndarray, palette: np.ndarray | None) -> np.ndarray:
+        """How far the plate is blind to the subject in the ROI (0..1): the ``carried`` subject, where
+        its colour one frame ago (``before``, brought along the flow) matched the plate and is one of
+        the subject's own colours (``palette``; ``tolerance``: this plate's ``tolerance(roi)``).
+
+        There a pixel that matches the plate says nothing: a white dog over pale concrete matches it
+        as well as the concrete does. Without this the plate's "background" wins over the carried
+        matte, and the edge solve reads the fur as partly transparent, a little more each frame.
+        Background that got into the matte matches the plate too, but its colours are not the
+        subject's: the plate stays free to take it out.
+        """
+        blind = carried * (1.0 - self.stands_out(before, roi, tolerance))
+        if palette is None:
+            return blind
+        flat = blind.reshape(-1)
+        idx = np.flatnonzero(flat > 0.01)
+        dist = palette_distance(before.reshape(-1, 3)[idx], palette)
+        flat[idx] *= np.clip((FAR_FROM_PALETTE - dist) * np.float32(1 / (FAR_FROM_PALETTE - NEAR)), 0.0, 1.0)
+        flat[flat <= 0.01] = 0.0
+        return blind
 
     def shadow(self, small: np.ndarray, roi: tuple[slice, slice], candidates: np.ndarray) -> np.ndarray:
         """Which of the ``candidates`` (bool, the ROI: pixels that stand out from the plate) of the

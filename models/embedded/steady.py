@@ -31,6 +31,7 @@ TEXTURE = 100.0  # Sobel magnitude (grey levels, 3x3): a pixel of the background
 TEXTURED_SHARE = 0.02  # of the frame: less texture than this, and a sway changes too little to matter
 CLOSE = 8.0  # grey levels: a textured pixel this close to the reference is aligned with it
 ALIGNS_BETTER = 0.05  # of the textured background: a sample's fit must make this much more of it agree
+STEADY_PX = 0.05  # tracking px: a frame's offset under this is not worth a shift
 SOFT = 2.0  # px (tracking size): the softening under which a hand's sway is no difference
 _AROUND = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
 _ECC_STOP = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-4)
@@ -127,12 +128,35 @@ def swayed(offsets: list[tuple[float, float]]) -> bool:
 
 
 class Steadier:
-    """Finds each frame's offset from a still camera's median (tracking size), frame after frame."""
+    """Shifts each frame of a hand-held still camera onto its median (tracking size), and its matte back."""
 
     def __init__(self, median: np.ndarray) -> None:
         self.reference = gray(np.clip(median, 0, 255).astype(np.uint8))
-        self.offset = (0.0, 0.0)
+        self.offset = (0.0, 0.0)  # the last frame's offset (tracking px)
+        self.shifted: tuple[float, float] | None = None  # this frame's shift, when it got one
+        self._scale = 1.0  # full-size px per tracking px
         self._most = MOST_SWAY * max(self.reference.shape)
+
+    def steadied(self, frame: np.ndarray, small: np.ndarray, subject: np.ndarray, reach: float,
+                 mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """``frame`` (full size; ``small``: it at tracking size) and ``mask`` (the start's, full size)
+        shifted onto the median. Fitted on the background further than ``reach`` tracking px from
+        ``subject`` (bool, the median's geometry: the last matte). Not also where the frame agrees
+        with the median, as the look does with the prompt frame: the median is softer than a frame,
+        and that left out the textured background the fit needs (offsets 1 px off)."""
+        background = cv2.distanceTransform(1 - subject.view(np.uint8), cv2.DIST_L2, 3) > reach
+        offset = self.follow(small, background)
+        self.shifted = None
+        if max(abs(offset[0]), abs(offset[1])) < STEADY_PX:
+            return frame, mask
+        self.shifted, self._scale = offset, frame.shape[1] / small.shape[1]
+        return shift(frame, offset, self._scale), None if mask is None else shift(mask, offset, self._scale)
+
+    def back(self, alpha: np.ndarray) -> np.ndarray:
+        """The matte of a steadied frame (full size), shifted back onto the frame as it came."""
+        if self.shifted is None:
+            return alpha
+        return np.clip(unshift(alpha, self.shifted, self._scale), 0.0, 1.0)
 
     def follow(self, small: np.ndarray, background: np.ndarray | None) -> tuple[float, float]:
         """This frame's offset (``small``: RGB at tracking size; ``background``: bool, where the

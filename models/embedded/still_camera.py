@@ -18,8 +18,10 @@ import cv2
 import numpy as np
 
 from models.base import SampleSource
+from models.embedded.exposure import EXPOSURE_STEADY, at_exposure, exposure_ratio
+from models.embedded.median import temporal_median
 from models.embedded.motion import FlowTracker
-from models.embedded.plate import at_exposure, look_at_clip, temporal_median
+from models.embedded.plate import BackgroundPlate, channel_max, look_at_clip
 from models.embedded.steady import shift
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,31 @@ class StillCamera:
     def own_copy(self) -> StillCamera:
         """A copy whose plates may be changed in place (the two matters of a job share the look)."""
         return replace(self, median=self.median.copy(), full_median=self.full_median.copy())
+
+    def plate(self, frame: np.ndarray, small: np.ndarray, subject: np.ndarray, near: np.ndarray,
+              kernel: np.ndarray) -> BackgroundPlate:
+        """The matter's plate at its start (``frame`` and ``small``, the same at full and tracking size;
+        ``subject``: its mask there, bool; ``near``: within the edge zone of it): the median where it is
+        the background, filled, away from the subject, with what shows now. Changes the medians in
+        place (an ``own_copy``'s)."""
+        plate, agree = self.median, self.agree
+        # Where the subject stood still in the samples the median shows the subject: not a plate.
+        same = channel_max(cv2.absdiff(small.astype(np.float32), plate)) < 20
+        unknown = (cv2.dilate((subject & same).astype(np.uint8), kernel) > 0) | (agree < 0.5)
+        # Background seen now, away from the subject, fills the holes of the median, at the
+        # median's exposure (the prompt frame's may differ: a phone's follows the scene).
+        gain = exposure_ratio(small, plate, ~near & ~unknown) or 1.0
+        gain = 1.0 if abs(gain - 1.0) < EXPOSURE_STEADY else gain
+        fill = unknown & ~near
+        plate[fill] = at_exposure(small, gain)[fill]
+        unknown &= ~fill
+        full = self.full_median
+        h, w = full.shape[:2]
+        fill_full = cv2.resize(fill.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+        full[fill_full] = at_exposure(frame, gain)[fill_full]
+        made = BackgroundPlate(plate, ~unknown, full)
+        made.gain = gain
+        return made
 
     def is_prompt(self, small: np.ndarray) -> bool:
         """True when ``small`` (tracking size) is the first look: the prompt frame."""
