@@ -37,6 +37,7 @@ from core.prompts import TINY_SELECTION, check_object
 from models.base import NEGATIVE, POSITIVE, ObjectPrompt, SampleSource, Segmenter, SegmentResult
 from models.embedded.plate import still_background
 from models.embedded.seg_candidates import best_candidate
+from models.embedded.seg_clicks import Point, reaches, split_clicks, within_reach
 from models.embedded.seg_cut import (
     FLOOD_TOLERANCE,
     Crop,
@@ -56,42 +57,14 @@ from models.embedded.seg_motion import attached_parts, moved_regions, moving_reg
 
 logger = logging.getLogger(__name__)
 
-Point = tuple[float, float]
 WORK_SIDE = 320  # long side of the refining cut's crop: grabCut's cost grows fast with size
 GC_ITERATIONS = 2
 REFINE_MARGIN = 0.12  # surroundings around the first guess that the refining cut sees
 REFINE_BAND = 0.03  # how far (fraction of the crop's long side) the refining cut may move the outline
 CLICK_REACH_BANDS = 3  # a further positive click may add what lies within this many bands of it
-CLICK_REACH = 0.08  # ... and same-coloured pixels this far (fraction of the short side) from the mask
 ADDED_AREA = 2.0  # what a further click adds is at most this many times the mask with its "near"
 KEEP_SHOWN = 0.7  # a refinement by positive clicks keeping less of the mask shown is cut again, holding it
 WHOLE_VS_PART = 2.0  # the moving thing under a click replaces a cut inside it this many times smaller
-
-
-def split_clicks(prompt: ObjectPrompt) -> tuple[list[Point], list[Point]]:
-    """(the 'subject' clicks, the 'not subject' clicks) of ``prompt``, each in the order made."""
-    pos = [p for p, lab in zip(prompt.points, prompt.labels, strict=True) if lab == POSITIVE]
-    neg = [p for p, lab in zip(prompt.points, prompt.labels, strict=True) if lab != POSITIVE]
-    return pos, neg
-
-
-def within_reach(shape: tuple[int, ...]) -> np.ndarray:
-    """The disc of CLICK_REACH for a frame of ``shape``: a further click this near a mask is about it."""
-    reach = round(CLICK_REACH * min(shape[:2]))
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)
-
-
-def reaches(mask: np.ndarray, point: Point) -> bool:
-    """Whether ``point`` lies within CLICK_REACH of ``mask`` (bool): what the mask dilated by
-    ``within_reach`` says there, looked up in the disc around the point alone (dilating a 720p frame
-    by that disc takes about 60 ms)."""
-    disc = within_reach(mask.shape) > 0
-    r = disc.shape[0] // 2
-    h, w = mask.shape
-    x, y = int(point[0]), int(point[1])
-    x0, y0, x1, y1 = max(0, x - r), max(0, y - r), min(w, x + r + 1), min(h, y + r + 1)
-    around = disc[y0 - (y - r):y1 - (y - r), x0 - (x - r):x1 - (x - r)]
-    return bool((mask[y0:y1, x0:x1].astype(bool) & around).any())
 
 
 class EmbeddedSegmenter(Segmenter):
