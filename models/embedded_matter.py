@@ -113,6 +113,7 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         self.frames_seen = 0
         self.grain_px: float | None = None  # the tracking frames' smoothing (core/grain.py), once decided
         self._steady: Steadier | None = None  # a hand-held still camera: frames shifted onto the median
+        self.last_box: tuple[int, int, int, int] | None = None  # the edge solve's box, full size (``_finish``)
 
     # --- sizes --------------------------------------------------------------------------
     def _shrink(self, frame: np.ndarray) -> np.ndarray:
@@ -168,8 +169,12 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         if self.grain_px is None:  # not prepared (a photo, a preview): from this frame
             self.grain_px = self._decide_grain(frame)
         self._steady = Steadier(self._still.median) if self._still is not None and self._still.swayed else None
-        frame, m = self._steadied(frame, m)
         small = self._shrink(frame)
+        small = self._steadied(frame, small, m)
+        if self._steady is not None and self._steady.shifted is not None:  # the start: whole frame and mask
+            frame, m = self._steady.whole(frame), self._steady.whole(m)
+            self._steady.frame_done = True
+            small = self._shrink(frame)
         self._full_size = (w, h)
         sw, sh = small.shape[1], small.shape[0]
         self.flow = FlowTracker(sw, sh)
@@ -194,14 +199,14 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         self.prev_alpha = fg.astype(np.float32)
         self.shaded = np.zeros(fg.shape, np.float32)
         self.frames_seen = 1
-        alpha = self._finish(frame, small, fg, self._roi(fg), hard=m >= 0.5)
-        return self._steady.back(alpha) if self._steady else alpha
+        return self._unsteadied(self._finish(frame, small, fg, self._roi(fg), hard=m >= 0.5))
 
     def step(self, frame: np.ndarray) -> np.ndarray:
         if self.frames_seen == 0:
             raise PromptError("step() before start()", "give the first frame and its mask to start()")
-        frame, _ = self._steadied(frame)
-        small = self._shrink(frame)
+        small = self._steadied(frame, self._shrink(frame))
+        if self._steady is not None and self._steady.shifted is not None:  # as if shrunk from the shifted frame
+            small = self._steady.shifted_small(frame, self._shrink)
         gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         flow = self.flow.backward(gray, self.prev_gray)
         carried = self.flow.warp(self.prev_alpha, flow)
@@ -234,8 +239,7 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         self.prev_gray = gray
         self.prev_small = small
         self.frames_seen += 1
-        alpha = self._finish(frame, small, fg, roi, d_out=d_out, carried=carried, blind=blind)
-        return self._steady.back(alpha) if self._steady else alpha
+        return self._unsteadied(self._finish(frame, small, fg, roi, d_out=d_out, carried=carried, blind=blind))
 
     def close(self) -> None:
         self.plate = None
@@ -244,19 +248,25 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         self._still = None
 
     # --- steps ----------------------------------------------------------------------------
-    def _steadied(self, frame: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """``frame`` (and the start's ``mask``) shifted onto a hand-held camera's median, or as they are
-        (models/embedded/steady.py); fitted away from the subject's last matte (the start's mask)."""
+    def _steadied(self, frame: np.ndarray, small: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """``small`` (``frame`` at tracking size) shifted onto a hand-held camera's median, or as it is
+        (models/embedded/steady.py); fitted away from the subject's last matte (the start's mask).
+        The full-size frame is shifted where the edge solve reads it only (``_frame_box``)."""
         if self._steady is None:
-            return frame, mask
-        small = self._tracking_size(frame)
+            return small
         if mask is None:
-            return self._steady.steadied(frame, small, self.prev_alpha > 0.02, self.band_px)
+            return self._steady.steadied(frame.shape, small, self.prev_alpha > 0.02, self.band_px)
+        self._steady.shifted = None
         if self._still is not None and self._still.is_prompt(small):  # what the samples were aligned with
-            self._steady.shifted = None
-            return frame, mask
+            return small
         subject = cv2.resize(mask, small.shape[1::-1], interpolation=cv2.INTER_AREA) > 0.02
-        return self._steady.steadied(frame, small, subject, 0.04 * max(small.shape[:2]), mask)
+        return self._steady.steadied(frame.shape, small, subject, 0.04 * max(small.shape[:2]))
+
+    def _frame_box(self, frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
+        return None if self._steady is None else self._steady.crop(frame, box)
+
+    def _unsteadied(self, alpha: np.ndarray) -> np.ndarray:
+        return alpha if self._steady is None else self._steady.back(alpha, self.last_box)
 
     @staticmethod
     def _within(mask: np.ndarray, r: float) -> np.ndarray:

@@ -75,6 +75,7 @@ class FullResolutionEdges:
         sh, sw = small.shape[:2]
         alpha = np.zeros((h, w), np.float32)
         self.prev_alpha = np.zeros((sh, sw), np.float32)
+        self.last_box = None
         if roi is None:
             return alpha
         fgb = fg[roi]
@@ -97,6 +98,7 @@ class FullResolutionEdges:
         band, colours = self._band(crop, fgb, soft, roi, band_trust, d_out, d_in, inside)
         self.prev_alpha[roi] = soft
         (x0, y0, x1, y1), m = self._full_box(roi, (w, h), (sw, sh))
+        self.last_box = (x0, y0, x1, y1)
         # One nearest-neighbour upscale of the ROI's labels (1 subject, 2 band): a full-resolution
         # pixel takes the tracking pixel holding its centre. Off the band the mask is flat (0 or 1),
         # so nearest is what bilinear would give there; every band pixel gets its own value below.
@@ -109,7 +111,10 @@ class FullResolutionEdges:
             idx = (v.astype(np.intp) + y0) * w + (u.astype(np.intp) + x0)
             # The same points in ROI coordinates: the pixel-centre mapping of the upscale above.
             at = Sampler(u * np.float32(m[0, 0]) + m[0, 2], v * np.float32(m[1, 1]) + m[1, 2])
-            pix = np.take(frame.reshape(-1, 3), idx, axis=0).astype(np.float32)
+            steadied = self._frame_box(frame, (x0, y0, x1, y1))  # a hand-held camera's frame, shifted
+            pix = np.take(frame.reshape(-1, 3), idx, axis=0) if steadied is None else \
+                np.take(steadied.reshape(-1, 3), v.astype(np.intp) * (x1 - x0) + u.astype(np.intp), axis=0)
+            pix = pix.astype(np.float32)
             gray_pix = pix @ np.float32([0.299 / 255.0, 0.587 / 255.0, 0.114 / 255.0])
             coef = at(cv2.merge([a, b, plate_trust, inside]))
             value = np.clip(coef[:, 0] * gray_pix + coef[:, 1], 0.0, 1.0)
@@ -127,6 +132,11 @@ class FullResolutionEdges:
         if hard is not None:  # the prompt frame: the person's own mask wins away from its edge
             alpha = self._respect_mask(alpha, hard)
         return alpha
+
+    def _frame_box(self, frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
+        """The frame's pixels in ``box`` (x0, y0, x1, y1) as the matter sees them, when that is not the
+        frame as it came (a hand-held camera's, steadied: ``EmbeddedMatter``); None: as it came."""
+        return None
 
     @staticmethod
     def _full_box(roi: tuple[slice, slice], full: tuple[int, int],

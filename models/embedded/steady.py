@@ -35,6 +35,7 @@ STEADY_PX = 0.05  # tracking px: a frame's offset under this is not worth a shif
 SOFT = 2.0  # px (tracking size): the softening under which a hand's sway is no difference
 _AROUND = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
 _ECC_STOP = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-4)
+_ECC_FOLLOW = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 1e-3)  # frame to frame: from the last offset
 
 
 def gray(image: np.ndarray) -> np.ndarray:
@@ -58,13 +59,13 @@ def unshift(image: np.ndarray, offset: tuple[float, float], scale: float = 1.0) 
 
 
 def register(reference: np.ndarray, image: np.ndarray, where: np.ndarray | None = None,
-             start: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float] | None:
+             start: tuple[float, float] = (0.0, 0.0), stop: tuple = _ECC_STOP) -> tuple[float, float] | None:
     """Offset (x, y) of ``image`` from ``reference`` (float32 grey, one size): ``image(p + offset)``
     shows what ``reference(p)`` does. ``where``: the pixels to fit on (uint8, 1 = background).
     None when the fit fails (too little texture, or nothing alike)."""
     warp = np.float32([[1, 0, start[0]], [0, 1, start[1]]])
     try:
-        _, warp = cv2.findTransformECC(reference, image, warp, cv2.MOTION_TRANSLATION, _ECC_STOP, where, 3)
+        _, warp = cv2.findTransformECC(reference, image, warp, cv2.MOTION_TRANSLATION, stop, where, 3)
     except cv2.error:
         return None
     return float(warp[0, 2]), float(warp[1, 2])
@@ -134,36 +135,70 @@ class Steadier:
         self.reference = gray(np.clip(median, 0, 255).astype(np.uint8))
         self.offset = (0.0, 0.0)  # the last frame's offset (tracking px)
         self.shifted: tuple[float, float] | None = None  # this frame's shift, when it got one
+        self.frame_done = False  # the frame was shifted whole (the start), not box by box
         self._scale = 1.0  # full-size px per tracking px
         self._most = MOST_SWAY * max(self.reference.shape)
 
-    def steadied(self, frame: np.ndarray, small: np.ndarray, subject: np.ndarray, reach: float,
-                 mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """``frame`` (full size; ``small``: it at tracking size) and ``mask`` (the start's, full size)
-        shifted onto the median. Fitted on the background further than ``reach`` tracking px from
-        ``subject`` (bool, the median's geometry: the last matte). Not also where the frame agrees
-        with the median, as the look does with the prompt frame: the median is softer than a frame,
-        and that left out the textured background the fit needs (offsets 1 px off)."""
+    def steadied(self, frame_shape: tuple[int, ...], small: np.ndarray, subject: np.ndarray,
+                 reach: float) -> np.ndarray:
+        """``small`` (the frame at tracking size; the frame is ``frame_shape``) shifted onto the median.
+        Fitted on the background further than ``reach`` tracking px from ``subject`` (bool, the
+        median's geometry: the last matte). Not also where the frame agrees with the median, as the
+        look does with the prompt frame: the median is softer than a frame, and that left out the
+        textured background the fit needs (offsets 1 px off)."""
         background = cv2.distanceTransform(1 - subject.view(np.uint8), cv2.DIST_L2, 3) > reach
         offset = self.follow(small, background)
-        self.shifted = None
+        self.shifted, self.frame_done = None, False
         if max(abs(offset[0]), abs(offset[1])) < STEADY_PX:
-            return frame, mask
-        self.shifted, self._scale = offset, frame.shape[1] / small.shape[1]
-        return shift(frame, offset, self._scale), None if mask is None else shift(mask, offset, self._scale)
+            return small
+        self.shifted, self._scale = offset, frame_shape[1] / small.shape[1]
+        return shift(small, offset)
 
-    def back(self, alpha: np.ndarray) -> np.ndarray:
-        """The matte of a steadied frame (full size), shifted back onto the frame as it came."""
-        if self.shifted is None:
+    def shifted_small(self, frame: np.ndarray, downscale) -> np.ndarray:
+        """The frame at tracking size (``downscale``) as shifted: by whole full-size pixels before the
+        downscale (a copy, no blur), by the rest after it (under 0.5 full px: little blur)."""
+        fx, fy = self.shifted[0] * self._scale, self.shifted[1] * self._scale
+        ix, iy = int(round(fx)), int(round(fy))
+        h, w = frame.shape[:2]
+        top, left = max(0, -iy), max(0, -ix)
+        padded = cv2.copyMakeBorder(frame, top, max(0, iy), left, max(0, ix), cv2.BORDER_REPLICATE)
+        moved = padded[top + iy:top + iy + h, left + ix:left + ix + w]  # what lay at p + (ix, iy) is at p
+        return shift(downscale(moved), ((fx - ix) / self._scale, (fy - iy) / self._scale))
+
+    def whole(self, image: np.ndarray) -> np.ndarray:
+        """A full-size image of this frame (the frame, the start's mask) shifted as ``small`` was."""
+        return image if self.shifted is None else shift(image, self.shifted, self._scale)
+
+    def crop(self, frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
+        """The box (x0, y0, x1, y1) of the shifted frame, for the edge solve to read (about a quarter
+        of the cost of shifting the whole frame); None when the frame is not shifted, or was whole."""
+        if self.shifted is None or self.frame_done:
+            return None
+        x0, y0, x1, y1 = box
+        m = np.float32([[1, 0, x0 + self.shifted[0] * self._scale], [0, 1, y0 + self.shifted[1] * self._scale]])
+        return cv2.warpAffine(frame, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_REPLICATE)
+
+    def back(self, alpha: np.ndarray, box: tuple[int, int, int, int] | None) -> np.ndarray:
+        """The matte of a steadied frame (full size), shifted back onto the frame as it came; outside
+        ``box`` (where the matter found the subject) it is 0 and stays 0."""
+        if self.shifted is None or box is None:  # not shifted, or nothing of the subject
             return alpha
-        return np.clip(unshift(alpha, self.shifted, self._scale), 0.0, 1.0)
+        h, w = alpha.shape
+        pad = int(np.ceil(max(abs(self.shifted[0]), abs(self.shifted[1])) * self._scale)) + 2
+        x0, y0, x1, y1 = max(0, box[0] - pad), max(0, box[1] - pad), min(w, box[2] + pad), min(h, box[3] + pad)
+        out = np.zeros_like(alpha)
+        m = np.float32([[1, 0, x0 - self.shifted[0] * self._scale], [0, 1, y0 - self.shifted[1] * self._scale]])
+        out[y0:y1, x0:x1] = cv2.warpAffine(alpha, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return out
 
     def follow(self, small: np.ndarray, background: np.ndarray | None) -> tuple[float, float]:
         """This frame's offset (``small``: RGB at tracking size; ``background``: bool, where the
         subject is not, in the median's geometry), starting from the last one. A failed fit, or one
         beyond ``MOST_SWAY``, keeps the last offset."""
         where = None if background is None else background.view(np.uint8)
-        found = register(self.reference, gray(small), where, self.offset)
+        found = register(self.reference, gray(small), where, self.offset, _ECC_FOLLOW)
         if found is not None and max(abs(found[0]), abs(found[1])) <= self._most:
             self.offset = found
         return self.offset
