@@ -25,7 +25,7 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 SWAY_PX = 0.3  # tracking px: samples this close to the reference are taken as they are (a still camera)
-MOST_SWAY = 0.04  # x the long side: a sample further off is a moving camera, not a hand-held still one
+MOST_SWAY = 0.04  # x the long side: a fit further off is no hand's sway (a moving camera, or a wrong fit)
 AGREE = 20.0  # grey levels: where an aligned sample agrees with the reference, the background (the fit's mask)
 TEXTURE = 100.0  # Sobel magnitude (grey levels, 3x3): a pixel of the background a sway changes
 TEXTURED_SHARE = 0.02  # of the frame: less texture than this, and a sway changes too little to matter
@@ -78,9 +78,9 @@ def sample_offsets(samples: list[np.ndarray], reference: np.ndarray) -> list[tup
 
     A first fit at half size on what stays alike once both are softened (a sway of a few px is
     smoothed over, a moving subject is not); a sample that swayed then gets a fit at full size on
-    what agrees with the reference once aligned, kept if it correlates with the reference better
-    than the sample as it is. A still camera's samples stop after the first (about 0.5 ms each
-    at 384 x 216).
+    what agrees with the reference once aligned, kept if it makes clearly more of the textured
+    background agree (``_aligns``). A still camera's samples stop after the first (under 1 ms
+    each at 384 x 216).
     """
     ref = gray(reference)
     half_ref = cv2.pyrDown(ref)
@@ -201,4 +201,6 @@ class Steadier:
         found = register(self.reference, gray(small), where, self.offset, _ECC_FOLLOW)
         if found is not None and max(abs(found[0]), abs(found[1])) <= self._most:
             self.offset = found
+        else:
+            logger.debug("steadying: no fit this frame (%s), the last offset kept", found)
         return self.offset
