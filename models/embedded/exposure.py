@@ -47,7 +47,7 @@ def even_exposure(samples: Sequence[np.ndarray]) -> tuple[list[np.ndarray], np.n
 
 
 def exposure_ratio(now: np.ndarray, then: np.ndarray, where: np.ndarray) -> float | None:
-    """How much brighter ``now`` (RGB) is than ``then`` (RGB, or its ``_brightness`` already) at the
+    """How much brighter ``now`` (RGB) is than ``then`` (RGB, or its ``brightness`` already) at the
     pixels ``where`` (bool): the median of their brightness ratios, within 0.7-1.4. None when too
     few of them are lit to say."""
     then = then if then.ndim == 2 else brightness(then)
