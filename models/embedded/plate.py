@@ -93,7 +93,7 @@ class ClipLook:
     agree: np.ndarray  # per pixel, the share of the samples that agree with the median
     samples: list[np.ndarray]  # the frames spread over the clip (one size), as decoded
     exposures: np.ndarray  # each sample's exposure relative to the median's (``even_exposure``)
-    offsets: list[tuple[float, float]] | None  # a hand-held camera: each sample's sway (px at the median's size)
+    offsets: list[np.ndarray] | None  # a hand-held camera: each sample's move (``steady.Warp``, the median's size)
     looks: tuple[np.ndarray, np.ndarray] | None  # the two first looks, downscaled: the prompt frame first
 
 
@@ -117,13 +117,13 @@ def look_at_clip(source: SampleSource, downscale: Callable[[np.ndarray], np.ndar
     same = [s for s in samples if s.shape[:2] == shape]
     evened, exposures = even_exposure([downscale(s) for s in same])
     offsets = steady.sample_offsets(evened, looks[0] if looks is not None else evened[0])
-    swayed = steady.swayed(offsets)
+    swayed = steady.swayed(offsets, evened[0].shape)
     if swayed:  # a hand-held still camera: the samples aligned with the prompt frame (steady.py)
         evened = [steady.shift(e, o) for e, o in zip(evened, offsets, strict=True)]
     plate = median_plate(evened)
-    logger.debug("look at the clip: %s camera in %d samples, exposures %s, sway %s",
+    logger.debug("look at the clip: %s camera in %d samples, exposures %s, sway (px) %s",
                  "still" if plate is not None else "moving", len(same), np.round(exposures, 3),
-                 np.round(offsets, 2).tolist() if swayed else "none")
+                 [round(steady.reach(o, evened[0].shape), 2) for o in offsets] if swayed else "none")
     return None if plate is None else ClipLook(plate[0], plate[1], same, exposures,
                                                offsets if swayed else None, looks)
 
