@@ -38,23 +38,26 @@ def even_exposure(samples: Sequence[np.ndarray]) -> tuple[list[np.ndarray], np.n
         return list(samples), np.ones(len(samples))
     step = (slice(None, None, 4), slice(None, None, 4))
     then = brightness(temporal_median(samples)[step])
-    lit = then > 8.0
-    if not lit.any():
+    if not (then > 8.0).any():
         return list(samples), np.ones(len(samples))
-    gains = np.array([float(np.median(brightness(s[step])[lit] / then[lit])) for s in samples])
+    gains = np.array([exposure_ratio(s[step], then, limits=None, least=1) for s in samples])
     gains[np.abs(gains - 1.0) < EXPOSURE_STEADY] = 1.0
     return [at_exposure(s, g) for s, g in zip(samples, gains, strict=True)], gains
 
 
-def exposure_ratio(now: np.ndarray, then: np.ndarray, where: np.ndarray) -> float | None:
+def exposure_ratio(now: np.ndarray, then: np.ndarray, where: np.ndarray | None = None,
+                   limits: tuple[float, float] | None = (0.7, 1.4), least: int = 50) -> float | None:
     """How much brighter ``now`` (RGB) is than ``then`` (RGB, or its ``brightness`` already) at the
-    pixels ``where`` (bool): the median of their brightness ratios, within 0.7-1.4. None when too
-    few of them are lit to say."""
+    pixels ``where`` (bool; None: all): the median of their brightness ratios, within ``limits``
+    (None: as it is). None when fewer than ``least`` of them are lit enough to say."""
     then = then if then.ndim == 2 else brightness(then)
-    sel = where & (then > 8.0)  # black pixels say nothing about the light
-    if np.count_nonzero(sel) < 50:
+    sel = then > 8.0  # black pixels say nothing about the light
+    if where is not None:
+        sel &= where
+    if np.count_nonzero(sel) < least:
         return None
-    return float(np.clip(np.median(brightness(now)[sel] / then[sel]), 0.7, 1.4))
+    ratio = float(np.median(brightness(now)[sel] / then[sel]))
+    return ratio if limits is None else float(np.clip(ratio, *limits))
 
 
 def at_exposure(image: np.ndarray, gain: float) -> np.ndarray:

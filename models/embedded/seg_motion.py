@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from core.compositing import shrink
+from models.embedded.exposure import exposure_ratio
 from models.embedded.motion import nearest_body
 from models.embedded.palette import NEAR, palette_distance, subject_palette
 from models.embedded.plate import SHADOW_EVEN, channel_max
@@ -58,11 +59,8 @@ def exposure_gain(frame: np.ndarray, background: np.ndarray) -> float:
     of their means: a white shirt before a dark hedge raised that to 1.31 with no change of light,
     and the whole brown wall behind him then differed from the background by 32 levels and was
     taken for part of the moving thing under a click."""
-    now, then = frame.mean(axis=2), background.mean(axis=2)
-    lit = then > 8.0  # black pixels say nothing about the light
-    if not lit.any():
-        return 1.0
-    return float(np.clip(np.median(now[lit] / then[lit]), 0.5, 2.0))
+    gain = exposure_ratio(frame, background, limits=(0.5, 2.0), least=1)
+    return 1.0 if gain is None else gain
 
 
 def moving_region(image: np.ndarray, background: np.ndarray, points: list[tuple[float, float]]) -> np.ndarray | None:
