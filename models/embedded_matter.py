@@ -170,8 +170,7 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
             self.grain_px = self._decide_grain(frame)
         self._steady = Steadier(self._still.median) if self._still is not None and self._still.swayed else None
         small = self._shrink(frame)
-        small = self._steadied(frame, small, m)
-        if self._steady is not None and self._steady.shifted is not None:  # the start: whole frame and mask
+        if self._fit_sway(frame, small, m):  # the start: whole frame and mask moved
             frame, m = self._steady.whole(frame), self._steady.whole(m)
             self._steady.frame_done = True
             small = self._shrink(frame)
@@ -204,8 +203,8 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
     def step(self, frame: np.ndarray) -> np.ndarray:
         if self.frames_seen == 0:
             raise PromptError("step() before start()", "give the first frame and its mask to start()")
-        small = self._steadied(frame, self._shrink(frame))
-        if self._steady is not None and self._steady.shifted is not None:  # as if shrunk from the shifted frame
+        small = self._shrink(frame)
+        if self._fit_sway(frame, small):  # as if shrunk from the moved frame
             small = self._steady.shifted_small(frame, self._shrink)
         gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         flow = self.flow.backward(gray, self.prev_gray)
@@ -248,19 +247,19 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         self._still = None
 
     # --- steps ----------------------------------------------------------------------------
-    def _steadied(self, frame: np.ndarray, small: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        """``small`` (``frame`` at tracking size) shifted onto a hand-held camera's median, or as it is
-        (models/embedded/steady.py); fitted away from the subject's last matte (the start's mask).
-        The full-size frame is shifted where the edge solve reads it only (``_frame_box``)."""
+    def _fit_sway(self, frame: np.ndarray, small: np.ndarray, mask: np.ndarray | None = None) -> bool:
+        """Whether ``frame`` (``small`` at tracking size) is to be moved onto a hand-held camera's
+        median (models/embedded/steady.py), fitted away from the subject's last matte (the start's
+        mask). The full-size frame is moved where the edge solve reads it only (``_frame_box``)."""
         if self._steady is None:
-            return small
+            return False
         if mask is None:
-            return self._steady.steadied(frame.shape, small, self.prev_alpha > 0.02, self.band_px)
+            return self._steady.fit(frame.shape, small, self.prev_alpha > 0.02, self.band_px)
         self._steady.shifted = None
         if self._still is not None and self._still.is_prompt(small):  # what the samples were aligned with
-            return small
+            return False
         subject = cv2.resize(mask, small.shape[1::-1], interpolation=cv2.INTER_AREA) > 0.02
-        return self._steady.steadied(frame.shape, small, subject, 0.04 * max(small.shape[:2]))
+        return self._steady.fit(frame.shape, small, subject, 0.04 * max(small.shape[:2]))
 
     def _frame_box(self, frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
         return None if self._steady is None else self._steady.crop(frame, box)

@@ -168,20 +168,20 @@ class Steadier:
         self._scale = 1.0  # full-size px per tracking px
         self._most = MOST_SWAY * max(self.reference.shape)
 
-    def steadied(self, frame_shape: tuple[int, ...], small: np.ndarray, subject: np.ndarray,
-                 distance: float) -> np.ndarray:
-        """``small`` (the frame at tracking size; the frame is ``frame_shape``) moved onto the median.
-        Fitted on the background further than ``distance`` tracking px from ``subject`` (bool, the
-        median's geometry: the last matte). Not also where the frame agrees with the median, as the
-        look does with the prompt frame: the median is softer than a frame, and that left out the
-        textured background the fit needs (offsets 1 px off)."""
+    def fit(self, frame_shape: tuple[int, ...], small: np.ndarray, subject: np.ndarray, distance: float) -> bool:
+        """Fit this frame's move onto the median (``small``: the frame at tracking size; the frame is
+        ``frame_shape``); True when it is worth making (``shifted``). Fitted on the background further
+        than ``distance`` tracking px from ``subject`` (bool, the median's geometry: the last matte).
+        Not also where the frame agrees with the median, as the look does with the prompt frame: the
+        median is softer than a frame, and that left out the textured background the fit needs
+        (offsets 1 px off)."""
         background = cv2.distanceTransform(1 - subject.view(np.uint8), cv2.DIST_L2, 3) > distance
         warp = self.follow(small, background)
         self.shifted, self.frame_done = None, False
         if reach(warp, small.shape) < STEADY_PX:
-            return small
+            return False
         self.shifted, self._scale = warp, frame_shape[1] / small.shape[1]
-        return shift(small, warp)
+        return True
 
     def shifted_small(self, frame: np.ndarray, downscale: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """The frame at tracking size (``downscale``) as moved: by whole full-size pixels before the
@@ -197,7 +197,7 @@ class Steadier:
         return shift(downscale(moved), rest)
 
     def whole(self, image: np.ndarray) -> np.ndarray:
-        """A full-size image of this frame (the frame, the start's mask) moved as ``small`` was."""
+        """A full-size image of this frame (the frame, the start's mask) moved by this frame's fit."""
         return image if self.shifted is None else shift(image, self.shifted, self._scale)
 
     def crop(self, frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
