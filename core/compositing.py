@@ -107,8 +107,13 @@ def background_fill(frame: np.ndarray, alpha: np.ndarray, sigma: float) -> np.nd
     frame and the alpha are shrunk once, the weight of a small pixel is taken from the *largest*
     alpha around it (a block that touches the subject gets no weight: no bleed across the edge),
     and only the finished fill is scaled back up."""
+    return fill_full_size(small_background_fill(frame, alpha, sigma), frame.shape)
+
+
+def small_background_fill(frame: np.ndarray, alpha: np.ndarray, sigma: float) -> np.ndarray:
+    """``background_fill`` before it is scaled back up: uint8 at 1/``fill_factor(sigma)`` size."""
     h, w = frame.shape[:2]
-    factor = int(np.clip(sigma // 3, 1, 8))
+    factor = fill_factor(sigma)
     size = (max(1, w // factor), max(1, h // factor))
     small = shrink(frame, size).astype(np.float32)
     a_small = cv2.dilate(shrink(alpha_to_u8(alpha), size), _CROSS3)
@@ -121,10 +126,22 @@ def background_fill(frame: np.ndarray, alpha: np.ndarray, sigma: float) -> np.nd
     if holes.any():
         num_w, den_w = _wide_fill(num, weight, 4 * s + 8)
         num_b[holes], den[holes] = num_w[holes], den_w[holes]
-    # rounded and saturated (truncating darkened it by half a level); scaled up as uint8, which
-    # costs a fifth of a float upscale's memory traffic for steps of at most one level
-    fill = cv2.convertScaleAbs(num_b / np.maximum(den, 1e-4)[..., None])
-    return cv2.resize(fill, (w, h), interpolation=cv2.INTER_LINEAR) if factor > 1 else fill
+    # rounded and saturated (truncating darkened it by half a level)
+    return cv2.convertScaleAbs(num_b / np.maximum(den, 1e-4)[..., None])
+
+
+def fill_factor(sigma: float) -> int:
+    """How much smaller than the frame a blur of ``sigma`` px is computed (1 to 8)."""
+    return int(np.clip(sigma // 3, 1, 8))
+
+
+def fill_full_size(fill: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A small fill scaled up to ``shape`` (H, W, ...): as uint8, which costs a fifth of a float
+    upscale's memory traffic for steps of at most one level."""
+    h, w = shape[:2]
+    if fill.shape[:2] == (h, w):
+        return fill
+    return cv2.resize(fill, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def estimate_foreground(frame: np.ndarray, alpha: np.ndarray, old_background: np.ndarray) -> np.ndarray:

@@ -133,3 +133,38 @@ def test_background_fill_keeps_a_flat_background_exact():
     alpha = _soft_disc(120, 160)
     fill = c.background_fill(frame, alpha, sigma=25)
     assert fill.dtype == np.uint8 and (fill == 100).all()
+
+
+def test_a_still_cameras_blurred_background_is_held_through_noise_and_flicker_but_follows_a_real_change():
+    from models.backgrounds.blur import HOLD_LEVELS, BlurBackground
+
+    rng = np.random.default_rng(3)
+    h, w = 180, 320
+    scene = cv2.GaussianBlur(rng.random((h, w, 3), dtype=np.float32), (0, 0), 4)
+    scene = 60 + 140 * (scene - scene.min()) / np.ptp(scene)
+    blur = BlurBackground("25")
+    fresh, held = [], []
+    for i in range(20):
+        alpha = np.zeros((h, w), np.float32)
+        cv2.circle(alpha, (100 + 6 * i, 110), 30, 1.0, -1)
+        light = (1.12 if i >= 10 else 1.0) * (1 + 0.02 * np.sin(1.3 * i))  # a phone's exposure, then a real change
+        image = scene * light + rng.normal(0, 1.5, scene.shape)
+        if i >= 14:
+            cv2.rectangle(image, (10 + 5 * i, 10), (50 + 5 * i, 50), (30, 30, 30), -1)  # a passer-by
+        frame = np.clip(image + 0.5, 0, 255).astype(np.uint8)
+        fresh.append(c.background_fill(frame, alpha, 25))
+        held.append(blur.frame(i, frame, alpha))
+    for i in range(20):  # never far from the blur of the frame itself (the upscale may add a level)
+        assert np.abs(held[i].astype(int) - fresh[i]).max() <= HOLD_LEVELS + 1, i
+    right = (slice(None), slice(260, None))  # away from the subject and the passer-by
+    steady = [np.mean(held[i][right] == held[i - 1][right]) for i in range(1, 10)]
+    shimmer = [np.mean(fresh[i][right] == fresh[i - 1][right]) for i in range(1, 10)]
+    assert min(steady) > 0.95 and np.mean(shimmer) < 0.5, (steady, shimmer)
+    assert held[10][right].mean() - held[9][right].mean() > 10  # the change of light is followed at once
+    assert held[16][:60, 80:140].mean() < held[13][:60, 80:140].mean() - 10  # and so is the passer-by
+    # a frame that does not follow the last one (a preview, a seek) is not held; nor is a small blur
+    alpha = np.zeros((h, w), np.float32)
+    assert np.array_equal(blur.frame(3, frame, alpha), c.background_fill(frame, alpha, 25))
+    sharp = BlurBackground("3")
+    sharp.frame(0, frame, alpha)
+    assert np.array_equal(sharp.frame(1, frame, alpha), c.background_fill(frame, alpha, 3))
