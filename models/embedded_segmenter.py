@@ -53,7 +53,7 @@ from models.embedded.seg_cut import (
     run_grabcut,
     to_frame_mask,
 )
-from models.embedded.seg_motion import attached_parts, moved_regions, moving_region
+from models.embedded.seg_motion import AttachedCandidates, moved_regions, moving_region
 
 logger = logging.getLogger(__name__)
 
@@ -304,11 +304,12 @@ class EmbeddedSegmenter(Segmenter):
             if np.count_nonzero(moving) >= WHOLE_VS_PART * cut and inside >= 0.8 * cut:
                 return moving, True, None
         # ... but with the moving parts that hang on to it (white shoes on a pale lawn)
-        parts = attached_parts(image, background, out)
+        beside = AttachedCandidates.beside(image, background, out)
+        parts = beside.pick()
         if parts is not None and any(parts[int(y), int(x)] for x, y in neg):
             parts = None
         # ... and the regions of their own colour around fainter moving parts that hang on to it
-        moved = moved_regions(image, background, out)
+        moved = moved_regions(image, beside, out)
         if moved is not None and not any(moved[int(y), int(x)] for x, y in neg):
             parts = moved if parts is None else parts | moved
         if parts is None:

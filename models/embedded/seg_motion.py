@@ -11,6 +11,7 @@ and the candidate cuts decide as before (models/embedded_segmenter.py weighs the
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -102,7 +103,16 @@ def moving_region(image: np.ndarray, background: np.ndarray, points: list[tuple[
 def attached_parts(image: np.ndarray, background: np.ndarray, cut: np.ndarray, stands_out: float = STANDS_OUT,
                    most: float = ATTACHED_MAX) -> np.ndarray | None:
     """Frame-sized bool mask of the moving parts just outside ``cut`` (a frame-sized bool mask: the
-    candidate cut for a click) that belong to the subject, or None when there are none.
+    candidate cut for a click) that belong to the subject, or None when there are none: the
+    ``AttachedCandidates`` beside the cut, picked with these thresholds."""
+    return AttachedCandidates.beside(image, background, cut).pick(stands_out, most)
+
+
+@dataclass
+class AttachedCandidates:
+    """What moved just outside a click's cut, worked out once and picked from with a threshold each
+    (``attached_parts`` and the fainter parts of ``moved_regions`` ask the same analysis, each with its
+    own thresholds).
 
     Why: the cut judges by colour, and a part of the subject in a colour of the background is left
     out: white shoes on a lawn with sunlit patches (../shared/media/juggle.mp4: the person without
@@ -114,42 +124,62 @@ def attached_parts(image: np.ndarray, background: np.ndarray, cut: np.ndarray, s
     differs less than ``stands_out`` on average (partly the background: hair against the sky, a
     blurred edge; the matting finds its share).
     """
-    h, w = image.shape[:2]
-    bh, bw = background.shape[:2]
-    small, seen, apart, differs = _differs(image, background)
-    inside = cv2.resize(cut.view(np.uint8), (bw, bh), interpolation=cv2.INTER_NEAREST)
-    area = int(np.count_nonzero(inside))
-    candidates = differs & (1 - inside)
-    palette = subject_palette(small, inside > 0)
-    if palette is None or not candidates.any():
-        return None
-    around = cv2.blur(seen, (GHOST_SIDE, GHOST_SIDE))  # the background hereabouts
-    idx = np.flatnonzero(candidates)
-    now, there, near = (a.reshape(-1, 3)[idx] for a in (small, seen, around))
-    odd = np.abs(there - near).max(axis=1)  # how unlike its surroundings the background is here
-    # a ghost: the background here shows the subject's colours, or something unlike its
-    # surroundings that the frame now is not (where the subject's shoes stood most of the time)
-    ghost = (palette_distance(there, palette) < NEAR) | ((odd > DIFF_LEVELS) & (np.abs(now - near).max(axis=1) < odd))
-    ratio = now / np.maximum(there, 1.0)
-    shadow = (ratio.max(axis=1) < SHADOW_RATIO) & (ratio.max(axis=1) - ratio.min(axis=1) < SHADOW_EVEN)
-    candidates.reshape(-1)[idx[ghost | shadow]] = 0
-    candidates = cv2.morphologyEx(candidates, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(candidates, connectivity=8)
-    touching = np.unique(labels[(cv2.dilate(inside, np.ones((3, 3), np.uint8)) > 0) & (candidates > 0)])
-    sizes = stats[:, cv2.CC_STAT_AREA]
-    contrast = np.zeros(n, np.float32)
-    counted = np.bincount(labels.reshape(-1), apart.reshape(-1), minlength=n)
-    contrast[1:] = counted[1:] / np.maximum(sizes[1:], 1)
-    keep = touching[(touching > 0) & (sizes[touching] <= most * area) & (sizes[touching] >= ATTACHED_MIN * area)
-                    & (contrast[touching] >= stands_out)]
-    if not keep.size:
-        return None
-    parts = np.isin(labels, keep)
-    logger.debug("attached moving parts: %d of %d px beside a cut of %d", np.count_nonzero(parts), n, area)
-    return cv2.resize(parts.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+
+    labels: np.ndarray | None  # the candidate parts at the background's size (None: there are none)
+    touching: np.ndarray  # labels of the parts that touch the cut
+    sizes: np.ndarray  # pixels of each label
+    contrast: np.ndarray  # each label's share of pixels that stand apart from the background
+    area: int  # the cut's pixels at the background's size
+    frame_size: tuple[int, int]  # (w, h) of the frame the masks are given at
+
+    @classmethod
+    def beside(cls, image: np.ndarray, background: np.ndarray, cut: np.ndarray) -> AttachedCandidates:
+        h, w = image.shape[:2]
+        bh, bw = background.shape[:2]
+        small, seen, apart, differs = _differs(image, background)
+        inside = cv2.resize(cut.view(np.uint8), (bw, bh), interpolation=cv2.INTER_NEAREST)
+        area = int(np.count_nonzero(inside))
+        candidates = differs & (1 - inside)
+        palette = subject_palette(small, inside > 0)
+        none = np.zeros(0, np.int64)
+        if palette is None or not candidates.any():
+            return cls(None, none, none, np.zeros(0, np.float32), area, (w, h))
+        around = cv2.blur(seen, (GHOST_SIDE, GHOST_SIDE))  # the background hereabouts
+        idx = np.flatnonzero(candidates)
+        now, there, near = (a.reshape(-1, 3)[idx] for a in (small, seen, around))
+        odd = np.abs(there - near).max(axis=1)  # how unlike its surroundings the background is here
+        # a ghost: the background here shows the subject's colours, or something unlike its
+        # surroundings that the frame now is not (where the subject's shoes stood most of the time)
+        ghost = (palette_distance(there, palette) < NEAR) | ((odd > DIFF_LEVELS) & (np.abs(now - near).max(axis=1) < odd))
+        ratio = now / np.maximum(there, 1.0)
+        shadow = (ratio.max(axis=1) < SHADOW_RATIO) & (ratio.max(axis=1) - ratio.min(axis=1) < SHADOW_EVEN)
+        candidates.reshape(-1)[idx[ghost | shadow]] = 0
+        candidates = cv2.morphologyEx(candidates, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(candidates, connectivity=8)
+        touching = np.unique(labels[(cv2.dilate(inside, np.ones((3, 3), np.uint8)) > 0) & (candidates > 0)])
+        sizes = stats[:, cv2.CC_STAT_AREA]
+        contrast = np.zeros(n, np.float32)
+        counted = np.bincount(labels.reshape(-1), apart.reshape(-1), minlength=n)
+        contrast[1:] = counted[1:] / np.maximum(sizes[1:], 1)
+        return cls(labels, touching, sizes, contrast, area, (w, h))
+
+    def pick(self, stands_out: float = STANDS_OUT, most: float = ATTACHED_MAX) -> np.ndarray | None:
+        """Frame-sized bool mask of the parts touching the cut, no bigger than ``most`` of it, at
+        least ``ATTACHED_MIN`` of it and standing out by ``stands_out``; None when there are none."""
+        if self.labels is None:
+            return None
+        t = self.touching
+        keep = t[(t > 0) & (self.sizes[t] <= most * self.area) & (self.sizes[t] >= ATTACHED_MIN * self.area)
+                 & (self.contrast[t] >= stands_out)]
+        if not keep.size:
+            return None
+        parts = np.isin(self.labels, keep)
+        logger.debug("attached moving parts: %d of %d px beside a cut of %d", np.count_nonzero(parts),
+                     len(self.sizes), self.area)
+        return cv2.resize(parts.view(np.uint8), self.frame_size, interpolation=cv2.INTER_NEAREST) > 0
 
 
-def moved_regions(image: np.ndarray, background: np.ndarray, cut: np.ndarray) -> np.ndarray | None:
+def moved_regions(image: np.ndarray, beside: AttachedCandidates, cut: np.ndarray) -> np.ndarray | None:
     """Frame-sized bool mask of what a further click on each fainter moving part beside ``cut``
     would add (the plainly same-coloured region around it), where that region is the part that
     moved; None when there is none.
@@ -164,7 +194,7 @@ def moved_regions(image: np.ndarray, background: np.ndarray, cut: np.ndarray) ->
     FAINT_MOVING of it moved, and solid (``bulk``): between strands of hair, a pocket of the
     background's colour is tinted by the strands and differs as much, but it is all outline.
     """
-    faint = attached_parts(image, background, cut, FAINT_STANDS_OUT, FAINT_MAX)
+    faint = beside.pick(FAINT_STANDS_OUT, FAINT_MAX)
     if faint is None:
         return None
     moving = cv2.dilate(faint.view(np.uint8), np.ones((3, 3), np.uint8)) > 0  # pixel gaps closed
