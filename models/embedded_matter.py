@@ -171,8 +171,7 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         self._steady = Steadier(self._still.median) if self._still is not None and self._still.swayed else None
         small = self._shrink(frame)
         if self._fit_sway(frame, small, m):  # the start: whole frame and mask moved
-            frame, m = self._steady.whole(frame), self._steady.whole(m)
-            self._steady.frame_done = True
+            frame, m = self._steady.move_start(frame, m)
             small = self._shrink(frame)
         self._full_size = (w, h)
         sw, sh = small.shape[1], small.shape[0]

@@ -164,7 +164,7 @@ class Steadier:
         self.reference = gray(np.clip(median, 0, 255).astype(np.uint8))
         self.offset: Warp = STILL  # the last frame's move (tracking px)
         self.shifted: Warp | None = None  # this frame's move, when it got one
-        self.frame_done = False  # the frame was moved whole (the start), not box by box
+        self.moved_whole = False  # this frame was moved whole (the start), not box by box
         self._scale = 1.0  # full-size px per tracking px
         self._most = MOST_SWAY * max(self.reference.shape)
 
@@ -177,7 +177,7 @@ class Steadier:
         (offsets 1 px off)."""
         background = cv2.distanceTransform(1 - subject.view(np.uint8), cv2.DIST_L2, 3) > distance
         warp = self.follow(small, background)
-        self.shifted, self.frame_done = None, False
+        self.shifted, self.moved_whole = None, False
         if reach(warp, small.shape) < STEADY_PX:
             return False
         self.shifted, self._scale = warp, frame_shape[1] / small.shape[1]
@@ -196,6 +196,12 @@ class Steadier:
         rest[:, 2] -= np.float32([ix, iy]) / self._scale
         return shift(downscale(moved), rest)
 
+    def move_start(self, frame: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The start's frame and mask moved whole by this frame's fit: the edge solve then reads the
+        moved frame as it is (``crop`` gives None) and the matte goes back with ``back``."""
+        self.moved_whole = True
+        return self.whole(frame), self.whole(mask)
+
     def whole(self, image: np.ndarray) -> np.ndarray:
         """A full-size image of this frame (the frame, the start's mask) moved by this frame's fit."""
         return image if self.shifted is None else shift(image, self.shifted, self._scale)
@@ -203,7 +209,7 @@ class Steadier:
     def crop(self, frame: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
         """The box (x0, y0, x1, y1) of the moved frame, for the edge solve to read (about a quarter of
         the cost of moving the whole frame); None when the frame is not moved, or was moved whole."""
-        if self.shifted is None or self.frame_done:
+        if self.shifted is None or self.moved_whole:
             return None
         x0, y0, x1, y1 = box
         m = scaled(self.shifted, self._scale, (x0, y0))
