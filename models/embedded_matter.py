@@ -221,7 +221,7 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
             if self.plate.full is None:
                 self.others = None
             else:
-                self.others.update(small, self.plate, self.flow, flow, carried)
+                self.others.update(small, self.plate.gain, self.flow, flow, carried)
         fg = np.zeros(small.shape[:2], bool)
         blind = None
         if roi is not None:

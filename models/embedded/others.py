@@ -32,7 +32,6 @@ import numpy as np
 from models.embedded.full_edges import distance_outside
 from models.embedded.marks import FlowMarks
 from models.embedded.motion import FlowTracker
-from models.embedded.plate import BackgroundPlate, channel_max
 
 logger = logging.getLogger(__name__)
 
@@ -68,43 +67,27 @@ class OtherBodies(FlowMarks):
         self.least, self.reach = reach * reach / 2, reach  # half the least body at the prompt: specks (``bodies_only``)
         logger.debug("other bodies at the prompt frame: %d px", int(self.map.sum()))
 
-    def update(self, small: np.ndarray, plate: BackgroundPlate, flow: FlowTracker, field: np.ndarray,
+    def update(self, small: np.ndarray, gain: float, flow: FlowTracker, field: np.ndarray,
                carried: np.ndarray) -> None:
         """Carry the marks along ``field`` (the backward flow) onto this frame (models/embedded/marks.py),
-        ending also where the frame shows what the plate has learnt since the median (``learnt_here``),
-        and keeping bodies only (``bodies_only``)."""
+        bodies only (``bodies_only``)."""
         if self.map.any():
-            off = cv2.bitwise_and(self.off(small, plate.gain), cv2.bitwise_not(learnt_here(small, plate, self.tolerance)))
-            marks = cv2.bitwise_and(self.carried(off, flow, field, carried), 1)
+            marks = cv2.bitwise_and(self.carried(self.off(small, gain), flow, field, carried), 1)
             self.map = bodies_only(marks, self.least, self.reach)
 
 
-def learnt_here(small: np.ndarray, plate: BackgroundPlate, tolerance: float) -> np.ndarray:
-    """Where the plate has learnt a colour since the median (``BackgroundPlate.from_median``) and the
-    frame ``small`` shows it, within ``tolerance`` (uint8 255).
-
-    Why: where the subject stood in most of the samples the median shows her (a ghost), and the
-    background seen there once she has moved on is off the median: marks spread into it and stayed,
-    beside her, for good. When her arm then swung through them faster than the flow carries the
-    matte, they spread onto the arm and went along with it (../shared/media/dog.mp4 from frame 256:
-    her forearm and hand lost to the end, where she reaches for the dog). The plate learns that
-    background when it stays (``BackgroundPlate.update``); what shows it is not another body."""
-    if plate.from_median is None:
-        return np.zeros(small.shape[:2], np.uint8)
-    seen = channel_max(cv2.absdiff(small, cv2.convertScaleAbs(plate.image, alpha=plate.gain)))
-    learnt = cv2.bitwise_not(plate.from_median.view(np.uint8) * np.uint8(255))
-    return cv2.bitwise_and(cv2.compare(seen, tolerance, cv2.CMP_LE), learnt)
-
-
 def bodies_only(marks: np.ndarray, least: float, reach: float) -> np.ndarray:
-    """``marks`` (uint8 0/1) without the specks: groups of fewer than ``least`` px (as at the prompt)
-    further than ``reach`` px from any bigger group (a body's own pieces, where it touches the
-    subject or is half hidden, stay).
+    """``marks`` (uint8 0/1) without the specks: groups of fewer than ``least`` px further than
+    ``reach`` px from any bigger group (a body's own pieces, where it touches the subject or is half
+    hidden, stay; so does a small body on its own, of ``least`` px or more).
 
     Why: the marks spread onto whatever is off the median beside them, and where a body left,
-    specks stayed on leaves in the wind and on the ghost the median shows where the subject
-    lingered; they hopped about there for a hundred frames and more, and grew back into a body's
-    worth once her arm came by (../shared/media/dog.mp4 from frame 150: her forearm lost from 259)."""
+    specks of marks stayed behind on leaves in the wind and on the ghost the median shows where the
+    subject lingered (she stood there in most of the samples). They hopped about there for a hundred
+    frames and more and grew back into a body's worth beside her, and when her arm swung through
+    them faster than the flow carries the matte, they spread onto the arm and went along with it
+    (../shared/media/dog.mp4: her forearm and hand lost from frame 256 to the end, where she reaches
+    for the dog, from a click at frame 0 or at frame 150)."""
     n, labels, stats, _ = cv2.connectedComponentsWithStats(marks, connectivity=8)
     small = stats[:, cv2.CC_STAT_AREA] < least
     small[0] = False
