@@ -181,6 +181,7 @@ class FrameSink:
         editors' files. Runs on the compute thread; ``encode`` runs on the encoder thread."""
         clean = clean_foreground if clean_foreground is not None else foreground
         images: dict[str, np.ndarray] = {}
+        rgba = None  # one for all the transparent files
         for name in self.writers:
             if name == "composite.mp4":
                 images[name] = composite(foreground, alpha, background, light_wrap)
@@ -189,7 +190,8 @@ class FrameSink:
             elif name == "greenscreen.mp4":
                 images[name] = composite(clean, alpha, self._green)
             else:
-                images[name] = to_rgba(clean, alpha)
+                rgba = to_rgba(clean, alpha) if rgba is None else rgba
+                images[name] = rgba
         if self.matte_dir is not None:
             images["alpha/"] = images.get("alpha.mp4", alpha_to_u8(alpha))
         return images

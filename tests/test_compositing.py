@@ -168,3 +168,24 @@ def test_a_still_cameras_blurred_background_is_held_through_noise_and_flicker_bu
     sharp = BlurBackground("3")
     sharp.frame(0, frame, alpha)
     assert np.array_equal(sharp.frame(1, frame, alpha), c.background_fill(frame, alpha, 3))
+
+
+def test_a_transparent_file_keeps_the_subject_and_none_of_the_background_under_alpha_zero():
+    """Straight alpha keeps colour under alpha 0; it is the subject's own colours spread out, not the
+    frame's background (which anyone dropping the alpha would see, and encoders pay for)."""
+    rng = np.random.default_rng(5)
+    h, w = 120, 160
+    frame = cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), (0, 0), 1.5)  # a busy background
+    alpha = _soft_disc(h, w)
+    a8 = c.alpha_to_u8(alpha)
+    frame[a8 > 0] = (200, 40, 30)  # a red subject
+    rgba = c.to_rgba(frame, alpha)
+    assert np.array_equal(rgba[..., 3], a8)
+    shown = a8 > 0
+    assert np.array_equal(rgba[..., :3][shown], frame[shown])  # the subject exactly as it was
+    hidden = rgba[..., :3][~shown].astype(np.float32)
+    behind = frame[~shown].astype(np.float32)
+    assert np.abs(hidden - (200, 40, 30)).max() < 40  # the subject's colour, spread out
+    assert abs(np.corrcoef(hidden.sum(axis=1), behind.sum(axis=1))[0, 1]) < 0.1
+    nothing = c.to_rgba(frame, np.zeros((h, w), np.float32))
+    assert not nothing.any()  # no subject: transparent black

@@ -272,6 +272,11 @@ def test_no_audio_odd_size_ntsc_rate_and_transparent_formats(tmp_path):
     with av.open(str(out / "foreground.mov")) as c:
         rgba = next(c.decode(video=0)).to_ndarray(format="rgba")
     assert rgba[..., 3].max() > 250 and rgba[..., 3].min() < 5  # real transparency
+    # under alpha 0 the subject's colours spread out, not the clip's background (none of it is in the file)
+    hidden, source = rgba[..., 3] == 0, decoded_frames(clip)[0].astype(np.float32)
+    behind, kept = source[hidden], rgba[..., :3][hidden].astype(np.float32)
+    assert hidden.mean() > 0.3 and kept.std(axis=0).max() < 0.5 * behind.std(axis=0).max()
+    assert abs(np.corrcoef(kept.sum(axis=1), behind.sum(axis=1))[0, 1]) < 0.5
     report = json.loads((out / "report.json").read_text())
     assert any("pad" in w.lower() for w in report["warnings"])  # H.264's even size is reported
     assert report["audio"] == "none"
