@@ -77,8 +77,8 @@ class OtherBodies(FlowMarks):
 
 
 def bodies_only(marks: np.ndarray, least: float, reach: float) -> np.ndarray:
-    """``marks`` (uint8 0/1) without the specks: groups of fewer than ``least`` px further than
-    ``reach`` px from any bigger group (a body's own pieces, where it touches the subject or is half
+    """``marks`` (uint8 0/1) without the specks: groups of fewer than ``least`` px with no bigger group
+    within ``reach`` px of their box (a body's own pieces, where it touches the subject or is half
     hidden, stay; so does a small body on its own, of ``least`` px or more).
 
     Why: the marks spread onto whatever is off the median beside them, and where a body left,
@@ -93,10 +93,16 @@ def bodies_only(marks: np.ndarray, least: float, reach: float) -> np.ndarray:
     small[0] = False
     if not small.any():
         return marks
-    big = (labels > 0) & ~small[labels]
-    if big.any():
-        small[np.unique(labels[distance_outside(big) <= reach])] = False
-    marks[small[labels]] = 0
+    body = ~small
+    body[0] = False
+    r = int(np.ceil(reach))
+    h, w = marks.shape
+    for k in np.flatnonzero(small):  # a few specks a frame, each looked at in its own box only
+        x, y, bw, bh = stats[k, :4]
+        if body[labels[max(0, y - r):min(h, y + bh + r), max(0, x - r):min(w, x + bw + r)]].any():
+            continue  # a body within reach of its box: a piece of it
+        box = (slice(y, y + bh), slice(x, x + bw))
+        marks[box][labels[box] == k] = 0
     return marks
 
 
