@@ -237,25 +237,36 @@ def to_rgba(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     encoders (VP9 and ProRes code it like any picture), and an editor that scales the file blends
     it into the subject's edge. Rendered over any background the file looks the same."""
     a8 = alpha_to_u8(alpha)
-    colour = foreground.copy()
-    cv2.copyTo(hidden_fill(foreground, a8), cv2.compare(a8, 0, cv2.CMP_EQ), colour)
+    colour = hidden_fill(foreground, a8)
+    cv2.copyTo(foreground, a8, colour)  # the subject's own pixels (alpha above 0) as they are
     return cv2.merge([*cv2.split(colour), a8])
 
 
 def hidden_fill(foreground: np.ndarray, a8: np.ndarray, factor: int = 16) -> np.ndarray:
     """The subject's colours (``foreground`` weighted by its alpha ``a8``, uint8) spread over the whole
-    frame, smooth: an alpha-weighted blur at 1/``factor`` size, the subject's mean colour where it
-    reaches nothing; black when there is no subject. Only the subject's own pixels are averaged, so
-    nothing of what lay behind it is in the result."""
+    frame, smooth: an alpha-weighted blur at 1/``factor`` size easing to the subject's mean colour
+    where it reaches little; black when there is no subject. Only the subject's own pixels are
+    averaged, so nothing of what lay behind it is in the result; only its box is read at full size."""
     h, w = a8.shape
-    size = (max(1, w // factor), max(1, h // factor))
-    weight = shrink(a8, size).astype(np.float32) * np.float32(1 / 255)
+    sw, sh = max(1, w // factor), max(1, h // factor)
+    x, y, bw, bh = cv2.boundingRect(a8)
+    if bw == 0:
+        return np.zeros_like(foreground)
+    # the box on the small grid, and the full-size pixels under it
+    i0, j0 = x * sw // w, y * sh // h
+    i1, j1 = min(sw, -(-(x + bw) * sw // w)), min(sh, -(-(y + bh) * sh // h))
+    i1, j1 = max(i1, i0 + 1), max(j1, j0 + 1)
+    fx0, fy0, fx1, fy1 = i0 * w // sw, j0 * h // sh, -(-i1 * w // sw), -(-j1 * h // sh)
+    box_a8 = a8[fy0:fy1, fx0:fx1]
+    premultiplied = cv2.multiply(foreground[fy0:fy1, fx0:fx1], cv2.cvtColor(box_a8, cv2.COLOR_GRAY2RGB), scale=1 / 255)
+    num = np.zeros((sh, sw, 3), np.float32)
+    weight = np.zeros((sh, sw), np.float32)
+    num[j0:j1, i0:i1] = cv2.resize(premultiplied, (i1 - i0, j1 - j0), interpolation=cv2.INTER_AREA)
+    weight[j0:j1, i0:i1] = cv2.resize(box_a8, (i1 - i0, j1 - j0), interpolation=cv2.INTER_AREA) * np.float32(1 / 255)
     total = float(weight.sum())
     if total <= 0.0:
         return np.zeros_like(foreground)
-    premultiplied = cv2.multiply(foreground, cv2.merge([a8, a8, a8]), scale=1 / 255)
-    num = shrink(premultiplied, size).astype(np.float32)
-    sigma = max(1.0, max(size) / 16)
+    sigma = max(1.0, max(sw, sh) / 16)
     num_b = cv2.GaussianBlur(num, (0, 0), sigma)
     den = cv2.GaussianBlur(weight, (0, 0), sigma)
     mean = num.reshape(-1, 3).sum(axis=0) / total
