@@ -221,7 +221,7 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
             if self.plate.full is None:
                 self.others = None
             else:
-                self.others.update(small, self.plate.gain, self.flow, flow, carried)
+                self.others.update(small, self.plate, self.flow, flow, carried)
         fg = np.zeros(small.shape[:2], bool)
         blind = None
         if roi is not None:
@@ -383,6 +383,8 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
         if roi is not None:  # the ROI reaches 2 band_px beyond the subject: the distance is exact in it
             touched = cv2.dilate((carried[roi] > _PLATE_CLEAR).view(np.uint8), self._kernel) > 0
             far[roi] = ~((d_out <= _PLATE_GAP * self.band_px) | touched)
+        if self.others is not None:  # nor under another body's marks: it is not the background, and a
+            far &= self.others.map == 0  # colour learnt there would end its marks (others.learnt_here)
         # The plate matters where the subject is (evidence, edge solve): updated there every frame,
         # everywhere every few frames (new background, light changes).
         everywhere = roi is None or self.frames_seen % _PLATE_EVERY == 0

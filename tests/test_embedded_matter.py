@@ -263,6 +263,59 @@ def test_other_bodies_are_solid_reach_beyond_the_edge_zone_and_move_otherwise():
     assert not OtherBodies(median, np.ones((120, 200), np.float32), frame, subject, 15, motion).map.any()
 
 
+def test_other_bodies_marks_end_where_the_frame_shows_what_the_plate_has_learnt():
+    """Where the subject stood in most of the samples the median shows her (a ghost); once she has
+    moved on, the background there is off the median, but the plate learns it (``from_median``
+    False). Marks there end where the frame shows what the plate learnt; a body off both keeps its
+    marks. Judged against the median alone the marks stayed in the ghost for good."""
+    from models.embedded.motion import FlowTracker
+    from models.embedded.others import OtherBodies
+    from models.embedded.plate import BackgroundPlate
+
+    h, w = 120, 200
+    median = np.full((h, w, 3), 100, np.float32)
+    median[40:80, 20:60] = 200  # her ghost
+    frame = np.full((h, w, 3), 100, np.uint8)
+    frame[40:80, 20:60] = 60  # the background there, now that she has gone
+    frame[40:80, 140:180] = 220  # another body
+    still = np.zeros((h, w, 2), np.float32)
+
+    def marks_after_a_frame(learnt: bool) -> np.ndarray:
+        plate = BackgroundPlate(median.copy(), np.ones((h, w), np.float32), np.zeros((2 * h, 2 * w, 3), np.float32))
+        if learnt:
+            plate.image[40:80, 20:60] = 60
+            plate.from_median[40:80, 20:60] = False
+        others = OtherBodies(median, np.ones((h, w), np.float32), median.astype(np.uint8), np.zeros((h, w), bool),
+                             15, still)
+        others.map[40:80, 20:60] = 1
+        others.map[40:80, 140:180] = 1
+        others.update(frame, plate, FlowTracker(w, h), still, np.zeros((h, w), np.float32))
+        return others.map
+
+    learnt = marks_after_a_frame(learnt=True)
+    assert not learnt[40:80, 20:60].any() and learnt[40:80, 140:180].all()
+    assert marks_after_a_frame(learnt=False)[40:80, 20:60].all()  # the median alone keeps them
+
+
+def test_the_plate_does_not_learn_under_another_bodys_marks():
+    """A body that stands still beside the subject must not become the plate's background: its
+    marks would end where the frame shows it (``learnt_here``) and it would join the subject."""
+    import media
+
+    frames, dogs, _ = media.dog_and_hand_frames()
+    matter = EmbeddedMatter(PRESETS["balanced"])
+    matter.prepare(frames[::2])
+    matter.start(frames[0], dogs[0])
+    assert matter.others is not None and matter.others.map.any()
+    marked = matter.others.map > 0
+    before = matter.plate.image[marked].copy()
+    for _ in range(12):  # the same frame again and again: everything in it stands still
+        matter.step(frames[0])
+    still_marked = marked & (matter.others.map > 0)
+    assert still_marked.sum() > 0.5 * marked.sum()
+    assert np.abs(matter.plate.image[still_marked] - before[still_marked[marked]]).max() < 1.0
+
+
 def test_other_bodies_keep_bodies_and_drop_specks_far_from_them():
     """Specks of marks left on leaves in the wind or on a ghost of the subject, far from any body, go;
     a body keeps its marks, and so do the small pieces of one (where it touches the subject or is
