@@ -13,7 +13,8 @@ marked: strands of the subject's own hair that the prompt's cut left out (thin, 
 it), and a part of the subject that a click missed (a dark hair cap: it moves with the subject,
 and the matte is meant to grow back into it). The marks are carried along
 the optical flow, spread onto neighbouring pixels that are also off the median (flow lags behind a
-smooth body), never onto what the matte carries as subject, and end where the median shows again.
+smooth body), never onto what the matte carries as subject, and end where the median shows again
+or what the plate has learnt since (``learnt_here``); specks far from any body go (``bodies_only``).
 A marked pixel cannot newly join the subject, and the tracking-resolution edge solve leaves it
 alone: against the plate, a body of the subject's colours solves to alpha 1, and that soft alpha,
 carried to the next frame, let the subject creep into it a few pixels a frame. Unlike a mover's
