@@ -18,6 +18,13 @@ from models.embedded.plate import channel_max
 GROW = 2  # tracking-resolution px a mark may spread in one frame
 
 
+def off_image(small: np.ndarray, reference: np.ndarray, gain: float, tolerance: float) -> np.ndarray:
+    """Pixels of ``small`` (uint8 255) more than ``tolerance`` off ``reference`` (float32 RGB, a median
+    or a plate) in any channel, the reference seen with the frame's exposure ``gain``."""
+    diff = channel_max(cv2.absdiff(small, cv2.convertScaleAbs(reference, alpha=gain)))
+    return cv2.compare(diff, tolerance, cv2.CMP_GT)
+
+
 class FlowMarks:
     """Marks (``map``: uint8 0/1, tracking resolution) of things off the median by more than ``tolerance``."""
 
@@ -29,8 +36,7 @@ class FlowMarks:
 
     def off(self, small: np.ndarray, gain: float) -> np.ndarray:
         """Pixels of ``small`` (uint8 255) off the median, seen with the frame's exposure ``gain``."""
-        diff = channel_max(cv2.absdiff(small, cv2.convertScaleAbs(self.median, alpha=gain)))
-        return cv2.compare(diff, self.tolerance, cv2.CMP_GT)
+        return off_image(small, self.median, gain, self.tolerance)
 
     def weight(self, roi: tuple[slice, slice]) -> np.ndarray:
         """The marks of ``roi`` as float32 (1 = marked)."""

@@ -31,9 +31,9 @@ import cv2
 import numpy as np
 
 from models.embedded.full_edges import distance_outside
-from models.embedded.marks import FlowMarks
+from models.embedded.marks import FlowMarks, off_image
 from models.embedded.motion import FlowTracker
-from models.embedded.plate import BackgroundPlate, channel_max
+from models.embedded.plate import BackgroundPlate
 
 logger = logging.getLogger(__name__)
 
@@ -94,9 +94,8 @@ def learnt_here(small: np.ndarray, plate: BackgroundPlate, tolerance: float) -> 
     background, lost its marks and came into her matte (twice as much of it without that rule)."""
     if plate.from_median is None:
         return np.zeros(small.shape[:2], np.uint8)
-    seen = channel_max(cv2.absdiff(small, cv2.convertScaleAbs(plate.image, alpha=plate.gain)))
     learnt = cv2.bitwise_not(plate.from_median.view(np.uint8) * np.uint8(255))
-    return cv2.bitwise_and(cv2.compare(seen, tolerance, cv2.CMP_LE), learnt)
+    return cv2.bitwise_and(cv2.bitwise_not(off_image(small, plate.image, plate.gain, tolerance)), learnt)
 
 
 def bodies_only(marks: np.ndarray, least: float, reach: float) -> np.ndarray:
