@@ -81,11 +81,6 @@ def shift(image: np.ndarray, offset: Warp | tuple[float, float], scale: float = 
                           borderMode=cv2.BORDER_REPLICATE)
 
 
-def unshift(image: np.ndarray, offset: Warp | tuple[float, float], scale: float = 1.0) -> np.ndarray:
-    """The inverse of ``shift``: ``image`` moved back off the reference."""
-    return shift(image, cv2.invertAffineTransform(as_warp(offset)), scale)
-
-
 def register(reference: np.ndarray, image: np.ndarray, where: np.ndarray | None = None,
              start: Warp = STILL, stop: tuple = _ECC_STOP) -> Warp | None:
     """The move of ``image`` from ``reference`` (float32 grey, one size), a shift and a turn.
