@@ -67,4 +67,3 @@ def at_exposure(image: np.ndarray, gain: float) -> np.ndarray:
     if image.dtype == np.uint8:
         return cv2.convertScaleAbs(image, alpha=1.0 / gain)
     return (image / np.float32(gain)).astype(image.dtype)
-
