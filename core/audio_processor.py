@@ -128,8 +128,11 @@ def _read_apart(stream, container_format: str) -> bool:
 def _mux_apart(video_path: Path, source_path: Path, tracks: int, tmp: Path, *rest) -> str:
     """``_mux`` in a process of its own (a fresh interpreter running this module: nothing of the
     caller's, a studio's threads or a script without a main guard, is started again); if that
-    process dies, the video as it is, silent (``UNREADABLE``)."""
-    args = json.dumps([str(video_path), str(source_path), tracks, str(tmp), *rest])
+    process dies, the video as it is, silent (``UNREADABLE``). The paths go to it absolute: it runs
+    in the project's folder, where a path relative to the caller's is another file (a ProRes MOV
+    given as ``clip.mov`` came out silent)."""
+    paths = [str(Path(p).resolve()) for p in (video_path, source_path)]
+    args = json.dumps([*paths, tracks, str(Path(tmp).resolve()), *rest])
     root = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     done = subprocess.run([sys.executable, "-m", "core.audio_processor", args], capture_output=True, text=True,
@@ -137,7 +140,8 @@ def _mux_apart(video_path: Path, source_path: Path, tracks: int, tmp: Path, *res
     mode = done.stdout.strip().splitlines()[-1:] if done.returncode == 0 else []
     if mode and mode[0] in ("copy", "transcode"):
         return mode[0]
-    logger.warning("the sound of %s could not be read (exit %s): left out", source_path.name, done.returncode)
+    logger.warning("the sound of %s could not be read (exit %s): left out; %s", source_path.name, done.returncode,
+                   done.stderr.strip().splitlines()[-1:] or "no message")
     tmp.unlink(missing_ok=True)
     shutil.copyfile(video_path, tmp)
     return UNREADABLE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -205,3 +206,15 @@ def test_a_sound_track_that_would_bring_the_process_down_is_left_out(tmp_path):
     assert mux_audio(tmp_path / "silent2.mp4", surround, tmp_path / "out2.mp4") == "transcode"
     with av.open(str(tmp_path / "out2.mp4")) as container:
         assert container.streams.audio[0].codec_context.channels == 6
+
+
+def test_an_editors_mov_given_by_a_relative_path_keeps_its_sound(tmp_path, monkeypatch):
+    """PCM in a MOV is read in a process of its own (above), which runs in the project's folder: the
+    paths must reach it whole. Given relative to the caller's folder, the sound was left out."""
+    src = media.make_video(tmp_path / "edit.mov", frames=40, audio="click", audio_codec="pcm_s16le",
+                           flash_frames=FLASHES)
+    _silent_copy(src, tmp_path / "silent.mp4")
+    monkeypatch.chdir(tmp_path)
+    assert mux_audio(Path("silent.mp4"), Path("edit.mov"), Path("out.mp4")) == "transcode"
+    flashes, onsets = _flash_times(tmp_path / "out.mp4"), audio_onsets_s(tmp_path / "out.mp4")
+    assert len(onsets) == len(FLASHES) and max(abs(a - v) for a, v in zip(onsets, flashes, strict=True)) < 1 / 25
