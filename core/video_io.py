@@ -203,7 +203,18 @@ def _scan_packets(container, stream, path: Path) -> tuple[list[int], list[int], 
 
 def _first_frame(container, stream, path: Path) -> av.VideoFrame:
     """Decode the first frame (for pixel format and rotation); a failure means a damaged file."""
-    container.seek(0)
+    try:
+        container.seek(0)
+    except av.FFmpegError:
+        # A format that cannot seek back to its start: an FLV without a keyframe index (as some
+        # recorders and converters write it) says "operation not permitted". Read it afresh.
+        with open_input(path) as fresh:
+            return _first_frame_here(fresh, fresh.streams[stream.index], path)
+    return _first_frame_here(container, stream, path)
+
+
+def _first_frame_here(container, stream, path: Path) -> av.VideoFrame:
+    """The first frame decoded from where ``container`` stands (its start)."""
     try:
         for frame in container.decode(stream):
             return frame

@@ -65,13 +65,24 @@ class VideoReader:
 
     def __init__(self, path: str | Path, info: VideoInfo | None = None) -> None:
         self.info = info if info is not None else probe(path)
-        self._container = open_input(check_input_path(path))
-        self._stream = self._container.streams[self.info.stream_index]
-        self._stream.thread_type = "AUTO"  # frame+slice threads: decoding must not be the bottleneck
+        self._path = check_input_path(path)
+        self._skipping = "DEFAULT"
+        self._open()
         self._index_of = {pts: i for i, pts in enumerate(self.info.frame_pts)}
         self.frames_decoded = 0  # all frames the decoder produced, wanted or not (seek cost)
         self.repeated: set[int] = set()  # frames the decoder did not give, shown as a neighbour
         self.resized: dict[tuple[int, int], int] = {}  # other picture sizes met -> the first frame of each
+
+    def _open(self) -> None:
+        self._container = open_input(self._path)
+        self._stream = self._container.streams[self.info.stream_index]
+        self._stream.thread_type = "AUTO"  # frame+slice threads: decoding must not be the bottleneck
+        self._stream.codec_context.skip_frame = self._skipping
+
+    def _skip_frame(self, which: str) -> None:
+        """Which frames the decoder leaves out ("NONREF": those no other frame refers to), also after a
+        reopening (``_seek``)."""
+        self._skipping = self._stream.codec_context.skip_frame = which
 
     def _rgb(self, frame: av.VideoFrame, index: int) -> np.ndarray:
         """``to_rgb`` at the clip's size. A stream may change its picture size mid-way (a browser's or
@@ -116,10 +127,7 @@ class VideoReader:
         target = self.info.frame_pts[index]
         second = max(1, round(1 / self.info.time_base))
         for back in (0, second, 5 * second, None):
-            if back is None:
-                self._container.seek(0)
-            else:
-                self._container.seek(target - back, stream=self._stream, backward=True)
+            self._seek(None if back is None else target - back)
             decoded = self._decode_packets()
             head = next(decoded, None)
             if head is None:
@@ -130,6 +138,22 @@ class VideoReader:
                 yield from decoded
                 return
             logger.debug("seek for frame %d landed on %d; seeking earlier", index, first)
+
+    def _seek(self, ts: int | None) -> None:
+        """Seek to the keyframe at or before ``ts`` (the stream's time), or to the file's start (None).
+
+        A format that cannot seek back to its start (an FLV without a keyframe index, as some
+        recorders and converters write it: "operation not permitted") is opened again instead, at
+        its start, and decoded forward from there."""
+        try:
+            if ts is None:
+                self._container.seek(0)
+            else:
+                self._container.seek(ts, stream=self._stream, backward=True)
+        except av.FFmpegError as exc:
+            logger.debug("seek to %s failed (%s): opening %s again", ts, exc, self.info.path.name)
+            self._container.close()
+            self._open()
 
     def _decode_packets(self) -> Iterator[tuple[int, av.VideoFrame]]:
         """(index, frame) of the frames decoded from here on, packet by packet: a damaged packet
@@ -201,10 +225,9 @@ class VideoReader:
         """For each target, the first frame at or after it that other frames refer to (a reference
         frame), in one forward pass with the other frames not decoded at all: no frame depends on
         them, and skipping them makes the pass about a third cheaper on a typical H.264 stream."""
-        ctx = self._stream.codec_context
         targets = sorted(targets)
         picked: dict[int, np.ndarray] = {}
-        ctx.skip_frame = "NONREF"
+        self._skip_frame("NONREF")
         try:
             k = 0
             for index, frame in self._decoded_from(targets[0]):
@@ -216,5 +239,5 @@ class VideoReader:
                 if k == len(targets):
                     break
         finally:
-            ctx.skip_frame = "DEFAULT"
+            self._skip_frame("DEFAULT")
         return picked

@@ -131,6 +131,20 @@ def test_an_mpeg_ts_clip_keeps_its_frames_in_order_and_its_sound_in_sync(tmp_pat
     assert_flashes_heard_in_time(out / "composite.mp4", flashes)
 
 
+def test_a_flash_video_that_cannot_seek_to_its_start_is_processed_whole(tmp_path):
+    """An FLV without a keyframe index (Sorenson video as FFmpeg writes it by default) refuses a seek
+    to its start ("operation not permitted"): it was an internal error at the probe. It is read by
+    opening it again; a prompt mid-clip makes the backward pass seek too."""
+    flashes = [3, 25, 41]
+    clip = flash_clip(tmp_path / "in.flv", flashes, codec="flv", audio_codec="libmp3lame", audio_rate=44100)
+    with av.open(str(clip)) as container, pytest.raises(av.FFmpegError):
+        container.seek(0)
+    out = tmp_path / "out"
+    assert run_cli(clip, "--out", out, "--point", "20,50", "--frame", "30") == 0
+    assert probe(out / "composite.mp4").frame_count == 50
+    assert_flashes_heard_in_time(out / "composite.mp4", flashes)
+
+
 def test_a_file_cut_in_the_middle_of_a_group_of_pictures_starts_at_its_first_whole_frame(tmp_path):
     """Frames whose references were cut away cannot be decoded: counting them put every later frame
     at the wrong index (a prompt on the wrong picture, the sound early by their length)."""

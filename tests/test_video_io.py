@@ -148,6 +148,31 @@ def test_reader_seek_does_not_decode_from_the_start(clips):
     assert 2 <= reader.frames_decoded <= 2 + 8
 
 
+class _SeekRefused:
+    """A container that refuses every seek, as an FLV without a keyframe index refuses a seek to its
+    start ("operation not permitted"); everything else is the container's own."""
+
+    def __init__(self, container) -> None:
+        self._container = container
+
+    def seek(self, *args, **kwargs) -> None:
+        raise av.error.PermissionError(1, "Operation not permitted")
+
+    def __getattr__(self, name):
+        return getattr(self._container, name)
+
+
+def test_a_reader_whose_seek_is_refused_opens_the_file_again(clips):
+    with VideoReader(clips["plain"]) as reader:
+        spread = [media.decode_index(f) for f in reader.sample(3)]
+    with VideoReader(clips["plain"]) as reader:
+        reader._container = _SeekRefused(reader._container)
+        assert _indexes(reader.frames(21, 24)) == [21, 22, 23]
+        assert [media.decode_index(f) for f in reader.sample(3)] == spread
+        reader._container = _SeekRefused(reader._container)
+        assert media.decode_index(reader.read_frame(5)) == 5
+
+
 def test_read_frame_sample_and_range_errors(clips):
     with VideoReader(clips["plain"]) as reader:
         assert media.decode_index(reader.read_frame(21)) == 21
