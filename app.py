@@ -17,7 +17,13 @@ import threading
 from pathlib import Path
 
 from app_config import DEFAULT_FORMATS, ENGINES, OUTPUT_FORMATS, QUALITIES, get_settings
-from core.exceptions import ArgumentError, FrameOutOfRangeError, MaskUnreadableError, StudioError
+from core.exceptions import (
+    ArgumentError,
+    FrameOutOfRangeError,
+    InputPathError,
+    MaskUnreadableError,
+    StudioError,
+)
 from core.job import EdgeOptions, JobRequest, first_kept_frame
 from models.base import NEGATIVE, POSITIVE, ObjectPrompt
 
@@ -46,9 +52,18 @@ def _with_object(text: str) -> tuple[str, int]:
 
 
 def _read_mask(path: str):
+    """The mask PNG as bool. Read from its bytes: OpenCV's own reader prints a warning of its own on
+    stderr for a file it cannot read, a second line under the one coded error a user gets."""
     import cv2
+    import numpy as np
 
-    mask = cv2.imread(str(Path(path).expanduser()), cv2.IMREAD_GRAYSCALE)
+    from core.video_io import check_input_path
+
+    try:
+        p = check_input_path(path)
+    except InputPathError as exc:
+        raise MaskUnreadableError(f"the mask {exc.message}", exc.hint) from None
+    mask = cv2.imdecode(np.fromfile(p, np.uint8), cv2.IMREAD_GRAYSCALE)
     if mask is None:
         raise MaskUnreadableError(f"cannot read the mask {path!r}")
     return mask > 0

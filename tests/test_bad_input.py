@@ -86,6 +86,29 @@ def test_bad_prompts(tmp_path, capsys, clip):
     assert (out / "keep.txt").read_text() == "the user's own file"
 
 
+def test_a_mask_or_background_given_as_a_url_a_folder_or_junk_gets_one_coded_line(tmp_path, capfd, clip):
+    """Nothing but the coded line on stderr, read at the file descriptor (OpenCV's reader printed a
+    warning line of its own for a mask it could not read); a URL is named as typed and told to be
+    fetched first; a clip given as an image background is told to be given as video:."""
+    out = tmp_path / "out"
+    junk = media.make_random_bytes(tmp_path / "junk.png")
+    for args, code, says in [
+        (("--mask", "http://example.com/m.png"), "E206", "the mask 'http://example.com/m.png' is a URL"),
+        (("--mask", tmp_path), "E206", "is a folder"),
+        (("--mask", tmp_path / "nope.png"), "E206", "does not exist"),
+        (("--mask", junk), "E206", "cannot read the mask"),
+        (("--point", "5,5", "--background", "image:http://example.com/b.png"), "E302",
+         "background image: 'http://example.com/b.png' is a URL"),
+        (("--point", "5,5", "--background", "video:https://example.com/b.mp4"), "E302", "is a URL"),
+        (("--point", "5,5", "--background", f"image:{clip}"), "E302", f"a clip is given as video:{clip}"),
+    ]:
+        assert app.main(["process", str(clip), "--out", str(out), *map(str, args), "--quiet"]) == 2
+        err = capfd.readouterr().err.strip()
+        assert err.startswith(f"error {code}: ") and "\n" not in err and says in err, err
+        assert "local file path" in err or code == "E302" and "video:" in err or "cannot read" in err, err
+    assert_nothing_written(out)
+
+
 def test_bad_backgrounds_and_formats(tmp_path, capsys, clip):
     out = tmp_path / "out"
     junk = media.make_random_bytes(tmp_path / "bg.png")

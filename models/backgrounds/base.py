@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from core.exceptions import BackgroundUnreadableError, StudioError
+
 
 @dataclass(frozen=True)
 class OutputGeometry:
@@ -60,6 +62,18 @@ class BackgroundSource(ABC):
     def open(self, geometry: OutputGeometry, progress: ProgressFn | None = None) -> None:  # noqa: B027
         """Prepare for ``geometry``: read files, generate, scale to cover. Called once per job."""
         self.geometry = geometry
+
+    def unreadable(self, exc: StudioError) -> BackgroundUnreadableError:
+        """The error of a background file (``image:`` / ``video:``) that ``exc`` says cannot be used.
+
+        Why its own hint where it has one: "use a PNG/JPEG/WebP image" says nothing to a person who
+        gave a URL (fetch it first) or a folder; and the argument as typed is named, not the path
+        made of it, which reads a URL's "//" as one "/"."""
+        from core.exceptions import InputPathError
+
+        if isinstance(exc, InputPathError):  # its message names the argument already
+            return BackgroundUnreadableError(f"background {self.kind}: {exc.message}", exc.hint)
+        return BackgroundUnreadableError(f"background {self.kind} {self.argument!r}: {exc.message}")
 
     @abstractmethod
     def frame(self, index: int, original: np.ndarray, alpha: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from core.compositing import fit_cover
-from core.exceptions import BackgroundUnreadableError, StudioError
+from core.exceptions import NotMediaError, StudioError
 from models.backgrounds.base import BackgroundSource, OutputGeometry, ProgressFn
 
 logger = logging.getLogger(__name__)
@@ -23,12 +23,15 @@ class ImageBackground(BackgroundSource):
 
     def open(self, geometry: OutputGeometry, progress: ProgressFn | None = None) -> None:
         super().open(geometry)
-        from core.image_io import read_image
+        from core.image_io import is_image_path, read_image
 
         try:
-            image = read_image(self.path)
+            image = read_image(self.argument)
         except StudioError as exc:
-            raise BackgroundUnreadableError(f"background image {self.path.name!r}: {exc.message}") from None
+            error = self.unreadable(exc)
+            if not is_image_path(self.argument) and isinstance(exc, NotMediaError):
+                error.hint = f"that is not a picture: a clip is given as video:{self.argument}"
+            raise error from None
         self._image = fit_cover(image, geometry.width, geometry.height, pixel_aspect=geometry.pixel_aspect)
 
     def frame(self, index: int, original: np.ndarray, alpha: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from core.compositing import fit_cover
-from core.exceptions import BackgroundUnreadableError, StudioError
+from core.exceptions import StudioError
 from models.backgrounds.base import BackgroundSource, OutputGeometry, ProgressFn
 
 logger = logging.getLogger(__name__)
@@ -38,9 +38,9 @@ class VideoBackground(BackgroundSource):
         from core.video_io import probe
 
         try:
-            self._info = probe(self.path)
+            self._info = probe(self.argument)
         except StudioError as exc:
-            raise BackgroundUnreadableError(f"background video {self.path.name!r}: {exc.message}") from None
+            raise self.unreadable(exc) from None
         self._restart()
 
     def _restart(self) -> None:
