@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from app_config import DEFAULT_FORMATS, ENGINES, OUTPUT_FORMATS, QUALITIES, get_settings
@@ -198,6 +200,31 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@contextmanager
+def _stopped_like_ctrl_c():
+    """While a job runs, a request to stop (SIGTERM: ``kill``, a job scheduler, a container stopping;
+    SIGHUP: the terminal closed) ends it as Ctrl-C does: cancelled, nothing half-written left in
+    --out. Python's default for those ends the process on the spot, and the job's staging folder
+    (``.bgfx-partial-*``) stayed behind. Only from the main thread, and only where the signal
+    still has its default handling (a caller's own handler is left alone)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    kept = {}
+    for sig in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)):
+        if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:
+            kept[sig] = signal.signal(sig, stop)
+    try:
+        yield
+    finally:
+        for sig, handler in kept.items():
+            signal.signal(sig, handler)
+
+
 def run_process(args: argparse.Namespace) -> int:
     from core.video_processor import run_job
     from models.model_loader import release_after_use
@@ -227,7 +254,8 @@ def run_process(args: argparse.Namespace) -> int:
 
     cancel = threading.Event()
     try:
-        result = run_job(request, progress=None if args.quiet else show, cancel=cancel, settings=settings)
+        with _stopped_like_ctrl_c():
+            result = run_job(request, progress=None if args.quiet else show, cancel=cancel, settings=settings)
     except KeyboardInterrupt:
         cancel.set()
         raise

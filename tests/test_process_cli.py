@@ -564,6 +564,35 @@ def test_cancel_stops_between_chunks_and_leaves_nothing(tmp_path):
     assert max(u.frame for u in seen if u.stage == "process") < 60
 
 
+_STOPS_ITSELF = """
+import os, signal, sys
+import app
+from models.embedded_matter import EmbeddedMatter
+step, seen = EmbeddedMatter.step, []
+def stepping(self, frame):
+    seen.append(1)
+    if len(seen) == 5:  # mid-job, as a scheduler or a closing terminal would
+        os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+    return step(self, frame)
+EmbeddedMatter.step = stepping
+sys.exit(app.main(["process", *sys.argv[2:], "--quiet"]))
+"""
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_a_job_told_to_stop_by_a_signal_is_cancelled_and_leaves_nothing(tmp_path, name):
+    """``kill``, a job scheduler, a container stopping (SIGTERM) or a closed terminal (SIGHUP) stop a
+    job as Ctrl-C does. By Python's default the process ended on the spot and the job's staging
+    folder stayed in --out."""
+    clip = media.make_video(tmp_path / "in.mp4", width=64, height=48, frames=40)
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-c", _STOPS_ITSELF, name, str(clip), "--out", str(out), "--point", "30,30",
+                           "--engine", "embedded"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "error E601: cancelled — nothing was written"
+    assert not out.exists()
+
+
 def test_the_matters_look_at_the_clip_runs_beside_segmentation(tmp_path, monkeypatch):
     """The still-camera plate decodes frames spread over the clip: that must not wait for the
     clicks to be segmented (nor they for it). Proof: segmentation waits for the look to start."""
