@@ -20,6 +20,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # Windows: an abandoned staging folder goes by its age alone
+    fcntl = None
+
 from core.compositing import GREEN, alpha_to_u8, composite, solid, to_rgba
 from core.exceptions import OutputNotWritableError
 
@@ -28,6 +33,10 @@ logger = logging.getLogger(__name__)
 STAGING_PREFIX = ".bgfx-partial-"
 #: a staging folder untouched this long belongs to a job that died without cleaning up
 ABANDONED_AFTER_S = 24 * 3600
+#: the file in a staging folder that its job holds locked while it lives (where the system locks files)
+OWNER = ".owner"
+#: a staging folder younger than this is never taken for abandoned: its job may not hold its lock yet
+LOCK_GRACE_S = 60.0
 
 #: output name -> VideoWriter kind
 VIDEO_KINDS = {
@@ -62,19 +71,54 @@ class Staging:
             self._remove_abandoned()
             self.path = self.out_dir / f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
             self.path.mkdir()
+            self._owner = self._hold(self.path)
         except OutputNotWritableError:
             raise
         except OSError as exc:
             raise OutputNotWritableError(f"cannot write to {str(self.out_dir)!r}: {exc.strerror or exc}") from None
 
+    @staticmethod
+    def _hold(folder: Path):
+        """Lock ``folder``'s owner file for as long as this job lives (the open file, or None where
+        the system has no ``fcntl``). The system lets go of the lock however the process ends."""
+        if fcntl is None:
+            return None
+        owner = open(folder / OWNER, "w")  # noqa: SIM115 (held open for the job's lifetime)
+        fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return owner
+
+    def _let_go(self) -> None:
+        if self._owner is not None:
+            self._owner.close()
+            self._owner = None
+            with contextlib.suppress(OSError):
+                (self.path / OWNER).unlink()
+
     def _remove_abandoned(self) -> None:
-        """Staging folders of jobs killed outright (power cut, SIGKILL) are removed once they are
-        old enough that no running job can own them."""
+        """Staging folders of jobs that died without cleaning up (SIGKILL, the system out of memory,
+        a power cut) are removed: at once when nothing holds their owner's lock any more, else once
+        they are a day old. Why at once: a killed 4K job left gigabytes of partial files hidden in
+        --out, and the next job into the same folder kept them for a day."""
         now = time.time()
         for old in self.out_dir.glob(f"{STAGING_PREFIX}*"):
             with contextlib.suppress(OSError):
-                if old.is_dir() and now - old.stat().st_mtime > ABANDONED_AFTER_S:
+                age = now - old.stat().st_mtime
+                if old.is_dir() and (age > ABANDONED_AFTER_S or (age > LOCK_GRACE_S and self._unowned(old))):
+                    logger.info("removing %s, left by a job that did not end cleanly", old.name)
                     shutil.rmtree(old, ignore_errors=True)
+
+    @staticmethod
+    def _unowned(folder: Path) -> bool:
+        """Whether no living job holds ``folder``'s owner lock (False where that cannot be told)."""
+        lock = folder / OWNER
+        if fcntl is None or not lock.is_file():
+            return False
+        with open(lock, "a") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return False  # a running job holds it
+            return True
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -93,6 +137,7 @@ class Staging:
     def commit(self) -> dict[str, Path]:
         """Move every staged entry into ``out_dir`` (replacing older results of the same name)."""
         moved: dict[str, Path] = {}
+        self._let_go()
         for entry in sorted(self.path.iterdir()):
             target = self.out_dir / entry.name
             if target.is_dir() and entry.is_dir():
@@ -103,6 +148,7 @@ class Staging:
         return moved
 
     def discard(self) -> None:
+        self._let_go()
         shutil.rmtree(self.path, ignore_errors=True)
         if self._created_out:
             with contextlib.suppress(OSError):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import mmap
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -295,6 +297,37 @@ def test_staging_commits_atomically_and_discards_cleanly(tmp_path):
     os.utime(dead, (time.time() - 2 * 86400,) * 2)
     Staging(out).discard()
     assert not dead.exists() and live.exists()
+
+
+_HOLDS_A_STAGING = "import sys, time; from core.outputs import Staging; s = Staging(sys.argv[1]); print(s.path, flush=True); time.sleep(120)"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fcntl: a staging folder goes by its age there")
+def test_a_staging_folder_whose_job_was_killed_is_removed_by_the_next_job_and_a_live_ones_is_not(tmp_path):
+    """SIGKILL (the system out of memory, a power cut) leaves a job's staging folder in --out; the
+    next job removes it as soon as no living process holds its lock (it waited a day before). A
+    folder a running job holds stays, however old its last change."""
+    import os
+    import signal
+    import subprocess
+
+    out = tmp_path / "out"
+    root = Path(__file__).resolve().parents[1]
+    jobs = [subprocess.Popen([sys.executable, "-c", _HOLDS_A_STAGING, str(out)], cwd=root, stdout=subprocess.PIPE,
+                             text=True) for _ in range(2)]
+    try:
+        killed, alive = (Path(job.stdout.readline().strip()) for job in jobs)
+        (killed / "composite.mp4").write_bytes(b"partial" * 1000)
+        jobs[0].send_signal(signal.SIGKILL)
+        jobs[0].wait()
+        for folder in (killed, alive):  # past the grace a new folder gets before it holds its lock
+            os.utime(folder, (time.time() - 120,) * 2)
+        Staging(out).discard()
+        assert not killed.exists() and alive.is_dir()
+    finally:
+        for job in jobs:
+            job.kill()
+            job.wait()
 
 
 def test_space_setup_is_a_noop_off_spaces(monkeypatch):
