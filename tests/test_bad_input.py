@@ -100,7 +100,7 @@ def test_a_mask_or_background_given_as_a_url_a_folder_or_junk_gets_one_coded_lin
         (("--point", "5,5", "--background", "image:http://example.com/b.png"), "E302",
          "background image: 'http://example.com/b.png' is a URL"),
         (("--point", "5,5", "--background", "video:https://example.com/b.mp4"), "E302", "is a URL"),
-        (("--point", "5,5", "--background", f"image:{clip}"), "E302", f"a clip is given as video:{clip}"),
+        (("--point", "5,5", "--background", f"image:{clip}"), "E302", "give it as a video background (video:PATH)"),
     ]:
         assert app.main(["process", str(clip), "--out", str(out), *map(str, args), "--quiet"]) == 2
         err = capfd.readouterr().err.strip()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -73,7 +74,8 @@ class BackgroundSource(ABC):
 
         if isinstance(exc, InputPathError):  # its message names the argument already
             return BackgroundUnreadableError(f"background {self.kind}: {exc.message}", exc.hint)
-        return BackgroundUnreadableError(f"background {self.kind} {self.argument!r}: {exc.message}")
+        name = Path(self.argument).name  # not the folder: a studio's upload lies in a server's temporary one
+        return BackgroundUnreadableError(f"background {self.kind} {name!r}: {exc.message}")
 
     @abstractmethod
     def frame(self, index: int, original: np.ndarray, alpha: np.ndarray) -> np.ndarray:

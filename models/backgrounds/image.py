@@ -30,7 +30,7 @@ class ImageBackground(BackgroundSource):
         except StudioError as exc:
             error = self.unreadable(exc)
             if not is_image_path(self.argument) and isinstance(exc, NotMediaError):
-                error.hint = f"that is not a picture: a clip is given as video:{self.argument}"
+                error.hint = "that is a clip, not a picture: give it as a video background (video:PATH)"
             raise error from None
         self._image = fit_cover(image, geometry.width, geometry.height, pixel_aspect=geometry.pixel_aspect)
 
