@@ -126,6 +126,8 @@ def check_input_path(path: str | Path) -> Path:
         raise InputPathError(f"{text!r} does not exist")
     if p.is_dir():
         raise InputPathError(f"{text!r} is a folder, not a file")
+    if not p.is_file():  # a device, a pipe, a socket: reading one may never end
+        raise InputPathError(f"{text!r} is not a regular file (a device or a pipe)")
     return p
 
 

@@ -3,6 +3,8 @@ half-written is left in --out."""
 
 from __future__ import annotations
 
+import os
+
 import cv2
 import media
 import numpy as np
@@ -37,6 +39,13 @@ def assert_nothing_written(out):
     assert not out.exists() or sorted(p.name for p in out.iterdir()) == ["keep.txt"]
 
 
+def _fifo(path):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes on this system")
+    os.mkfifo(path)
+    return path
+
+
 @pytest.mark.parametrize(
     "maker, code",
     [
@@ -47,8 +56,9 @@ def assert_nothing_written(out):
         (lambda d: d, "E106"),  # a folder
         (lambda d: "https://example.com/video.mp4", "E106"),  # a URL
         (lambda d: d / "missing.mp4", "E106"),
+        (lambda d: _fifo(d / "pipe.mp4"), "E106"),  # reading a pipe nobody writes to would wait for ever
     ],
-    ids=["not-media", "truncated", "zero-frames", "audio-only", "folder", "url", "missing"],
+    ids=["not-media", "truncated", "zero-frames", "audio-only", "folder", "url", "missing", "pipe"],
 )
 def test_bad_input_files(tmp_path, capsys, maker, code):
     src = maker(tmp_path)
