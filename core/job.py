@@ -195,9 +195,19 @@ def lead_notice(info) -> str | None:
             "in the middle of a group of pictures): the outputs start at its first whole frame, the sound with it")
 
 
+def cut_short_notice(info) -> str | None:
+    """What to tell a person whose file ends before its header says it does: the outputs are as
+    short as the data, which a person who did not look at their length would not know."""
+    if info.said_s is None:
+        return None
+    return (f"{info.path.name} looks cut short (a download or a recording that stopped): it says it lasts "
+            f"{info.said_s:.1f} s but its frames end at {info.duration_s:.1f} s; the outputs are the "
+            f"{info.frame_count} frames there are")
+
+
 def source_notices(info) -> list[str]:
-    """What to tell a person about how their clip is read: HDR, a cut start, a dithered GIF, fields."""
-    notices = [hdr_notice(info), lead_notice(info)]
+    """What to tell a person about how their clip is read: HDR, a cut start or end, a dithered GIF, fields."""
+    notices = [hdr_notice(info), lead_notice(info), cut_short_notice(info)]
     if info.smoothing_px:  # core/grain.py
         notices.append(f"{info.path.name} is a dithered GIF: its frames are smoothed by {info.smoothing_px:.1f} px "
                        "as they are read, so that its scattered dots read as the colours they stand for")

@@ -83,6 +83,8 @@ class VideoInfo:
     interlaced: bool = False
     #: the file's own tags (when it was made, where, its title...), which every output carries on
     tags: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    #: the length the file's header gives, where its data ends well before it (a file cut short)
+    said_s: float | None = None
 
     def time_of(self, index: int) -> float:
         """Seconds from the first frame to frame ``index``."""
@@ -173,17 +175,23 @@ def _video_stream(container: av.container.InputContainer, name: str) -> av.video
     return streams[0]
 
 
-def _scan_packets(container, stream, path: Path) -> tuple[list[int], list[int], set[int]]:
-    """Demux (no decoding) every video packet: its timestamp and duration, and check the bytes exist.
-    Also returns the timestamps of keyframes (where a seek lands without decoding others first)."""
+def _scan_packets(container, stream, path: Path) -> tuple[list[int], list[int], set[int], float]:
+    """Demux (no decoding) every packet: each video packet's timestamp and duration, checking that its
+    bytes exist. Also returns the timestamps of keyframes (where a seek lands without decoding others
+    first) and the time the last packet of any stream ends (s from the file's start)."""
     size = Path(container.name).stat().st_size  # the file opened (an animated WebP's decodable copy)
     stamps: list[int] = []
     durations: list[int] = []
     keys: set[int] = set()
     demuxed = 0
+    origin = (container.start_time or 0) / av.time_base
+    data_ends = 0.0
     try:
-        for packet in container.demux(stream):
-            if packet.size == 0:
+        for packet in container.demux():
+            ends = packet.pts if packet.pts is not None else packet.dts
+            if ends is not None:
+                data_ends = max(data_ends, float((ends + (packet.duration or 0)) * packet.time_base) - origin)
+            if packet.stream is not stream or packet.size == 0:
                 continue
             demuxed += 1
             if packet.is_discard:
@@ -200,7 +208,16 @@ def _scan_packets(container, stream, path: Path) -> tuple[list[int], list[int], 
     # MP4/MOV index every frame up front: fewer packets than indexed means the data was cut off
     if stream.frames and demuxed < stream.frames and "mp4" in container.format.name:
         raise TruncatedMediaError(f"{path.name} has {demuxed} of the {stream.frames} frames it lists")
-    return stamps, durations, keys
+    return stamps, durations, keys, data_ends
+
+
+def _said_longer(container, data_ends: float) -> float | None:
+    """How long the file says it is, where its data ends well before that (else None): a WebM, MKV
+    or FLV cut short (a download that stopped, a recording whose disk filled) plays up to the cut,
+    but its header still gives the whole length. MP4 and MOV, which index every frame up front, are
+    refused when cut (``_scan_packets``)."""
+    said = (container.duration or 0) / av.time_base
+    return said if said - data_ends > max(0.5, 0.05 * said) else None
 
 
 def _first_frame(container, stream, path: Path) -> av.VideoFrame:
@@ -264,7 +281,7 @@ def _probe(p: Path, size: int, mtime_ns: int) -> VideoInfo:
     with open_input(p) as container:
         stream = _video_stream(container, p.name)
         tb = Fraction(stream.time_base)
-        stamps, durations, key_stamps = _scan_packets(container, stream, p)
+        stamps, durations, key_stamps, data_ends = _scan_packets(container, stream, p)
         if not stamps:
             raise EmptyVideoError(f"{p.name} has a video track with 0 frames")
         order = sorted(range(len(stamps)), key=stamps.__getitem__)
@@ -316,6 +333,7 @@ def _probe(p: Path, size: int, mtime_ns: int) -> VideoInfo:
             smoothing_px=smoothing,
             interlaced=bool(first.interlaced_frame),
             tags=file_tags(container.metadata),
+            said_s=_said_longer(container, data_ends),
         )
     logger.debug("probe %s: %s", p.name, info)
     return info

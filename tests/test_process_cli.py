@@ -197,6 +197,29 @@ def test_every_output_keeps_when_and_where_the_clip_was_made(tmp_path):
             assert "major_brand" not in kept and "compatible_brands" not in kept, kept
 
 
+@pytest.mark.parametrize("suffix", [".webm", ".mkv"])
+def test_a_file_cut_short_is_processed_to_its_cut_and_the_report_says_so(tmp_path, suffix):
+    """A WebM or MKV whose download stopped plays up to the cut, its header still giving the whole
+    length: the outputs are the frames there are, and the report says the file looks cut short
+    (a person who did not check the length got a shorter video and no word why)."""
+    codec = "libvpx-vp9" if suffix == ".webm" else "libx264"
+    whole = flash_clip(tmp_path / f"whole{suffix}", [3, 40], frames=60, codec=codec,
+                       audio_codec="libopus" if suffix == ".webm" else "aac")
+    data = whole.read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    there = probe(cut).frame_count
+    assert 10 < there < 50 and probe(whole).said_s is None
+    out = tmp_path / "out"
+    assert run_cli(cut, "--out", out, "--point", "20,50") == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["frames"] == there == probe(out / "composite.mp4").frame_count
+    notes = [w for w in report["warnings"] if "looks cut short" in w]
+    assert len(notes) == 1 and "says it lasts 2.4 s" in notes[0], report["warnings"]
+    assert run_cli(whole, "--out", tmp_path / "whole-out", "--point", "20,50") == 0
+    assert not json.loads((tmp_path / "whole-out" / "report.json").read_text())["warnings"]
+
+
 def test_a_damaged_file_is_processed_whole_with_its_sound_in_sync(tmp_path):
     flashes = [6, 25]
     clip = flash_clip(tmp_path / "in.mp4", flashes, frames=30, gop=1)
