@@ -7,6 +7,7 @@ Settings are read and validated once (``get_settings()``); a bad value stops sta
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -95,16 +96,20 @@ def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def _env_number(name: str, default: float, kind: type, minimum: float) -> float:
+def _env_number(name: str, default: float, kind: type, minimum: float, maximum: float = math.inf) -> float:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
         value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a {kind.__name__}") from None
+        raise ConfigError(f"{name}={raw!r} is not {'a whole number' if kind is int else 'a number'}") from None
+    if not math.isfinite(value):  # "nan" compares false with everything: a limit that never holds
+        raise ConfigError(f"{name}={raw!r} is not a finite number")
     if value < minimum:
-        raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
+        raise ConfigError(f"{name}={raw!r} must be at least {minimum:g}")
+    if value > maximum:
+        raise ConfigError(f"{name}={raw!r} must be at most {maximum:g}")
     return value
 
 
@@ -127,7 +132,7 @@ def load_settings() -> Settings:
         max_photo_side_px=int(_env_number("BGFX_MAX_PHOTO_SIDE_PX", 12000, int, 16)),
         max_upload_mb=int(_env_number("BGFX_MAX_UPLOAD_MB", 2048, int, 1)),
         chunk_frames=int(_env_number("BGFX_CHUNK_FRAMES", 16, int, 1)),
-        port=int(_env_number("BGFX_PORT", 7860, int, 1)),
+        port=int(_env_number("BGFX_PORT", 7860, int, 1, 65535)),
         queue_size=int(_env_number("BGFX_QUEUE_SIZE", 16, int, 1)),
         gpu_concurrency=int(_env_number("BGFX_GPU_CONCURRENCY", 1, int, 1)),
         hub_timeout_s=_env_number("BGFX_HUB_TIMEOUT_S", 10.0, float, 0.5),

@@ -39,8 +39,20 @@ def test_settings_validate_env(monkeypatch):
         load_settings()
     monkeypatch.setenv("BGFX_ENGINE", "auto")
     monkeypatch.setenv("BGFX_CHUNK_FRAMES", "zero")
-    with pytest.raises(E.ConfigError, match="BGFX_CHUNK_FRAMES"):
+    with pytest.raises(E.ConfigError, match="BGFX_CHUNK_FRAMES='zero' is not a whole number"):
         load_settings()
+    monkeypatch.delenv("BGFX_CHUNK_FRAMES")
+    # "nan" compares false with everything: as a limit it held nothing back; a port past 65535 failed
+    # only when the studio tried to listen
+    for name, value, says in [("BGFX_MAX_DURATION_S", "nan", "is not a finite number"),
+                              ("BGFX_MAX_DURATION_S", "inf", "is not a finite number"),
+                              ("BGFX_PORT", "70000", "must be at most 65535"),
+                              ("BGFX_HUB_TIMEOUT_S", "0.1", "must be at least 0.5")]:
+        monkeypatch.setenv(name, value)
+        with pytest.raises(E.ConfigError, match=f"{name}='{value}' {says}"):
+            load_settings()
+        monkeypatch.delenv(name)
+    assert load_settings().port == 7860
 
 
 def test_error_lines_have_codes_and_hints():

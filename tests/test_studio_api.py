@@ -367,3 +367,18 @@ def test_the_studio_shows_an_anamorphic_clip_as_wide_as_it_is_shown_and_clicks_l
         assert abs(x - 90 * 0.25) < 0.6 and abs(y - 72 * 0.5) < 0.6
     finally:
         st.end_session("sess-pal")
+
+
+def test_a_work_folder_the_studio_cannot_make_is_said_at_its_start(tmp_path) -> None:
+    """BGFX_WORK_DIR where no folder can be made (under a file, on a read-only system) was an internal
+    error (E900) when the studio started; it is the settings' coded error, naming the folder."""
+    from dataclasses import replace
+
+    from app_config import load_settings
+    from core.exceptions import ConfigError
+    from ui.studio import launch
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match="work folder .*a-file/studio.* cannot be made"):
+        launch(replace(load_settings(), work_dir=blocker / "studio"), prevent_thread_lock=True, quiet=True)

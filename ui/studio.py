@@ -15,6 +15,7 @@ from pathlib import Path
 import gradio as gr
 
 from app_config import OUTPUT_FORMATS, QUALITIES, Settings, get_settings
+from core.exceptions import ConfigError
 from ui import state as st
 from ui.api import StudioAPI
 from ui.handlers import Handlers
@@ -241,7 +242,12 @@ def launch(settings: Settings | None = None, port: int | None = None, share: boo
     """Serve the studio (``python app.py``): ``port`` defaults to the settings' (BGFX_PORT, 7860);
     ``overrides`` go to ``Blocks.launch`` (tests pass server_name and prevent_thread_lock)."""
     settings = settings or get_settings()
-    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.work_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # said at start, not as an internal error
+        raise ConfigError(f"the studio's work folder {str(settings.work_dir)!r} cannot be made: "
+                          f"{exc.strerror or exc}", "set BGFX_WORK_DIR to a folder it may write in "
+                          "(see README, Settings)") from None
     demo = build_demo(settings)
     options = {
         "server_name": None,  # GRADIO_SERVER_NAME (0.0.0.0 in Docker/Spaces), else 127.0.0.1
