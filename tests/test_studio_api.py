@@ -382,3 +382,21 @@ def test_a_work_folder_the_studio_cannot_make_is_said_at_its_start(tmp_path) -> 
     blocker.write_text("")
     with pytest.raises(ConfigError, match="work folder .*a-file/studio.* cannot be made"):
         launch(replace(load_settings(), work_dir=blocker / "studio"), prevent_thread_lock=True, quiet=True)
+
+
+def test_a_port_already_taken_is_said_plainly(tmp_path) -> None:
+    """A second studio on a port another server holds was an internal error (E900) quoting Gradio."""
+    import socket
+    from dataclasses import replace
+
+    from app_config import load_settings
+    from core.exceptions import ConfigError
+    from ui.studio import launch
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = replace(load_settings(), work_dir=tmp_path, port=port)
+        with pytest.raises(ConfigError, match=f"port {port} is taken"):
+            launch(settings, server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)

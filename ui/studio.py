@@ -264,5 +264,11 @@ def launch(settings: Settings | None = None, port: int | None = None, share: boo
     options.update(overrides)
     logger.info("studio on port %s (queue %d, gpu slots %d)", options["server_port"], settings.queue_size,
                 settings.gpu_concurrency)
-    demo.launch(**options)
+    try:
+        demo.launch(**options)
+    except OSError as exc:  # Gradio's "Cannot find empty port": another server listens there
+        if "port" not in str(exc).lower():
+            raise
+        raise ConfigError(f"port {options['server_port']} is taken (another studio or server is listening there)",
+                          "stop that one, or set BGFX_PORT to a free port") from None
     return demo
