@@ -319,6 +319,18 @@ def test_no_audio_odd_size_ntsc_rate_and_transparent_formats(tmp_path):
     assert report["audio"] == "none"
 
 
+@pytest.mark.parametrize(("width", "height"), [(960, 24), (24, 960)])
+def test_a_banner_clip_far_wider_than_high_is_processed(tmp_path, width, height):
+    """A web banner or a ticker strip: at the engine's working sizes its short side is a few pixels,
+    and the optical flow refused a frame under about 10 px a side (an internal error, E900)."""
+    clip = media.make_video(tmp_path / "banner.mp4", width=width, height=height, frames=8)
+    out = tmp_path / "out"
+    assert run_cli(clip, "--out", out, "--point", f"{width // 2},{height // 2}",
+                   "--formats", "composite.mp4,alpha.mp4,foreground.webm") == 0
+    info = probe(out / "alpha.mp4")
+    assert (info.width, info.height, info.frame_count) == (width, height, 8)
+
+
 def test_rotated_clip_is_processed_upright(tmp_path):
     clip = media.make_video(tmp_path / "rot.mp4", width=64, height=96, frames=12, rotation=90)
     mask = lower_left_mask(tmp_path / "m.png", 64, 96)

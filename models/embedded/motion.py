@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 
 STILL_PX = 0.05  # below this the camera counts as still: no plate warp (it would only blur)
 _GRID = 4  # camera motion is fitted to background pixels on this grid
+_MIN_SIDE = 16  # px: smaller frames are padded for the flow
 
 
 class FlowTracker:
@@ -29,8 +30,16 @@ class FlowTracker:
         self.grid = np.dstack([xs, ys])
 
     def backward(self, gray: np.ndarray, prev_gray: np.ndarray) -> np.ndarray:
-        """Flow (HxWx2) so that ``gray(x) ~ prev_gray(x + flow(x))``."""
-        return self._dis.calc(gray, prev_gray, None)
+        """Flow (HxWx2) so that ``gray(x) ~ prev_gray(x + flow(x))``.
+
+        DIS fails on a frame under about 10 px a side (a 2000 x 64 banner clip is 8 px high at a
+        small working size): such frames are padded by their edge pixels and the flow cropped back."""
+        h, w = gray.shape[:2]
+        if h >= _MIN_SIDE and w >= _MIN_SIDE:
+            return self._dis.calc(gray, prev_gray, None)
+        pad = (0, max(0, _MIN_SIDE - h), 0, max(0, _MIN_SIDE - w))
+        padded = [cv2.copyMakeBorder(g, *pad, cv2.BORDER_REPLICATE) for g in (gray, prev_gray)]
+        return np.ascontiguousarray(self._dis.calc(padded[0], padded[1], None)[:h, :w])
 
     def warp(self, image: np.ndarray, flow: np.ndarray, roi: tuple[slice, slice] | None = None) -> np.ndarray:
         """Bring ``image`` (previous frame's geometry) onto the current frame along ``flow``; with
