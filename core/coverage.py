@@ -56,7 +56,8 @@ class EmptyFrames:
         a, b = long[0]
         who, tag = ("no subject", "") if self.subject is None else (f"subject {self.subject} not", f"@{self.subject}")
         return (f"{who} in frames {spans} ({sum(b - a + 1 for a, b in long)} frames): it left the frame "
-                f"or was lost; if it is there, click on it in one of those frames (--correct {(a + b) // 2}:X,Y{tag})")
+                f"or was lost; if it is there, click on it in one of those frames, e.g. frame {(a + b) // 2} "
+                f"(the command line's --correct {(a + b) // 2}:X,Y{tag})")
 
 
 class Coverage:

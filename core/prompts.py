@@ -45,14 +45,15 @@ def validate_prompts(
     ``one_frame``: the clicks of the frame on screen, on their own (the studio's preview): 'not
     subject' clicks alone may be a correction there, which only the whole job can tell."""
     if not prompts or all(obj.is_empty() for objs in prompts.values() for obj in objs):
-        raise NoPromptError("no subject given", "add --point X,Y on the subject, a --box or a --mask")
+        raise NoPromptError("no subject given", "click on the subject (--point X,Y), or give a box (--box) or a mask "
+                            "(--mask)")
     prompt_frame = min(prompts)  # the others are corrections
     marked = marked_before(prompts)
     for frame_index in sorted(prompts):
         if not first <= frame_index < stop:
-            which, hint = ("prompt frame", f"choose --frame between {first} and {stop - 1}") \
+            which, hint = ("prompt frame", f"choose a frame between {first} and {stop - 1} (--frame)") \
                 if frame_index == prompt_frame else \
-                ("correction frame", f"give --correct N:X,Y with N between {first} and {stop - 1}")
+                ("correction frame", f"correct on a frame between {first} and {stop - 1} (--correct N:X,Y)")
             raise FrameOutOfRangeError(f"{which} {frame_index} is outside the clip (frames {first}..{stop - 1})", hint)
         for obj in prompts[frame_index]:
             check_object(obj, width, height)

@@ -246,7 +246,7 @@ def test_empty_frames_are_told_in_stretches_of_a_second_or_more():
         empty.add(i, nothing if 10 <= i < 20 or 50 <= i < 90 else subject)
     assert empty.runs() == [(10, 19), (50, 89)]
     text = empty.warning(25.0)
-    assert text.startswith("no subject in frames 50-89 (40 frames)") and "--correct 69:X,Y" in text
+    assert text.startswith("no subject in frames 50-89 (40 frames)") and "e.g. frame 69 (the command line's --correct 69:X,Y)" in text
     assert empty.warning(5.0).startswith("no subject in frames 10-19, 50-89 (50 frames)")
     full = EmptyFrames()
     full.add(0, subject)
@@ -265,7 +265,8 @@ def test_a_subject_lost_while_another_stays_is_told_by_its_number():
         two = nothing if 30 <= i < 70 else one
         seen.add(i, one, {1: one, 2: two} if i < 80 else {1: one})
     assert seen.warnings(25.0) == ["subject 2 not in frames 30-69 (40 frames): it left the frame or was lost; if "
-                                   "it is there, click on it in one of those frames (--correct 49:X,Y@2)"]
+                                   "it is there, click on it in one of those frames, e.g. frame 49 (the command line's --correct "
+                                   "49:X,Y@2)"]
     single = Coverage()
     for i in range(50):
         single.add(i, nothing, {1: nothing})
