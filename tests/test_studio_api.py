@@ -228,6 +228,20 @@ def test_cutout_image(client: Client, subject_photo: Path) -> None:  # noqa: F81
     assert report["engine"] == "embedded"
 
 
+def test_a_clip_sent_to_the_photo_endpoint_is_refused_before_any_job(client: Client, subject_clip: Path,  # noqa: F811
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """/cutout_image is for photos: a clip sent to it was matted whole (seconds to minutes of work)
+    and only then refused. The studio runs in this process: no job may start."""
+    from ui import compute
+
+    jobs = []
+    monkeypatch.setattr(compute, "run_job", lambda *a, **k: jobs.append(a))
+    with pytest.raises(AppError, match="E106.*this endpoint is for photos"):
+        client.predict(handle_file(str(subject_clip)), POINT, None, "transparent", None, "embedded", "fast",
+                       0, 0, 0, 0, api_name="/cutout_image")
+    assert jobs == []
+
+
 def test_bad_input_gets_coded_error_and_server_stays_up(client: Client, subject_clip: Path,  # noqa: F811
                                                         tmp_path: Path) -> None:
     outside = json.dumps({"points": [[CLIP_W + 50, 5]]})

@@ -122,11 +122,9 @@ class StudioAPI:
         """A photo cut out: (PNG with alpha, composited PNG or None, report)."""
         result = self._run(image, prompts, 0, mask, background or "transparent", background_file, engine,
                            quality, ["composite.mp4"], (feather, choke, despill, light_wrap), 0, 0, False, 0,
-                           request, None)
+                           request, None, photo_only=True)
         out = result.outputs
-        cutout, comp = out.get("cutout.png"), out.get("composite.png")
-        if cutout is None:
-            raise InputPathError("this endpoint is for photos", "use /replace_background for a video")
+        cutout, comp = out["cutout.png"], out.get("composite.png")
         return str(cutout), (str(comp) if comp else None), result.report
 
     # --- /generate_background ------------------------------------------------------------
@@ -148,10 +146,12 @@ class StudioAPI:
         return rgb, {k: v for k, v in info.items() if isinstance(v, str | int | float | bool | None)}
 
     def _run(self, media, prompts, prompt_frame, mask, background, background_file, engine, quality, formats,
-             edges, trim_start, trim_end, keep_audio, seed, request, progress):
+             edges, trim_start, trim_end, keep_audio, seed, request, progress, photo_only: bool = False):
         session = self._session(request)
         st.sweep_stale(self.settings, STALE_SESSION_S)
         path, info = self._media(media)
+        if photo_only and info["kind"] != "photo":  # before the job: a clip sent here was matted whole, then refused
+            raise InputPathError("this endpoint is for photos", "use /replace_background for a video")
         frame = int(prompt_frame or 0)
         job = JobRequest(
             input_path=Path(path), out_dir=st.new_job_folder(session, self.settings),
