@@ -84,7 +84,13 @@ class Staging:
         if fcntl is None:
             return None
         owner = open(folder / OWNER, "w")  # noqa: SIM115 (held open for the job's lifetime)
-        fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:  # a file system without locks (some network and FUSE mounts): by age, then
+            logger.debug("no lock on %s (%s): a dead job's folder there goes by its age", folder, exc)
+            owner.close()
+            (folder / OWNER).unlink()
+            return None
         return owner
 
     def _let_go(self) -> None:
@@ -117,7 +123,7 @@ class Staging:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                return False  # a running job holds it
+                return False  # a running job holds it (or the file system cannot tell)
             return True
 
     def file(self, name: str) -> Path:

@@ -343,6 +343,24 @@ def test_a_staging_folder_whose_job_was_killed_is_removed_by_the_next_job_and_a_
             job.wait()
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no fcntl")
+def test_staging_works_on_a_file_system_without_locks(tmp_path, monkeypatch):
+    """Some network and FUSE mounts refuse flock (ENOLCK): a job there must still write its files,
+    its staging folder going by its age as before locks were used."""
+    import errno
+
+    from core import outputs
+
+    def refused(*args):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(outputs.fcntl, "flock", refused)
+    st = Staging(tmp_path / "out")
+    st.file("a.txt").write_text("x")
+    assert sorted(p.name for p in st.path.iterdir()) == ["a.txt"]
+    assert sorted(st.commit()) == ["a.txt"] and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.txt"]
+
+
 def test_space_setup_is_a_noop_off_spaces(monkeypatch):
     import subprocess
 
