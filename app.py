@@ -53,6 +53,9 @@ def _with_object(text: str) -> tuple[str, int]:
         raise ArgumentError(f"subject id in {text!r} is not a number", "write X,Y@2 for subject 2") from None
 
 
+_MASK_MAX_BYTES = 256 * 2**20  # a lossless 8K grey mask is a few MB
+
+
 def _read_mask(path: str):
     """The mask PNG as bool. Read from its bytes: OpenCV's own reader prints a warning of its own on
     stderr for a file it cannot read, a second line under the one coded error a user gets."""
@@ -65,6 +68,8 @@ def _read_mask(path: str):
         p = check_input_path(path)
     except InputPathError as exc:
         raise MaskUnreadableError(f"the mask {exc.message}", exc.hint) from None
+    if p.stat().st_size > _MASK_MAX_BYTES:  # read whole below: a clip given as --mask by mistake is not
+        raise MaskUnreadableError(f"the mask {path!r} is {p.stat().st_size / 2**20:.0f} MB, not a mask picture")
     mask = cv2.imdecode(np.fromfile(p, np.uint8), cv2.IMREAD_GRAYSCALE)
     if mask is None:
         raise MaskUnreadableError(f"cannot read the mask {path!r}")

@@ -189,7 +189,7 @@ def _scan_packets(container, stream, path: Path) -> tuple[list[int], list[int], 
     try:
         for packet in container.demux():
             ends = packet.pts if packet.pts is not None else packet.dts
-            if ends is not None:
+            if ends is not None and packet.time_base is not None:
                 data_ends = max(data_ends, float((ends + (packet.duration or 0)) * packet.time_base) - origin)
             if packet.stream is not stream or packet.size == 0:
                 continue
