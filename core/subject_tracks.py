@@ -133,6 +133,8 @@ def first_masks(masks: Mapping[int, SubjectMasks]) -> dict[int, dict[int, np.nda
 def matters_made_later(masks: Mapping[int, SubjectMasks]) -> bool:
     """Whether a pass over these masks may make a matter after its start, which looks at the clip
     then (so what was worked out from it must stay: ``SampleSource.memo``): a subject of things
-    apart (core/subject_parts.py), or a correction's refinement, whose mask is known at its frame."""
-    return any(isinstance(m, Refinement) or (isinstance(m, np.ndarray) and len(things_apart(m)) > 1)
+    apart (core/subject_parts.py), or a correction's refinement or removal, whose mask is known at
+    its frame only (what a removal leaves may be things apart: a dog cut in two by a click on its
+    middle; the job ended as an internal error there)."""
+    return any(isinstance(m, (Refinement, Removal)) or (isinstance(m, np.ndarray) and len(things_apart(m)) > 1)
                for frame in masks.values() for m in frame.values())

@@ -364,6 +364,53 @@ def test_trim_corrections_and_two_subjects(tmp_path):
     assert abs(comp.duration_s - 25 / 20) < 1 / 20
 
 
+def _dumbbell(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``media.still_scene`` with two pale discs joined by a dark blue bar, drifting right: frame
+    ``i``, the whole subject's mask and the bar's (bool)."""
+    frame = media.still_scene()
+    x = 120 + 3 * i
+    discs, bar = np.zeros((216, 384), np.uint8), np.zeros((216, 384), np.uint8)
+    for cx in (x, x + 110):
+        cv2.circle(discs, (cx, 110), 26, 1, -1)
+    cv2.rectangle(bar, (x + 22, 100), (x + 88, 120), 1, -1)
+    frame[discs > 0] = (230, 226, 218)
+    frame[bar > 0] = (30, 40, 150)
+    return frame, (discs | bar) > 0, bar > 0
+
+
+def test_a_correction_that_cuts_a_subject_in_two_keeps_both_parts(tmp_path, monkeypatch):
+    """A 'not subject' click that takes the middle out of a subject leaves two things apart, each of
+    which needs a matter of its own from that frame: made after the look at the clip was put away,
+    it ended the job as an internal error ("the clip's samples are closed"; dog.mp4, the dog cut in
+    two by a click on its middle). The click's selection is the bar here (the segmenter, given the
+    whole dumbbell's colours, would take all of it: the subject would simply be gone)."""
+    from models.base import SegmentResult
+    from models.embedded_segmenter import EmbeddedSegmenter
+
+    frames = [_dumbbell(i) for i in range(24)]
+    clip = media.write_frames(tmp_path / "dumbbell.mp4", [f for f, _, _ in frames])
+    mask = tmp_path / "mask.png"
+    cv2.imwrite(str(mask), frames[0][1].astype(np.uint8) * 255)
+    bar_x = 120 + 3 * 12 + 55
+    segment = EmbeddedSegmenter.segment
+
+    def the_bar_under_the_click(self, prompt, previous=None):
+        if prompt.points and tuple(prompt.points[0]) == (bar_x, 110):
+            return SegmentResult(mask=frames[12][2].copy(), score=1.0)
+        return segment(self, prompt, previous)
+
+    monkeypatch.setattr(EmbeddedSegmenter, "segment", the_bar_under_the_click)
+    out = tmp_path / "out"
+    assert run_cli(clip, "--out", out, "--mask", mask, "--correct", f"12:-{bar_x},110", "--formats", "alpha.mp4",
+                   "--matte-frames", "--engine", "embedded") == 0
+    for i in (16, 22):
+        alpha = cv2.imread(str(out / "alpha" / f"{i:06d}.png"), cv2.IMREAD_GRAYSCALE) > 127
+        _, subject, bar = frames[i]
+        discs = subject & ~bar
+        assert (alpha & discs).sum() > 0.9 * discs.sum(), i  # both discs kept, each by a matter of its own
+        assert (alpha & bar).sum() < 0.2 * bar.sum(), i  # the bar taken out
+
+
 def test_a_second_job_in_the_same_folder_says_which_files_are_not_its_own(tmp_path):
     clip = media.make_video(tmp_path / "in.mp4", width=96, height=64, frames=6)
     out = tmp_path / "out"
