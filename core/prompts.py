@@ -58,11 +58,17 @@ def validate_prompts(
         for obj in prompts[frame_index]:
             check_object(obj, width, height)
             if is_removal(obj) and obj.object_id not in marked[frame_index] and not one_frame:
-                which = "prompt frame" if frame_index == prompt_frame else "correction frame"
+                later = [f for f in sorted(prompts) if f > frame_index and any(
+                    o.object_id == obj.object_id and not is_removal(o) for o in prompts[f])]
+                # a removal before the frame the person prompted on is the earliest, yet not their prompt
+                which = "frame" if later else "prompt frame" if frame_index == prompt_frame else "correction frame"
+                first_marked = f" (its first click on it is on frame {later[0]}, after)" if later else ""
                 raise NoPromptError(
                     f"{which} {frame_index}: subject {obj.object_id} has only 'not subject' clicks, and no "
-                    "mask from an earlier frame to take them from",
-                    f"a subject's mask starts from a click on it or a box: add one on frame {frame_index}")
+                    f"mask from an earlier frame to take them from{first_marked}",
+                    "a 'not subject' click takes away from a matte made on an earlier frame; a subject's "
+                    f"mask starts from a click on it or a box: add one on frame {frame_index}"
+                    + (f", or make the correction on a frame after {later[0]}" if later else ""))
 
 
 def marked_before(prompts: Mapping[int, list[ObjectPrompt]]) -> dict[int, set[int]]:

@@ -84,6 +84,10 @@ def test_bad_prompts(tmp_path, capsys, clip):
     err = fails_with("E205", capsys, clip, "--out", out, "--point", "5,5", "--correct", "6:-5,5@2")
     assert "correction frame 6: subject 2 has only 'not subject' clicks, and no mask" in err and "frame 6" in err
     assert "prompt frame 0: subject 1" in fails_with("E205", capsys, clip, "--out", out, "--negative", "5,5")
+    # a 'not subject' click before the frame prompted on: named as a frame, with where the subject starts
+    err = fails_with("E205", capsys, clip, "--out", out, "--point", "5,5", "--frame", "7", "--correct", "3:-5,5")
+    assert "frame 3: subject 1 has only 'not subject' clicks" in err and "prompt frame 3" not in err, err
+    assert "its first click on it is on frame 7" in err and "a frame after 7" in err, err
     fails_with("E207", capsys, clip, "--out", out, "--point", "5;5")
     small = tmp_path / "small.png"
     cv2.imwrite(str(small), np.full((10, 10), 255, np.uint8))
