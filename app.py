@@ -134,8 +134,10 @@ def frame_number(text: str, path: Path, option: str) -> int:
 
 def default_prompt_frame(path: Path, trim_start_s: float | None) -> int:
     """The prompt frame of a command line without ``--frame``: the first frame the trim keeps."""
-    if trim_start_s is None:
-        return 0
+    from core.image_io import is_image_path
+
+    if trim_start_s is None or (path.is_file() and is_image_path(path)):  # a photo has one frame: a trim is said
+        return 0  # not to apply (core/photo_processor.py), not to move its prompt off it
     from core.video_io import probe
 
     try:

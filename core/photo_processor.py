@@ -49,7 +49,8 @@ def run_photo_job(request: JobRequest, settings: Settings, progress: ProgressCal
             tracker.advance("matte")
             clean = clean_foreground(image, alpha)
             save_png(staging.file("cutout.png"), to_rgba(clean, alpha), tags)
-            warnings = list(engine.warnings) + [w for w in (animation_notice(request.input_path), selection) if w]
+            warnings = list(engine.warnings) + [w for w in (animation_notice(request.input_path), selection,
+                                                            video_only_notice(request)) if w]
             if background is not None:
                 background.open(OutputGeometry(width, height, 1, 1.0))
                 if background.notice:
@@ -79,3 +80,13 @@ def run_photo_job(request: JobRequest, settings: Settings, progress: ProgressCal
         raise
     return JobResult(out_dir=Path(request.out_dir), outputs=outputs, report=report)
 
+
+def video_only_notice(request) -> str | None:
+    """What a photo's job leaves out of the options given (a person who set a trim or asked for every
+    frame's matte should not think it was applied): its cutout.png is the transparent output."""
+    unused = [name for name, given in (("--trim-start/--trim-end", request.trim_start_s is not None
+                                        or request.trim_end_s is not None),
+                                       ("--matte-frames", request.matte_frames)) if given]
+    if not unused:
+        return None
+    return f"a photo: {', '.join(unused)} apply to videos only (the cutout.png's alpha is the photo's matte)"

@@ -478,6 +478,12 @@ def test_photo_gives_cutout_and_composite(tmp_path):
     assert cut.shape == (60, 80, 4) and comp.shape == (60, 80, 3)
     assert cut[30, 40, 3] > 200 and cut[3, 3, 3] < 30
     assert comp[3, 3, 0] > 200 and comp[3, 3, 2] < 30  # BGR: blue background in the corner
+    # a trim and every frame's matte are for videos: said, not applied (a trim moved the prompt off
+    # the photo's one frame: E204 "prompt frame 1 is outside the clip")
+    assert run_cli(photo, "--out", tmp_path / "out2", "--point", "40,30", "--trim-start", "1", "--matte-frames") == 0
+    report = json.loads((tmp_path / "out2" / "report.json").read_text())
+    assert report["warnings"][-1].startswith("a photo: --trim-start/--trim-end, --matte-frames apply to videos only")
+    assert sorted(p.name for p in (tmp_path / "out2").iterdir()) == ["composite.png", "cutout.png", "report.json"]
 
 
 def test_a_photos_outputs_keep_its_colour_profile_and_exif(tmp_path):
