@@ -128,7 +128,8 @@ def frame_number(text: str, path: Path, option: str) -> int:
         raise ArgumentError(f"{option} {text!r}: a time is not negative")
     info = probe(path)
     if seconds > info.duration_s:
-        raise FrameOutOfRangeError(f"{option} {text!r} is past the end of the clip ({info.duration_s:.2f} s)")
+        raise FrameOutOfRangeError(f"{option} {text!r} is past the end of the clip ({info.duration_s:.2f} s)",
+                                   f"give {option} a time between 0s and {info.duration_s:.2f}s, or a frame number")
     return info.frame_at(seconds)
 
 

@@ -51,9 +51,14 @@ def validate_prompts(
     marked = marked_before(prompts)
     for frame_index in sorted(prompts):
         if not first <= frame_index < stop:
-            which, hint = ("prompt frame", f"choose a frame between {first} and {stop - 1} (--frame)") \
-                if frame_index == prompt_frame else \
-                ("correction frame", f"correct on a frame between {first} and {stop - 1} (--correct N:X,Y)")
+            within = [f for f in prompts if first <= f < stop]
+            if frame_index == prompt_frame and within:  # the earliest, but clicks on the part kept too:
+                which, hint = ("frame", f"give clicks and corrections on the part kept, frames {first} to "
+                               f"{stop - 1} (--frame, --correct N:X,Y)")  # a correction before a trim
+            elif frame_index == prompt_frame:
+                which, hint = ("prompt frame", f"choose a frame between {first} and {stop - 1} (--frame)")
+            else:
+                which, hint = ("correction frame", f"correct on a frame between {first} and {stop - 1} (--correct N:X,Y)")
             raise FrameOutOfRangeError(f"{which} {frame_index} is outside the clip (frames {first}..{stop - 1})", hint)
         for obj in prompts[frame_index]:
             check_object(obj, width, height)

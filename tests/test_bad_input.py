@@ -80,6 +80,9 @@ def test_bad_prompts(tmp_path, capsys, clip):
     fails_with("E204", capsys, clip, "--out", out, "--point", "5,5", "--frame", "10")
     err = fails_with("E204", capsys, clip, "--out", out, "--point", "5,5", "--correct", "12:5,5")
     assert "correction frame 12" in err and "--correct" in err
+    # a correction before the part a trim keeps: not called the prompt frame, nor told to use --frame alone
+    err = fails_with("E204", capsys, clip, "--out", out, "--point", "5,5", "--trim-start", "0.5", "--correct", "1:5,5")
+    assert "frame 1 is outside" in err and "prompt frame" not in err and "--correct" in err, err
     fails_with("E205", capsys, clip, "--out", out)
     err = fails_with("E205", capsys, clip, "--out", out, "--point", "5,5", "--correct", "6:-5,5@2")
     assert "correction frame 6: subject 2 has only 'not subject' clicks, and no mask" in err and "frame 6" in err
