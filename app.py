@@ -255,6 +255,7 @@ def run_process(args: argparse.Namespace) -> int:
         trim_end_s=args.trim_end,
         edges=EdgeOptions(args.feather, args.choke, args.despill, args.light_wrap),
         seed=args.seed,
+        read_files=tuple(Path(p).expanduser() for p in [args.mask] if p),
     )
 
     def show(update) -> None:

@@ -79,6 +79,8 @@ class JobRequest:
     trim_end_s: float | None = None
     edges: EdgeOptions = field(default_factory=EdgeOptions)
     seed: int | None = None  # for generated backgrounds
+    #: other files the job reads (a mask PNG): its results must not replace them either
+    read_files: tuple[Path, ...] = ()
 
 
 @dataclass
@@ -163,17 +165,21 @@ def check_limits(kind: str, width: int, height: int, duration_s: float, settings
 def check_inputs_kept(request: JobRequest, names: list[str]) -> None:
     """Refuse a job whose results would replace one of its own files: re-processing
     ``out/composite.mp4`` into ``out/`` used to overwrite the clip with its result, the only copy."""
-    inputs = [request.input_path]
+    inputs = [request.input_path, *request.read_files]
     kind, _, argument = request.background.partition(":")
     if kind in ("image", "video") and argument:
         inputs.append(Path(argument).expanduser())
     out = Path(request.out_dir)
     for source in inputs:
+        source = Path(source).resolve()
         for name in names:
-            if (out / name).resolve() == Path(source).resolve():
+            result = (out / name).resolve()
+            # a folder of results (alpha/, every frame's matte) is replaced whole: a file in it goes too
+            # (an earlier job's frame 0, touched up and given as this job's --mask)
+            if result == source or result in source.parents:
                 raise OutputNotWritableError(
-                    f"{out / name} is one of the job's own files: its result would replace it",
-                    "choose another --out folder, or move the file out of it first")
+                    f"{source if result != source else out / name} is one of the job's own files: its result "
+                    "would replace it", "choose another --out folder, or move the file out of it first")
 
 
 def disk_full_error(exc: OSError, out_dir: Path) -> DiskFullError | None:

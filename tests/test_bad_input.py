@@ -252,6 +252,18 @@ def test_a_job_never_writes_over_its_own_files(tmp_path, capsys, clip):
     # a background file is the job's too
     fails_with("E401", capsys, clip, "--out", out, "--point", "5,5", "--background", f"video:{again}")
     assert again.read_bytes() == clip.read_bytes()
+    # and a mask: an earlier job's frame 0, touched up and given back, lies in alpha/, which
+    # --matte-frames replaces whole (it was deleted with the folder)
+    assert app.main(["process", str(clip), "--out", str(out), "--point", "5,5", "--formats", "alpha.mp4",
+                     "--matte-frames", "--quiet"]) == 0
+    touched = out / "alpha" / "000000.png"
+    cv2.imwrite(str(touched), np.full((48, 64), 255, np.uint8))
+    kept = touched.read_bytes()
+    err = fails_with("E401", capsys, clip, "--out", out, "--mask", touched, "--formats", "alpha.mp4", "--matte-frames")
+    assert "000000.png is one of the job's own files" in err and touched.read_bytes() == kept
+    assert app.main(["process", str(clip), "--out", str(out), "--mask", str(touched), "--formats", "alpha.mp4",
+                     "--quiet"]) == 0  # without --matte-frames the folder stays: fine
+    assert touched.read_bytes() == kept
 
 
 def test_unwritable_out(tmp_path, capsys, clip):
