@@ -81,7 +81,7 @@ def run_photo_job(request: JobRequest, settings: Settings, progress: ProgressCal
     return JobResult(out_dir=Path(request.out_dir), outputs=outputs, report=report)
 
 
-def video_only_notice(request) -> str | None:
+def video_only_notice(request: JobRequest) -> str | None:
     """What a photo's job leaves out of the options given (a person who set a trim or asked for every
     frame's matte should not think it was applied): its cutout.png is the transparent output."""
     unused = [name for name, given in (("--trim-start/--trim-end", request.trim_start_s is not None
