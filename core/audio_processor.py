@@ -43,7 +43,8 @@ _BROWSER_MP4_COPY = frozenset({"aac", "mp3", "opus", "flac"})
 COPYABLE: dict[str, frozenset[str]] = {
     ".mp4": _BROWSER_MP4_COPY,
     ".m4v": _BROWSER_MP4_COPY,
-    ".mov": _MP4_COPY | {"pcm_s16le", "pcm_s24le", "pcm_f32le"},
+    # QuickTime's muxer refuses Opus and FLAC ("Invalid argument": the job failed, E900): converted
+    ".mov": (_MP4_COPY - {"opus", "flac"}) | {"pcm_s16le", "pcm_s24le", "pcm_f32le"},
     ".mkv": _MP4_COPY | {"vorbis", "pcm_s16le", "pcm_s24le"},
     ".webm": frozenset({"opus", "vorbis"}),
 }

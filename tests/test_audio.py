@@ -62,6 +62,20 @@ def test_mux_keeps_sync_within_a_frame(tmp_path, suffix, codec, rate, mode):
     assert probe(out).frame_count == 40
 
 
+@pytest.mark.parametrize(("codec", "suffix"), [("libopus", ".webm"), ("flac", ".mkv")])
+def test_an_editors_mov_takes_opus_and_flac_converted(tmp_path, codec, suffix):
+    """QuickTime's muxer refuses Opus (every WebM's sound) and FLAC: copied into foreground.mov they
+    ended the job as an internal error. They are converted there, in sync; the MP4 copies them."""
+    src = media.make_video(tmp_path / f"src{suffix}", frames=40, codec="libvpx-vp9" if suffix == ".webm" else "libx264",
+                           audio="click", audio_codec=codec, flash_frames=FLASHES)
+    _silent_copy(src, tmp_path / "silent.mov")
+    assert mux_audio(tmp_path / "silent.mov", src, tmp_path / "out.mov") == "transcode"
+    flashes, onsets = _flash_times(tmp_path / "out.mov"), audio_onsets_s(tmp_path / "out.mov")
+    assert len(onsets) == len(FLASHES) and max(abs(a - v) for a, v in zip(onsets, flashes, strict=True)) < 1 / 25
+    _silent_copy(src, tmp_path / "silent.mp4")
+    assert mux_audio(tmp_path / "silent.mp4", src, tmp_path / "out.mp4") == "copy"
+
+
 def test_editors_mov_keeps_a_camcorders_ac3_as_it_is(tmp_path):
     src = media.make_video(tmp_path / "cam.mkv", frames=40, audio="click", audio_codec="ac3",
                            flash_frames=FLASHES)
