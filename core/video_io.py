@@ -85,6 +85,9 @@ class VideoInfo:
     tags: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     #: the length the file's header gives, where its data ends well before it (a file cut short)
     said_s: float | None = None
+    #: the decoder's frames are numbered by the order it gives them, not by their times, which the
+    #: container does not keep (an AVI with B-frames): see ``VideoReader._decode_packets``
+    frames_in_order: bool = False
 
     def time_of(self, index: int) -> float:
         """Seconds from the first frame to frame ``index``."""
@@ -332,6 +335,10 @@ def _probe(p: Path, size: int, mtime_ns: int) -> VideoInfo:
             timecode=read_timecode(container, stream),
             smoothing_px=smoothing,
             interlaced=bool(first.interlaced_frame),
+            # AVI keeps no presentation times: FFmpeg guesses them from the decoding order, and with
+            # B-frames (H.264 copied into an AVI, a dashcam's) the guesses come out shuffled
+            frames_in_order="avi" in container.format.name.split(",")
+            and bool(getattr(stream.codec_context, "has_b_frames", 0)),
             tags=file_tags(container.metadata),
             said_s=_said_longer(container, data_ends),
         )

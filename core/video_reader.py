@@ -160,9 +160,16 @@ class VideoReader:
         (bad bytes in the middle of a file) is left out, where decoding the whole stream at once
         would stop there; the frames it loses are filled in by ``_decode_from``."""
         frames = decoded_frames(self._container, self._stream)
+        in_order = self.info.frames_in_order
+        last: int | None = None
         for frame in deinterlaced(frames) if self.info.interlaced else frames:
             self.frames_decoded += 1
-            if (i := self._index_of.get(frame.pts)) is not None:
+            if in_order and last is not None:  # a decoder gives frames in the order they are shown:
+                last += 1  # the one after the last (their guessed times are shuffled)
+                if last < self.info.frame_count:
+                    yield last, frame
+            elif (i := self._index_of.get(frame.pts)) is not None:  # (in order: the keyframe a seek
+                last = i  # lands on, the first given, has its own time)
                 yield i, frame
 
     def _decode_from(self, start: int, stop: int, only: set[int] | None = None) -> Iterator[Frame]:
@@ -179,8 +186,8 @@ class VideoReader:
                 self.repeated.add(k)
                 if only is None or k in only:
                     yield Frame(k, self._rgb(shown or frame, k), info.frame_pts[k], info.time_of(k))
-            if index < stop and (only is None or index in only):
-                yield Frame(index, self._rgb(frame, index), frame.pts, info.time_of(index))
+            if index < stop and (only is None or index in only):  # (its time: the frame's own, or where
+                yield Frame(index, self._rgb(frame, index), info.frame_pts[index], info.time_of(index))  # in order)
             shown, expected = frame, index + 1
             if expected >= stop:
                 return
@@ -227,7 +234,8 @@ class VideoReader:
         them, and skipping them makes the pass about a third cheaper on a typical H.264 stream."""
         targets = sorted(targets)
         picked: dict[int, np.ndarray] = {}
-        self._skip_frame("NONREF")
+        if not self.info.frames_in_order:  # numbered in order, every frame must come out
+            self._skip_frame("NONREF")
         try:
             k = 0
             for index, frame in self._decoded_from(targets[0]):

@@ -145,6 +145,22 @@ def test_a_flash_video_that_cannot_seek_to_its_start_is_processed_whole(tmp_path
     assert_flashes_heard_in_time(out / "composite.mp4", flashes)
 
 
+def test_an_avi_with_b_frames_keeps_every_frame_in_its_place_and_its_sound_in_sync(tmp_path):
+    """An AVI keeps no presentation times: FFmpeg guesses them from the decoding order, and with
+    B-frames (H.264 copied into an AVI, a dashcam's) the guesses come out shuffled. Read by their
+    times, a third of the frames were "damaged" and shown as their neighbours, and the flashes landed
+    a frame late: the decoder's own order is the frames' order."""
+    flashes = [5, 17, 30]
+    clip = media.make_video(tmp_path / "in.avi", width=96, height=64, frames=40, fps=25, gop=20, audio="click",
+                            audio_codec="pcm_s16le", flash_frames=flashes)
+    out = tmp_path / "out"
+    assert run_cli(clip, "--out", out, "--point", "20,50", "--frame", "25") == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["frames"] == 40 and not report["warnings"], report["warnings"]
+    assert_flashes_heard_in_time(out / "composite.mp4", flashes)
+    assert probe(clip).frames_in_order
+
+
 def test_a_file_cut_in_the_middle_of_a_group_of_pictures_starts_at_its_first_whole_frame(tmp_path):
     """Frames whose references were cut away cannot be decoded: counting them put every later frame
     at the wrong index (a prompt on the wrong picture, the sound early by their length)."""
