@@ -224,15 +224,14 @@ def _said_longer(container, data_ends: float) -> float | None:
 
 
 def _first_frame(container, stream, path: Path) -> av.VideoFrame:
-    """Decode the first frame (for pixel format and rotation); a failure means a damaged file."""
-    try:
-        container.seek(0)
-    except av.FFmpegError:
-        # A format that cannot seek back to its start: an FLV without a keyframe index (as some
-        # recorders and converters write it) says "operation not permitted". Read it afresh.
-        with open_input(path) as fresh:
-            return _first_frame_here(fresh, fresh.streams[stream.index], path)
-    return _first_frame_here(container, stream, path)
+    """Decode the first frame (for pixel format and rotation); a failure means a damaged file.
+
+    From the file opened afresh, not by a seek back to its start: an FLV without a keyframe index
+    (as some recorders and converters write it) refuses that seek ("operation not permitted"), and
+    in an MPEG-TS whose clock wraps round (a broadcast recorded across the 26.5-hour wrap) FFmpeg
+    gives the frames before the wrap negative times, so a seek to 0 lands after every frame."""
+    with open_input(path) as fresh:
+        return _first_frame_here(fresh, fresh.streams[stream.index], path)
 
 
 def _first_frame_here(container, stream, path: Path) -> av.VideoFrame:

@@ -142,18 +142,18 @@ class VideoReader:
     def _seek(self, ts: int | None) -> None:
         """Seek to the keyframe at or before ``ts`` (the stream's time), or to the file's start (None).
 
-        A format that cannot seek back to its start (an FLV without a keyframe index, as some
-        recorders and converters write it: "operation not permitted") is opened again instead, at
-        its start, and decoded forward from there."""
-        try:
-            if ts is None:
-                self._container.seek(0)
-            else:
+        The start is reached by opening the file again, not by a seek to 0: an FLV without a keyframe
+        index (as some recorders and converters write it) refuses that seek ("operation not
+        permitted"), and an MPEG-TS whose clock wraps round has frames at negative times, which a
+        seek to 0 lands after. A seek that fails opens the file again too."""
+        if ts is not None:
+            try:
                 self._container.seek(ts, stream=self._stream, backward=True)
-        except av.FFmpegError as exc:
-            logger.debug("seek to %s failed (%s): opening %s again", ts, exc, self.info.path.name)
-            self._container.close()
-            self._open()
+                return
+            except av.FFmpegError as exc:
+                logger.debug("seek to %s failed (%s): opening %s again", ts, exc, self.info.path.name)
+        self._container.close()
+        self._open()
 
     def _decode_packets(self) -> Iterator[tuple[int, av.VideoFrame]]:
         """(index, frame) of the frames decoded from here on, packet by packet: a damaged packet

@@ -161,6 +161,36 @@ def test_an_avi_with_b_frames_keeps_every_frame_in_its_place_and_its_sound_in_sy
     assert probe(clip).frames_in_order
 
 
+def _wrapped_ts(src: Path, dst: Path, before_wrap_s: float) -> Path:
+    """``src`` remuxed into an MPEG-TS whose 33-bit clock wraps round ``before_wrap_s`` seconds in."""
+    offset, tb = 2**33 - round(before_wrap_s * 90000), Fraction(1, 90000)
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mpegts") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type in ("video", "audio")}
+        for packet in inp.demux():
+            if packet.dts is None or packet.stream.index not in streams:
+                continue
+            was = packet.time_base
+            packet.pts, packet.dts = (offset + round(t * was / tb) for t in (packet.pts, packet.dts))
+            packet.duration, packet.time_base = round((packet.duration or 0) * was / tb), tb
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
+    return dst
+
+
+def test_a_broadcast_recorded_across_the_clocks_wrap_is_processed_whole(tmp_path):
+    """An MPEG-TS clock wraps round every 26.5 hours; across the wrap FFmpeg gives the frames before it
+    negative times, and a seek to 0 (the probe's, for the first frame) landed after them: "no
+    decodable frames" (E104), or the frames before the wrap lost."""
+    flashes = [3, 25, 41]
+    clip = _wrapped_ts(flash_clip(tmp_path / "in.mp4", flashes), tmp_path / "in.ts", 1.0)
+    with av.open(str(clip)) as container:
+        assert next(p.pts for p in container.demux(video=0) if p.size) < 0  # as FFmpeg reads it
+    out = tmp_path / "out"
+    assert run_cli(clip, "--out", out, "--point", "20,50", "--frame", "30") == 0
+    assert probe(out / "composite.mp4").frame_count == 50
+    assert_flashes_heard_in_time(out / "composite.mp4", flashes)
+
+
 def test_a_file_cut_in_the_middle_of_a_group_of_pictures_starts_at_its_first_whole_frame(tmp_path):
     """Frames whose references were cut away cannot be decoded: counting them put every later frame
     at the wrong index (a prompt on the wrong picture, the sound early by their length)."""
