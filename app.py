@@ -22,11 +22,10 @@ from app_config import DEFAULT_FORMATS, ENGINES, OUTPUT_FORMATS, QUALITIES, get_
 from core.exceptions import (
     ArgumentError,
     FrameOutOfRangeError,
-    InputPathError,
-    MaskUnreadableError,
     StudioError,
 )
 from core.job import EdgeOptions, JobRequest, first_kept_frame
+from core.prompts import read_mask_file
 from models.base import NEGATIVE, POSITIVE, ObjectPrompt
 
 logger = logging.getLogger("bgfx")
@@ -53,27 +52,6 @@ def _with_object(text: str) -> tuple[str, int]:
         raise ArgumentError(f"subject id in {text!r} is not a number", "write X,Y@2 for subject 2") from None
 
 
-_MASK_MAX_BYTES = 256 * 2**20  # a lossless 8K grey mask is a few MB
-
-
-def _read_mask(path: str):
-    """The mask PNG as bool. Read from its bytes: OpenCV's own reader prints a warning of its own on
-    stderr for a file it cannot read, a second line under the one coded error a user gets."""
-    import cv2
-    import numpy as np
-
-    from core.video_io import check_input_path
-
-    try:
-        p = check_input_path(path)
-    except InputPathError as exc:
-        raise MaskUnreadableError(f"the mask {exc.message}", exc.hint) from None
-    if p.stat().st_size > _MASK_MAX_BYTES:  # read whole below: a clip given as --mask by mistake is not
-        raise MaskUnreadableError(f"the mask {path!r} is {p.stat().st_size / 2**20:.0f} MB, not a mask picture")
-    mask = cv2.imdecode(np.fromfile(p, np.uint8), cv2.IMREAD_GRAYSCALE)
-    if mask is None:
-        raise MaskUnreadableError(f"cannot read the mask {path!r}")
-    return mask > 0
 
 
 def build_prompts(args: argparse.Namespace) -> dict[int, list[ObjectPrompt]]:
@@ -95,7 +73,7 @@ def build_prompts(args: argparse.Namespace) -> dict[int, list[ObjectPrompt]]:
             raise ArgumentError(f"--box {args.box!r} is not X0,Y0,X1,Y1") from None
         obj(oid).box = (x0, y0, x1, y1)
     if args.mask:
-        objects = {1: ObjectPrompt(object_id=1, mask=_read_mask(args.mask))}
+        objects = {1: ObjectPrompt(object_id=1, mask=read_mask_file(args.mask))}
     frame = frame_number(str(args.frame), Path(args.input), "--frame")  # a number, or a time: 4.2s
     prompts = {frame: list(objects.values())} if objects else {}
     for spec in args.correct:

@@ -18,7 +18,9 @@ import numpy as np
 from core.exceptions import (
     EmptyMaskError,
     FrameOutOfRangeError,
+    InputPathError,
     MaskSizeError,
+    MaskUnreadableError,
     NoPromptError,
     PointOutOfFrameError,
     PromptError,
@@ -34,6 +36,44 @@ TINY_SELECTION = 2e-4
 #: answer when no cut held together is the click's own 13-pixel dot, which on a 320x180 GIF is over
 #: the share above, and the job went on with it silently
 TINY_SELECTION_PX = 32
+#: a mask picture is read whole: a clip given as the mask by mistake is refused before that
+MASK_MAX_BYTES = 256 * 2**20  # a lossless 8K grey mask is a few MB
+
+
+def read_mask_file(path: str) -> np.ndarray:
+    """A mask picture (nonzero = subject) as bool (H, W): the one reader of the command line, the
+    studio and the API, so that one file gives one mask whichever of them it is given to.
+
+    Which channel holds the mask: a picture with transparency is its alpha (a cutout, or a mask
+    painted as transparency in an editor, may have black colour everywhere), unless the alpha is
+    opaque throughout (a PNG saved with an alpha channel it does not use); otherwise any nonzero
+    colour channel (a mask painted in pure blue is not lost to a grey conversion). Read from the
+    file's bytes: OpenCV's own reader prints a warning of its own on stderr for a file it cannot
+    read, a second line under the one coded error a user gets.
+    """
+    import cv2
+
+    from core.video_io import check_input_path
+
+    try:
+        p = check_input_path(path)
+    except InputPathError as exc:
+        raise MaskUnreadableError(f"the mask {exc.message}", exc.hint) from None
+    size = p.stat().st_size
+    if size > MASK_MAX_BYTES:
+        raise MaskUnreadableError(f"the mask {p.name!r} is {size / 2**20:.0f} MB, not a mask picture")
+    image = cv2.imdecode(np.fromfile(p, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None or image.ndim not in (2, 3):
+        raise MaskUnreadableError(f"cannot read the mask {p.name!r} as a picture")
+    if image.ndim == 2:
+        return image > 0
+    channels = image.shape[2]
+    if channels in (2, 4):  # grey + alpha, colour + alpha
+        alpha = image[..., -1]
+        if alpha.min() < alpha.max() or alpha.max() == 0:
+            return alpha > 0
+        image = image[..., :-1]
+    return image.max(axis=2) > 0
 
 
 def validate_prompts(

@@ -285,3 +285,37 @@ def test_still_works_after_errors(tmp_path, capsys, clip):
         fails_with("E201", capsys, clip, "--out", tmp_path / "bad", "--point", "500,5")
     assert app.main(["process", str(clip), "--out", str(tmp_path / "good"), "--point", "5,5", "--quiet"]) == 0
     assert (tmp_path / "good" / "composite.mp4").exists()
+
+
+def test_one_mask_picture_gives_one_mask_on_the_command_line_and_in_the_studio(tmp_path, clip):
+    """A mask painted as transparency (its colour black throughout, as an editor's eraser leaves it),
+    in pure blue, with an alpha channel it does not use, or in grey with alpha: the command line read
+    only a grey conversion (the first was 'empty', E203; blue became 29) and the studio its own way.
+    Now one reader serves both, and the job runs from each."""
+    from core.prompts import read_mask_file
+    from ui import specs
+
+    subject = np.zeros((48, 64), bool)
+    subject[10:40, 8:30] = True
+    level = subject.astype(np.uint8) * 255
+    zeros, full = np.zeros_like(level), np.full_like(level, 255)
+    pictures = {
+        "transparency.png": np.dstack([zeros, zeros, zeros, level]),
+        "blue.png": np.dstack([level, zeros, zeros]),  # OpenCV's order: blue first
+        "unused-alpha.png": np.dstack([level, level, level, full]),
+        "grey.png": level,
+    }
+    for name, picture in pictures.items():
+        path = tmp_path / name
+        assert cv2.imwrite(str(path), picture)
+        assert np.array_equal(read_mask_file(str(path)), subject), name
+        assert np.array_equal(specs.read_mask(str(path)), subject), name
+    grey_alpha = tmp_path / "grey-alpha.png"  # two channels: written with Pillow, OpenCV writes none
+    from PIL import Image
+
+    Image.fromarray(np.dstack([level, level]), "LA").save(grey_alpha)
+    assert np.array_equal(read_mask_file(str(grey_alpha)), subject)
+    out = tmp_path / "out"
+    assert app.main(["process", str(clip), "--out", str(out), "--mask", str(tmp_path / "transparency.png"),
+                     "--formats", "alpha.mp4", "--quiet"]) == 0
+    assert (out / "alpha.mp4").stat().st_size > 0

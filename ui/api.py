@@ -57,7 +57,7 @@ class StudioAPI:
         from core.prompts import validate_prompts
 
         prompts = specs.parse_prompts(text, frame)
-        mask = specs.read_mask(mask_path, int(info["width"]), int(info["height"]))
+        mask = specs.read_mask(mask_path)
         if mask is not None:
             prompts.setdefault(frame, []).append(ObjectPrompt(object_id=99, mask=mask))
         validate_prompts(prompts, int(info["width"]), int(info["height"]), 0, max(1, int(info["frame_count"])))

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from core.exceptions import BackgroundSpecError, InputPathError, MaskSizeError, NotMediaError, PromptError
+from core.exceptions import BackgroundSpecError, InputPathError, PromptError
+from core.prompts import read_mask_file
 from models.base import NEGATIVE, POSITIVE, ObjectPrompt
 
 logger = logging.getLogger(__name__)
@@ -142,17 +143,7 @@ def _object(item: Any, default_id: int) -> tuple[int | None, ObjectPrompt]:
     return frame, ObjectPrompt(object_id=obj_id, points=points, labels=labels, box=box_t)  # type: ignore[arg-type]
 
 
-def read_mask(path: str | None, width: int, height: int) -> np.ndarray | None:
-    """An uploaded mask image (nonzero = subject) as bool (H, W)."""
-    if not path:
-        return None
-    import cv2
-
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise NotMediaError("the mask file is not an image", "send the mask as a PNG (white = subject)")
-    if image.ndim == 3:
-        image = image[..., 3] if image.shape[2] == 4 else image.max(axis=2)
-    if image.shape[:2] != (height, width):
-        raise MaskSizeError(f"mask is {image.shape[1]}x{image.shape[0]}, the media is {width}x{height}")
-    return image > 0
+def read_mask(path: str | None) -> np.ndarray | None:
+    """An uploaded mask picture as bool (H, W), read as the command line reads ``--mask``; its size is
+    checked with the clicks (core.prompts.validate_prompts)."""
+    return read_mask_file(str(path)) if path else None
