@@ -369,6 +369,34 @@ def test_what_a_click_added_stays_through_the_next_clicks():
     assert later.sum() < 1.5 * first.sum()  # not the wall: her head and shoes (1.32 x)
 
 
+def test_a_click_on_a_missed_forearm_adds_the_arm_not_the_pavement_beside_it():
+    """The studio's example clip, frame 0: after clicks on her shirt and a shoe, a click on her shaded
+    forearm (missed by the first cut) filled the region of its colour, which a faint edge away runs
+    on over the pale pavement and her shirt: the pavement at her feet came into the mask (twice the
+    area). The fill now stops before the step where it leaps (870 px of arm, then 17,000)."""
+    from pathlib import Path
+
+    import av
+
+    from core.prompts import segment_by_steps
+
+    clip = Path(__file__).resolve().parents[1] / "assets" / "examples" / "dog.mp4"
+    with av.open(str(clip)) as container:
+        image = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    seg = EmbeddedSegmenter()
+    seg.set_image(image)
+    memo: dict = {}
+    clicks = [(330, 300), (285, 540), (420, 410)]
+    before = segment_by_steps(seg, ObjectPrompt(points=clicks[:2], labels=[1, 1]), memo).mask
+    after = segment_by_steps(seg, ObjectPrompt(points=clicks, labels=[1, 1, 1]), memo).mask
+    arm = (slice(400, 420), slice(410, 430))
+    pavement = [(slice(550, 600), slice(210, 260)), (slice(500, 530), slice(330, 380))]
+    assert before[arm].mean() < 0.3 and after[arm].mean() > 0.5
+    for patch in pavement:  # 1.0 each before the fix
+        assert after[patch].mean() < 0.1, patch
+    assert after.sum() < 1.2 * before.sum()  # 1.9 x before the fix
+
+
 def test_a_click_away_from_the_mask_takes_the_other_thing_whole():
     """One subject may be two things (her and her dog): a click on the second, well away from the
     mask shown, selects it as a first click would (the whole pale dog that moves), not the patch of
