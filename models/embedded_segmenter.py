@@ -49,6 +49,7 @@ from models.embedded.seg_cut import (
     grow_rect,
     keep_clicked,
     keep_connected,
+    like_click_region,
     reaches_limit,
     run_grabcut,
     to_frame_mask,
@@ -64,6 +65,7 @@ REFINE_BAND = 0.03  # how far (fraction of the crop's long side) the refining cu
 CLICK_REACH_BANDS = 3  # a further positive click may add what lies within this many bands of it
 ADDED_AREA = 2.0  # what a further click adds is at most this many times the mask with its "near"
 KEEP_SHOWN = 0.7  # a refinement by positive clicks keeping less of the mask shown is cut again, holding it
+TEXTURE_GAIN = 2.0  # a 'not subject' click's patch finds this many times its colour's region: texture
 WHOLE_VS_PART = 2.0  # the moving thing under a click replaces a cut inside it this many times smaller
 
 
@@ -237,12 +239,15 @@ class EmbeddedSegmenter(Segmenter):
             seed, sure, held = self._candidate_mask(pos, neg)
             return seed, None, sure, held
         seed = previous.mask.astype(bool).copy()
-        removed = np.zeros((h, w), bool)
-        for x, y in neg:
-            if seed[int(y), int(x)]:
-                removed |= flood_region(image, (int(x), int(y)), seed, FLOOD_TOLERANCE)
-        seed &= ~removed
         reach = within_reach((h, w))
+        plain, textured = np.zeros((h, w), bool), np.zeros((h, w), bool)
+        for x, y in neg:
+            if seed[int(y), int(x)]:  # a plain thing (a held ball) by its colour, texture by its patch's
+                click = (int(x), int(y))
+                plain |= flood_region(image, click, seed, FLOOD_TOLERANCE)
+                textured |= like_click_region(image, click, seed, reach.shape[0] // 2)
+        removed = plain | textured
+        seed &= ~removed
         near = cv2.dilate(seed.astype(np.uint8), reach)
         added = np.zeros((h, w), bool)
         for x, y in pos:
@@ -254,8 +259,13 @@ class EmbeddedSegmenter(Segmenter):
         # before a brown wall, ../shared/media/dog.mp4 frame 0), which is why the first cut left it
         # out, and the cut would drop it again, at this click or the next.
         held = seed | added
-        if removed.any():
-            held &= cv2.dilate(removed.view(np.uint8), reach) == 0
+        if removed.any():  # the cut may finish off a colour's region, which stops short of the thing's
+            # edge where it is shaded; the region of a patch's colours (texture: TEXTURE_GAIN times
+            # the colour's) holds the texture's spread, and letting go of what lay within reach of it
+            # dropped her forearm beside the wall it took out
+            texture = np.count_nonzero(textured) > TEXTURE_GAIN * np.count_nonzero(plain)
+            release = np.ones((7, 7), np.uint8) if texture else reach
+            held &= cv2.dilate(removed.view(np.uint8), release) == 0
         return seed | added, (removed if removed.any() else None), False, held
 
     def _added_by_click(self, click: tuple[int, int], near: np.ndarray, removed: np.ndarray,

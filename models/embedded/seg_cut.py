@@ -26,6 +26,9 @@ LEAK_OUTLINE = 0.1  # a flood whose outline lies this much on its limit was not 
 FLOOD_STEPS = tuple(range(8, 29, 2))  # tolerances a flood is grown through, up to the one asked for
 FLOOD_JUMP = 6.0  # a step that multiplies the region by this much crossed into something else ...
 FLOOD_JUMP_FROM = 64  # ... once the region holds this many pixels (a fill starting on a speck grows fast)
+LIKE_FLOOR = 4.0  # least spread (grey levels) of a click's patch: a plain one still takes its own noise
+LIKE_CHI2 = (7.8, 11.3)  # squared colour distances (3 channels: 95 %, 99 %) from a click's patch
+LIKE_JUMP = 3.0  # the looser colour distance's region this many times the stricter's: it ran on
 Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 in full-frame pixels, x1/y1 exclusive
 
 
@@ -137,6 +140,42 @@ def flood_region(image: np.ndarray, point: tuple[int, int], allowed: np.ndarray,
         if area >= FLOOD_JUMP_FROM and grown > FLOOD_JUMP * area:
             break
         region, area = fill[1:-1, 1:-1] == 2, grown
+    return region
+
+
+def like_click_region(image: np.ndarray, point: tuple[int, int], allowed: np.ndarray, reach: int) -> np.ndarray:
+    """Pixels connected to ``point``, inside ``allowed`` and within ``2 * reach`` of it, whose colour
+    fits the patch around the click: its mean and spread, not one colour.
+
+    What a 'not subject' click on texture means. The gabion wall that a first cut took in between
+    her arm and body (../shared/media/dog.mp4 frame 0) is stones of many greys and browns: a flood
+    of the click's colour took 200 px of it, and the click did nothing to be seen; the patch's
+    spread takes the 2,900 px of stones and not her jeans or arm. The looser of the two distances is
+    used unless it leaps (LIKE_JUMP times the stricter's region: it ran into something else).
+    """
+    h, w = image.shape[:2]
+    x, y = point
+    r = max(3, round(0.01 * min(h, w)))
+    x0, y0, x1, y1 = max(0, x - 2 * reach), max(0, y - 2 * reach), min(w, x + 2 * reach + 1), min(h, y + 2 * reach + 1)
+    smooth = cv2.GaussianBlur(image[y0:y1, x0:x1], (5, 5), 0).astype(np.float32)
+    px, py = x - x0, y - y0
+    patch = smooth[max(0, py - r):py + r + 1, max(0, px - r):px + r + 1].reshape(-1, 3)
+    spread = np.cov(patch.T) + np.eye(3) * LIKE_FLOOR ** 2
+    diff = smooth - patch.mean(axis=0)
+    d2 = np.einsum("hwi,ij,hwj->hw", diff, np.linalg.inv(spread), diff)
+    region, area = np.zeros((h, w), bool), 0
+    for limit in LIKE_CHI2:
+        like = ((d2 < limit) & allowed[y0:y1, x0:x1]).astype(np.uint8)
+        like = cv2.morphologyEx(like, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))  # thin bridges
+        if not like[py, px]:
+            break
+        part = cv2.connectedComponents(like, connectivity=8)[1]
+        part = part == part[py, px]
+        if area and np.count_nonzero(part) > LIKE_JUMP * area:
+            break
+        region[:] = False
+        region[y0:y1, x0:x1] = part
+        area = np.count_nonzero(part)
     return region
 
 
