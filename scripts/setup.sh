@@ -8,9 +8,12 @@ PYTHON="${PYTHON:-python3}"
 VENV=.venv
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
-stamp_src=(requirements.txt scripts/setup.sh)
-[ "${1:-}" = "--dev" ] && stamp_src+=(requirements-dev.txt)
-stamp="$VENV/.setup-$(cat "${stamp_src[@]}" | sha256sum | cut -c1-16)"
+# Stamps of what is installed: the studio's set, and the studio's with the test tools. A run with
+# the tools leaves both, so the studio's command after the tests' (or the other way) installs nothing.
+base_stamp="$VENV/.setup-base-$(cat requirements.txt scripts/setup.sh | sha256sum | cut -c1-16)"
+dev_stamp="$VENV/.setup-dev-$(cat requirements.txt scripts/setup.sh requirements-dev.txt | sha256sum | cut -c1-16)"
+stamp="$base_stamp"
+[ "${1:-}" = "--dev" ] && stamp="$dev_stamp"
 if [ -f "$stamp" ]; then
   exit 0
 fi
@@ -26,5 +29,5 @@ if [ "${1:-}" = "--dev" ]; then
   "${PIP[@]}" install -r requirements-dev.txt
 fi
 rm -f "$VENV"/.setup-*
-touch "$stamp"
+touch "$base_stamp" "$stamp"
 echo "setup: done" >&2
