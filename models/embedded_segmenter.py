@@ -37,7 +37,7 @@ from core.prompts import TINY_SELECTION, check_object
 from models.base import NEGATIVE, POSITIVE, ObjectPrompt, SampleSource, Segmenter, SegmentResult
 from models.embedded.plate import still_background
 from models.embedded.seg_candidates import best_candidate
-from models.embedded.seg_clicks import Point, reaches, split_clicks, within_reach
+from models.embedded.seg_clicks import Point, grown_by_reach, reach_px, reaches, split_clicks
 from models.embedded.seg_cut import (
     FLOOD_TOLERANCE,
     Crop,
@@ -239,20 +239,19 @@ class EmbeddedSegmenter(Segmenter):
             seed, sure, held = self._candidate_mask(pos, neg)
             return seed, None, sure, held
         seed = previous.mask.astype(bool).copy()
-        reach = within_reach((h, w))
         plain, textured = np.zeros((h, w), bool), np.zeros((h, w), bool)
         for x, y in neg:
             if seed[int(y), int(x)]:  # a plain thing (a held ball) by its colour, texture by its patch's
                 click = (int(x), int(y))
                 plain |= flood_region(image, click, seed, FLOOD_TOLERANCE)
-                textured |= like_click_region(image, click, seed, reach.shape[0] // 2)
+                textured |= like_click_region(image, click, seed, reach_px((h, w)))
         removed = plain | textured
         seed &= ~removed
-        near = cv2.dilate(seed.astype(np.uint8), reach)
+        near = grown_by_reach(seed)
         added = np.zeros((h, w), bool)
         for x, y in pos:
             if not seed[int(y), int(x)]:
-                added |= self._added_by_click((int(x), int(y)), (near > 0) & ~removed, removed, neg)
+                added |= self._added_by_click((int(x), int(y)), near & ~removed, removed, neg)
         # A click takes away nothing but what it removes: what was shown and what a click added are
         # held by the refining cut but for their outline, and away from a removal (the cut may
         # finish that off). An added part's colours are often the background's (her brown hair
@@ -264,8 +263,10 @@ class EmbeddedSegmenter(Segmenter):
             # the colour's) holds the texture's spread, and letting go of what lay within reach of it
             # dropped her forearm beside the wall it took out
             texture = np.count_nonzero(textured) > TEXTURE_GAIN * np.count_nonzero(plain)
-            release = np.ones((7, 7), np.uint8) if texture else reach
-            held &= cv2.dilate(removed.view(np.uint8), release) == 0
+            if texture:
+                held &= cv2.dilate(removed.view(np.uint8), np.ones((7, 7), np.uint8)) == 0
+            else:
+                held &= ~grown_by_reach(removed)
         return seed | added, (removed if removed.any() else None), False, held
 
     def _added_by_click(self, click: tuple[int, int], near: np.ndarray, removed: np.ndarray,

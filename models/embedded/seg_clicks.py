@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from models.base import POSITIVE, ObjectPrompt
+from models.embedded.seg_cut import grown
 
 Point = tuple[float, float]
 CLICK_REACH = 0.08  # same-coloured pixels this far (fraction of the short side) from the mask: a click's reach
@@ -23,10 +24,20 @@ def split_clicks(prompt: ObjectPrompt) -> tuple[list[Point], list[Point]]:
     return pos, neg
 
 
+def reach_px(shape: tuple[int, ...]) -> int:
+    """CLICK_REACH in pixels for a frame of ``shape``: a further click this near a mask is about it."""
+    return round(CLICK_REACH * min(shape[:2]))
+
+
 def within_reach(shape: tuple[int, ...]) -> np.ndarray:
-    """The disc of CLICK_REACH for a frame of ``shape``: a further click this near a mask is about it."""
-    reach = round(CLICK_REACH * min(shape[:2]))
+    """The disc of CLICK_REACH for a frame of ``shape``, as a structuring element."""
+    reach = reach_px(shape)
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)
+
+
+def grown_by_reach(mask: np.ndarray) -> np.ndarray:
+    """``mask`` (bool) grown by CLICK_REACH: what a further click near it is about."""
+    return grown(mask, reach_px(mask.shape))
 
 
 def reaches(mask: np.ndarray, point: Point) -> bool:

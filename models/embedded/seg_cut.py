@@ -179,6 +179,16 @@ def like_click_region(image: np.ndarray, point: tuple[int, int], allowed: np.nda
     return region
 
 
+def grown(mask: np.ndarray, radius: float) -> np.ndarray:
+    """``mask`` (bool) grown by a disc of ``radius`` px: the pixels at most that far from it. Measured
+    with a distance transform, whose cost does not grow with the radius: dilating by a disc of a
+    tenth of the frame as a kernel took 0.1 s at 720p and 6 s on a 4K frame."""
+    if not mask.any():
+        return np.zeros(mask.shape, bool)
+    distance = cv2.distanceTransform((~mask.astype(bool)).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return distance <= radius + 0.5
+
+
 def keep_connected(mask: np.ndarray, seeds: list[tuple[int, int]]) -> np.ndarray:
     """Only the connected parts of ``mask`` that contain a seed (x, y); the largest part if none does."""
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)

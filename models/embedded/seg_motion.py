@@ -21,7 +21,7 @@ from models.embedded.exposure import exposure_ratio
 from models.embedded.motion import nearest_body
 from models.embedded.palette import NEAR, palette_distance, subject_palette
 from models.embedded.plate import SHADOW_EVEN, channel_max
-from models.embedded.seg_cut import FLOOD_TOLERANCE, flood_region, reaches_limit
+from models.embedded.seg_cut import FLOOD_TOLERANCE, flood_region, grown, reaches_limit
 
 logger = logging.getLogger(__name__)
 
@@ -199,15 +199,14 @@ def moved_regions(image: np.ndarray, beside: AttachedCandidates, cut: np.ndarray
         return None
     moving = cv2.dilate(faint.view(np.uint8), np.ones((3, 3), np.uint8)) > 0  # pixel gaps closed
     least = FAINT_LEAST * np.count_nonzero(cut)
-    side = 2 * round(FAINT_MARGIN * min(cut.shape)) + 1
-    margin = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
+    margin = round(FAINT_MARGIN * min(cut.shape))
     count, labels = cv2.connectedComponents(faint.view(np.uint8), connectivity=8)
     added = np.zeros_like(cut)
     for k in range(1, count):
         part = (labels == k).view(np.uint8)
         if np.count_nonzero(part) * FAINT_GROWTH < least:  # its region could not be big enough
             continue
-        around = cv2.dilate(part, margin) > 0
+        around = grown(part.view(bool), margin)
         inner = cv2.distanceTransform(part, cv2.DIST_L2, 3)
         y, x = np.unravel_index(int(np.argmax(inner)), inner.shape)  # its innermost pixel: the click
         region = flood_region(image, (int(x), int(y)), around & ~cut, FLOOD_TOLERANCE)
