@@ -85,6 +85,9 @@ class EmbeddedSegmenter(Segmenter):
         """The clip's frames: with a still camera, its background is worked out on a thread of its own
         from now on (decoding frames spread over the clip takes about half a second at 720p), so
         that it is ready, or nearly, when the first click comes."""
+        if self._look is not None:  # a look still decoding the clip let go ends first: a box needs
+            # no look, so nothing waited for it, and it went on reading a clip its caller had done with
+            self._look.join()
         self._clip, self._background = samples, None
         self._look = None if samples is None else Background(still_background, samples, name="segmenter-look")
 

@@ -495,3 +495,28 @@ def test_a_change_of_light_halfway_through_the_clip_still_gives_the_still_camera
     lit = [f if i < 12 else np.clip(f.astype(np.float32) * 1.12, 0, 255).astype(np.uint8) for i, f in enumerate(frames)]
     assert iou(_click(lit[0], click, lit[::2]), masks[0]) >= 0.97  # 1.0
     assert iou(_click(lit[20], (click[0] + 160, click[1]), lit[::2]), masks[20]) >= 0.97  # 1.0, at the new light
+
+
+def test_a_look_at_the_clip_still_running_is_ended_before_the_clip_is_let_go():
+    """A box prompt needs no look at the clip, so nothing waited for the one started with it: it went
+    on decoding a clip its caller had let go of (a script of the preview API that ended then was
+    aborted by the C++ runtime under the decode, exit 134). Letting go of the clip (or taking
+    another) now ends the look first."""
+    import threading
+
+    frame = np.full((72, 128, 3), 90, np.uint8)
+    decoded = threading.Event()
+
+    class SlowClip(FrameList):
+        def spread(self):
+            time.sleep(0.5)  # decoding frames spread over a clip
+            decoded.set()
+            return super().spread()
+
+    seg = EmbeddedSegmenter()
+    seg.set_image(frame)
+    seg.use_clip(SlowClip([frame] * 6))
+    seg.segment(ObjectPrompt(points=[], labels=[], box=(30, 20, 90, 60)))  # a box: no look waited for
+    seg.use_clip(None)
+    assert decoded.is_set()  # the look had finished when the clip was let go
+    assert not any(t.name == "segmenter-look" and t.is_alive() for t in threading.enumerate())
