@@ -3,7 +3,8 @@
 It loads the studio, uploads a clip, clicks on the subject and sees the mask overlay appear on
 the frame, runs the job and gets a composite video the browser can play. Screenshots of the main
 screens go to ``BGFX_SCREENSHOT_DIR`` when set (docs/screenshots/ is made that way, with
-``BGFX_STUDIO_CLIP=assets/examples/juggle.mp4``), else to the test's temporary folder.
+``BGFX_STUDIO_CLIP=assets/examples/dog.mp4 BGFX_STUDIO_CLICK="330,300;285,540;420,410;395,525"``:
+her shirt, a shoe, her forearm, the other shoe), else to the test's temporary folder.
 """
 
 from __future__ import annotations
