@@ -16,6 +16,7 @@ import pytest
 from bench.metrics import iou
 from bench.synthetic import make_clip
 from core.exceptions import EmptyMaskError, MaskSizeError, NoPromptError, PointOutOfFrameError, PromptError
+from core.prompts import segment_by_steps
 from models.base import FrameList, ObjectPrompt
 from models.embedded.plate import still_background
 from models.embedded.seg_candidates import box_touch, candidate_boxes
@@ -361,24 +362,27 @@ def test_a_further_click_adds_and_takes_nothing_away():
     assert second[leg[1], leg[0]] and second.sum() <= 20 * first.sum()  # 4057: not the pavement
 
 
-def test_what_a_click_added_stays_through_the_next_clicks():
-    """The studio's example clip (assets/examples/dog.mp4), frame 0: a click on the woman's shirt
-    gives her without her head (her brown hair is the brown of the wall behind). A click on her hair
-    added it to what the refining cut was given, and the cut dropped it again (5 % of a patch of
-    her hair kept, then through two clicks on her shoes). A click takes away nothing but what it
-    removes: what was shown and what the click added are held."""
+def _example_clip_segmenter() -> EmbeddedSegmenter:
+    """The embedded segmenter on the studio's example clip's first frame (assets/examples/dog.mp4)."""
     from pathlib import Path
 
     import av
-
-    from core.prompts import segment_by_steps
 
     clip = Path(__file__).resolve().parents[1] / "assets" / "examples" / "dog.mp4"
     with av.open(str(clip)) as container:
         image = next(container.decode(video=0)).to_ndarray(format="rgb24")
     seg = EmbeddedSegmenter()
     seg.set_image(image)
-    memo: dict = {}
+    return seg
+
+
+def test_what_a_click_added_stays_through_the_next_clicks():
+    """The studio's example clip (assets/examples/dog.mp4), frame 0: a click on the woman's shirt
+    gives her without her head (her brown hair is the brown of the wall behind). A click on her hair
+    added it to what the refining cut was given, and the cut dropped it again (5 % of a patch of
+    her hair kept, then through two clicks on her shoes). A click takes away nothing but what it
+    removes: what was shown and what the click added are held."""
+    seg, memo = _example_clip_segmenter(), {}
     shirt, hair_click, shoes = (330, 300), (410, 260), [(280, 535), (395, 525)]
     hair = (slice(230, 290), slice(395, 425))  # a patch of her hair around the second click
 
@@ -399,18 +403,7 @@ def test_a_click_on_a_missed_forearm_adds_the_arm_not_the_pavement_beside_it():
     forearm (missed by the first cut) filled the region of its colour, which a faint edge away runs
     on over the pale pavement and her shirt: the pavement at her feet came into the mask (twice the
     area). The fill now stops before the step where it leaps (870 px of arm, then 17,000)."""
-    from pathlib import Path
-
-    import av
-
-    from core.prompts import segment_by_steps
-
-    clip = Path(__file__).resolve().parents[1] / "assets" / "examples" / "dog.mp4"
-    with av.open(str(clip)) as container:
-        image = next(container.decode(video=0)).to_ndarray(format="rgb24")
-    seg = EmbeddedSegmenter()
-    seg.set_image(image)
-    memo: dict = {}
+    seg, memo = _example_clip_segmenter(), {}
     clicks = [(330, 300), (285, 540), (420, 410)]
     before = segment_by_steps(seg, ObjectPrompt(points=clicks[:2], labels=[1, 1]), memo).mask
     after = segment_by_steps(seg, ObjectPrompt(points=clicks, labels=[1, 1, 1]), memo).mask
@@ -428,18 +421,7 @@ def test_a_not_subject_click_on_texture_takes_out_the_textured_region_and_not_th
     one colour (200 px of stones) and let the cut decide within reach of it: a third of the gap went,
     and in the studio's preview her forearm went with it. The region of the colours of the click's
     patch goes now, and only its outline is left to the cut."""
-    from pathlib import Path
-
-    import av
-
-    from core.prompts import segment_by_steps
-
-    clip = Path(__file__).resolve().parents[1] / "assets" / "examples" / "dog.mp4"
-    with av.open(str(clip)) as container:
-        image = next(container.decode(video=0)).to_ndarray(format="rgb24")
-    seg = EmbeddedSegmenter()
-    seg.set_image(image)
-    memo: dict = {}
+    seg, memo = _example_clip_segmenter(), {}
     clicks, labels = [(330, 300), (285, 540), (420, 410), (395, 525), (350, 385)], [1, 1, 1, 1, 0]
     before = segment_by_steps(seg, ObjectPrompt(points=clicks[:4], labels=labels[:4]), memo).mask
     after = segment_by_steps(seg, ObjectPrompt(points=clicks, labels=labels), memo).mask
