@@ -36,6 +36,7 @@ from core.prompts import (
     to_segment,
     union_mask,
     validate_prompts,
+    without_empty,
 )
 from core.subject_parts import union_of
 from models.backgrounds import OutputGeometry, make_background
@@ -177,11 +178,14 @@ class MaskSession:
                 earlier: Mapping[int, list[ObjectPrompt]] | None = None) -> PreviewResult:
         """``objects``' masks on one frame; with the prompts of the frames before it (``earlier``), a
         subject marked there and clicked here shows its carried matte as the clicks refine it."""
+        earlier = without_empty(earlier or {})
         with self._lock:
             live = [o for o in objects if not o.is_empty()]
             marked = marked_before({**(earlier or {}), frame_index: live})[frame_index]
             refining = sorted(o.object_id for o in live if is_refinement(o) and o.object_id in marked)
             first = min((f for f, objs in (earlier or {}).items() if f < frame_index and objs), default=frame_index)
+            if refining:  # the carry replays the frames before as the job would: checked as it checks them
+                self._check_earlier(path, frame_index, earlier or {})
             limit = carry_limit(*self._size(path)) if refining else CARRY_FRAMES
             far = frame_index - self._carry_start(path, frame_index, earlier or {}, refining, first) > limit
             alphas = self._carried(path, frame_index, earlier or {}, refining) if refining and not far else {}
@@ -227,6 +231,7 @@ class MaskSession:
             if not before:
                 raise NoPromptError("nothing is marked on a frame before this one",
                                     "click on the subject on an earlier frame (the prompt frame) first")
+            self._check_earlier(path, frame_index, before)
             first = min(before)
             limit = carry_limit(*self._size(path))
             subjects = sorted({o.object_id for objs in before.values() for o in objs})
@@ -257,6 +262,15 @@ class MaskSession:
 
         info = probe(path)
         return info.width, info.height
+
+    def _check_earlier(self, path: Path | str, frame_index: int, earlier: Mapping[int, list[ObjectPrompt]]) -> None:
+        """A coded error for the frames before ``frame_index`` that the job would refuse (a subject's
+        'not subject' clicks alone before any click on it): replayed by the carry, they ended as an
+        internal error (a removal given to a subject's matter as its start)."""
+        before = {f: [o for o in objs if not o.is_empty()] for f, objs in earlier.items() if f < frame_index}
+        before = {f: objs for f, objs in before.items() if objs}
+        if before:
+            validate_prompts(before, *self._size(path), 0, frame_index)
 
     def _carries_on(self, path: Path | str, frame_index: int, earlier: Mapping[int, list[ObjectPrompt]],
                     subjects: list[int]) -> bool:

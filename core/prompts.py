@@ -76,6 +76,14 @@ def read_mask_file(path: str) -> np.ndarray:
     return image.max(axis=2) > 0
 
 
+def without_empty(prompts: Mapping[int, list[ObjectPrompt]]) -> dict[int, list[ObjectPrompt]]:
+    """``prompts`` less the subjects given nothing on a frame (no clicks, box or mask: one added and
+    its clicks undone, which the API takes) and the frames left with none. Kept, an empty frame was
+    the job's prompt frame with no mask on it, and a job ended as an internal error (E900)."""
+    kept = {f: [o for o in objs if not o.is_empty()] for f, objs in prompts.items()}
+    return {f: objs for f, objs in kept.items() if objs}
+
+
 def validate_prompts(
     prompts: dict[int, list[ObjectPrompt]], width: int, height: int, first: int, stop: int,
     *, one_frame: bool = False,
@@ -118,12 +126,13 @@ def validate_prompts(
 
 def marked_before(prompts: Mapping[int, list[ObjectPrompt]]) -> dict[int, set[int]]:
     """For each prompted frame, the subjects marked on an earlier one (by anything but 'not subject'
-    clicks alone): those a 'not subject' click may take from, and whose clicks refine their matte."""
+    clicks alone, or nothing: a subject added and its clicks undone, as the API may send it): those a
+    'not subject' click may take from, and whose clicks refine their matte."""
     marked: set[int] = set()
     before: dict[int, set[int]] = {}
     for frame_index in sorted(prompts):
         before[frame_index] = set(marked)
-        marked |= {obj.object_id for obj in prompts[frame_index] if not is_removal(obj)}
+        marked |= {obj.object_id for obj in prompts[frame_index] if not is_removal(obj) and not obj.is_empty()}
     return before
 
 

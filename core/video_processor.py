@@ -51,7 +51,7 @@ from core.outputs import WITH_AUDIO, FrameSink, Staging, write_json
 from core.pipelining import Background, Prefetcher, Worker, opencv_threads_for_a_job
 from core.progress_tracker import ProgressCallback, ProgressTracker
 from core.prompt_segmenting import PromptSegmenting
-from core.prompts import first_marked_frames, validate_prompts
+from core.prompts import first_marked_frames, validate_prompts, without_empty
 from core.spill import AlphaSpill
 from core.subject_tracks import SubjectTracks, matters_made_later
 from core.timecode import timecode_at
@@ -70,6 +70,7 @@ def run_job(request: JobRequest, progress: ProgressCallback | None = None, cance
         raise FormatError(f"unknown quality {request.quality!r}", f"use one of {', '.join(QUALITIES)}")
     settings = replace(settings, quality=request.quality)
     request.edges.check()
+    request = replace(request, prompts=without_empty(request.prompts))
     path = check_input_file(request.input_path, settings)
     from core.image_io import is_image_path
 

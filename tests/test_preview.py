@@ -224,3 +224,65 @@ def test_a_correction_previews_the_matte_the_job_carries_there_with_what_its_cli
     monkeypatch.setattr(core.preview, "CARRY_MIN", 10)
     far = MaskSession(engine="embedded", quality="fast").preview(clip, 12, here, {0: first, 12: here})
     assert not far.masks[1][52, 50] and "too far to work out for a preview (over 10 frames)" in far.notice
+
+
+def test_a_subject_with_nothing_on_an_earlier_frame_is_found_afresh_on_a_later_one(tmp_path):
+    """A subject sent with no clicks on frame 0 (added, its clicks undone; the API takes it) counted
+    as marked there, so its clicks on frame 8 were a correction of a matte that never was: the
+    preview ended as an internal error (E900, 'min() arg is an empty sequence'), and the job took
+    them as one too. Now they select it afresh, in the preview and in the job alike."""
+    from test_subject_tracks import two_discs
+
+    from core.prompts import first_marked_frames, marked_before
+
+    clip = media.write_frames(tmp_path / "two.mp4", two_discs())
+    earlier = {0: [ObjectPrompt(object_id=1, points=[(50, 40)], labels=[1]), ObjectPrompt(object_id=2)]}
+    later = [ObjectPrompt(object_id=2, points=[(140, 58)], labels=[1])]
+    assert marked_before({**earlier, 8: later})[8] == {1}
+    assert first_marked_frames({**earlier, 8: later}) == {0, 8}
+    session = MaskSession(engine="embedded", quality="fast")
+    shown = session.preview(clip, 8, later, earlier)
+    assert set(shown.masks) == {2} and shown.masks[2][58, 140]
+    assert not (shown.notice or "").startswith("a correction")
+
+
+def test_a_correction_after_not_subject_clicks_before_any_subject_click_gets_the_jobs_coded_error(tmp_path):
+    """'Not subject' clicks on frame 2 for a subject first clicked on frame 5: the job refuses them
+    (E205, naming frame 2). A correction's preview on frame 9 replayed them to carry the matte and
+    ended as an internal error (a removal given to the subject's matter as its start); it says what
+    the job says now."""
+    from test_subject_tracks import two_discs
+
+    from core.exceptions import NoPromptError
+
+    clip = media.write_frames(tmp_path / "two.mp4", two_discs())
+    earlier = {2: [ObjectPrompt(object_id=1, points=[(140, 58)], labels=[0])],
+               5: [ObjectPrompt(object_id=1, points=[(50, 40)], labels=[1])]}
+    session = MaskSession(engine="embedded", quality="fast")
+    with pytest.raises(NoPromptError, match="frame 2: subject 1 has only 'not subject' clicks") as caught:
+        session.preview(clip, 9, [ObjectPrompt(object_id=1, points=[(52, 42)], labels=[1])], earlier)
+    assert caught.value.code == "E205" and "frame 5, after" in caught.value.message
+    shown = session.preview(clip, 9, [ObjectPrompt(object_id=1, points=[(52, 42)], labels=[1])], {5: earlier[5]})
+    assert shown.masks[1][40, 50]  # without them, the correction is carried as before
+
+
+def test_frames_and_subjects_given_nothing_are_left_out_of_a_job_and_a_preview(tmp_path):
+    """The API takes a subject with no clicks, box or mask (added, its clicks undone). A frame of
+    such alone before the clicks was the job's prompt frame with nothing on it: the job ended as an
+    internal error (StopIteration, E900). And 'Matte here' after 'not subject' clicks before any
+    click on that subject was one too. Now the empty ones are left out, and the others coded."""
+    from test_subject_tracks import two_discs
+
+    from core.exceptions import NoPromptError
+    from core.job import JobRequest
+    from core.video_processor import run_job
+
+    clip = media.write_frames(tmp_path / "two.mp4", two_discs())
+    prompts = {1: [ObjectPrompt(object_id=1)], 4: [ObjectPrompt(object_id=1, points=[(50, 40)], labels=[1])],
+               7: [ObjectPrompt(object_id=1), ObjectPrompt(object_id=2)]}
+    result = run_job(JobRequest(input_path=clip, out_dir=tmp_path / "out", engine="embedded", quality="fast",
+                                formats=("alpha.mp4",), prompts=prompts))
+    assert result.report["prompt_frame"] == 4 and result.report["correction_frames"] == []
+    session = MaskSession(engine="embedded", quality="fast")
+    with pytest.raises(NoPromptError, match="frame 2: subject 1 has only 'not subject' clicks"):
+        session.matte_here(clip, 9, {2: [ObjectPrompt(object_id=1, points=[(140, 58)], labels=[0])], 4: prompts[4]})
