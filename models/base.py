@@ -45,6 +45,9 @@ class SegmentResult:
     mask: np.ndarray  # bool (H, W)
     score: float
     logits: np.ndarray | None = None  # engine-specific low-res logits, fed back on the next click
+    #: bool (H, W) or None: what the segmenter found to be background (the embedded engine: the
+    #: background seen through gaps in the subject), kept out at the next click
+    background: np.ndarray | None = None
 
 
 class Segmenter(ABC):

@@ -55,6 +55,7 @@ from models.embedded.seg_cut import (
     to_frame_mask,
 )
 from models.embedded.seg_motion import AttachedCandidates, moved_regions, moving_region
+from models.embedded.seg_through import either, kept_out_of, seen_through
 
 logger = logging.getLogger(__name__)
 
@@ -139,25 +140,69 @@ class EmbeddedSegmenter(Segmenter):
         apart = self._apart(previous, pos) if prompt.box is None else []
         if apart and len(apart) < len(pos):
             return self._with_apart(prompt, previous, apart)
+        kept_out = None
         if prompt.box is not None:
             seed = np.zeros((h, w), bool)
             x0, y0, x1, y1 = clamp_rect(prompt.box, w, h)
             seed[y0:y1, x0:x1] = True
-            region, hard_outside, forbid, sure, held = (x0, y0, x1, y1), True, None, False, None
+            region, hard_outside, removed, sure, held = (x0, y0, x1, y1), True, None, False, None
         else:
-            seed, forbid, sure, held = self._seed_from(previous, pos, neg)
+            seed, removed, sure, held = self._seed_from(previous, pos, neg)
             region, hard_outside = self._region(seed, pos), False
+            if previous is not None and previous.mask.shape == (h, w):
+                kept_out = kept_out_of(previous.background, pos)
+            if kept_out is not None:  # a click's added part (a candidate cut for it) may hold one again
+                seed &= ~kept_out
+        forbid = either(removed, kept_out)
         crop, fg = self._refine(seed, region, hard_outside, pos, neg, forbid, sure, held)
         if not fg.any() and pos:  # never return nothing for a click on the subject
             fg = crop.mask_from_frame(seed)
         mask = to_frame_mask(self._image, crop, fg)
-        if self._dropped_what_was_shown(previous, mask, prompt.box is None and forbid is None and not sure):
+        gaps = None if prompt.box is not None or sure else self._gaps(mask, pos)
+        if gaps is not None:
+            before = mask
+            crop, fg, mask = self._cut_without(gaps, mask, region, pos, neg, forbid, held)
+            gaps |= before & ~mask  # with what the cut let go around them: kept out at the next click
+            forbid = either(forbid, gaps)
+        if self._dropped_what_was_shown(previous, mask, prompt.box is None and removed is None and not sure):
             # A click that only adds must not take away: the refining cut's colour model took in a
             # look-alike background (white fur, a pale pavement) and lost most of the subject. Cut
             # again with what was shown held, but for its outline (and what the click added, held).
             crop, fg = self._refine(seed, region, hard_outside, pos, neg, forbid, sure=True, held=held)
             mask = to_frame_mask(self._image, crop, fg)
-        return SegmentResult(mask=mask, score=colour_separation(crop.image, fg), logits=None)
+        background = either(kept_out, gaps)
+        return SegmentResult(mask=mask, score=colour_separation(crop.image, fg), logits=None,
+                             background=None if background is None else background & ~mask)
+
+    def _cut_without(self, gaps: np.ndarray, mask: np.ndarray, region: Rect, pos: list[Point], neg: list[Point],
+                     forbid: np.ndarray | None, held: np.ndarray | None) -> tuple[Crop, np.ndarray, np.ndarray]:
+        """The refining cut again, ``gaps`` (the background seen through the subject) out and the rest
+        of ``mask`` held but for its outline near them: left free, the cut dropped her forearm
+        between the gap and the wall beside it. Returns the crop, the subject on it and as a mask."""
+        near = cv2.dilate(gaps.view(np.uint8), np.ones((9, 9), np.uint8)) > 0
+        keep = mask & ~near if held is None else (mask & ~near) | held
+        core = cv2.erode(gaps.view(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        crop, fg = self._refine(mask & ~gaps, region, False, pos, neg, either(forbid, core), False, keep)
+        return crop, fg, to_frame_mask(self._image, crop, fg) if fg.any() else mask & ~gaps
+
+    def _first(self, previous: SegmentResult | None) -> bool:
+        """Whether the clicks are answered afresh: no previous mask, or one of next to nothing (a
+        click that missed the subject), which is no start for a refinement."""
+        return previous is None or previous.mask.shape != self._image.shape[:2] or \
+            np.count_nonzero(previous.mask) < TINY_SELECTION * previous.mask.size
+
+    def _gaps(self, mask: np.ndarray, pos: list[Point]) -> np.ndarray | None:
+        """The still background seen through gaps in the subject that ``mask`` took in
+        (models/embedded/seg_through.py), or None: no still camera's background, or no click is on
+        anything that moves (the subject is in the background: nothing to tell gaps by). Looked for
+        at every click: a further click's cut takes such a gap in again as readily as the first."""
+        background = self._clip_background() if pos else None
+        if background is None:
+            return None
+        moving = moving_region(self._image, background, pos, any_click=True)
+        if moving is None:
+            return None
+        return seen_through(self._image, background, mask, moving, pos)
 
     def _apart(self, previous: SegmentResult | None, pos: list[Point]) -> list[Point]:
         """The positive clicks beyond CLICK_REACH of a shown mask: on another thing, not a missed part."""
@@ -173,13 +218,15 @@ class EmbeddedSegmenter(Segmenter):
         legs (../shared/media/dog.mp4 frame 0)."""
         rest = [(p, lab) for p, lab in zip(prompt.points, prompt.labels, strict=True) if p not in apart]
         shown = self.segment(ObjectPrompt(prompt.object_id, [p for p, _ in rest], [lab for _, lab in rest]), previous)
-        mask, score = shown.mask.copy(), shown.score
+        mask, score, background = shown.mask.copy(), shown.score, shown.background
         neg = split_clicks(prompt)[1]
         for click in apart:
             found = self._found_alone(click, neg)
             mask |= found.mask
             score = min(score, found.score)
-        return SegmentResult(mask=mask, score=score, logits=None)
+            background = either(background, found.background)
+        return SegmentResult(mask=mask, score=score, logits=None,
+                             background=None if background is None else background & ~mask)
 
     def _found_alone(self, click: Point, neg: list[Point]) -> SegmentResult:
         """What ``click`` selects as a first click, with the 'not subject' clicks."""
@@ -235,10 +282,7 @@ class EmbeddedSegmenter(Segmenter):
         image = self._image
         assert image is not None
         h, w = image.shape[:2]
-        # A previous mask of next to nothing (a click that missed the subject) is no start for a
-        # refinement: the next click, on the subject, searches afresh.
-        if previous is None or previous.mask.shape != (h, w) or \
-                np.count_nonzero(previous.mask) < TINY_SELECTION * h * w:
+        if self._first(previous):
             seed, sure, held = self._candidate_mask(pos, neg)
             return seed, None, sure, held
         seed = previous.mask.astype(bool).copy()

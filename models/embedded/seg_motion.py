@@ -42,7 +42,7 @@ FAINT_MARGIN, FAINT_GROWTH = 0.02, 1.25  # frame's short side) of the part and i
 FAINT_BULK = 0.5  # ... and this much of it is more than 2 px from its outline (a solid part, not strands)
 
 
-def _differs(image: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def differences(image: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The frame at the background's size (float32), the background at this frame's exposure, how
     far apart they are (grey levels, the most in any channel) and where they differ (uint8 0/1,
     specks opened away)."""
@@ -64,12 +64,14 @@ def exposure_gain(frame: np.ndarray, background: np.ndarray) -> float:
     return 1.0 if gain is None else gain
 
 
-def moving_region(image: np.ndarray, background: np.ndarray, points: list[tuple[float, float]]) -> np.ndarray | None:
+def moving_region(image: np.ndarray, background: np.ndarray, points: list[tuple[float, float]],
+                  any_click: bool = False) -> np.ndarray | None:
     """Frame-sized bool mask of the moving parts under the clicks ``points`` (frame pixels), or
-    None when a click is on nothing that moves, or the parts are specks or most of the frame."""
+    None when a click is on nothing that moves (``any_click``: when none is), or the parts are
+    specks or most of the frame."""
     h, w = image.shape[:2]
     bh, bw = background.shape[:2]
-    differs = _differs(image, background)[3]
+    differs = differences(image, background)[3]
     differs = cv2.morphologyEx(differs, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
     _, labels = cv2.connectedComponents(differs, connectivity=8)
     owner, _ = nearest_body(differs, BODY)
@@ -90,6 +92,8 @@ def moving_region(image: np.ndarray, background: np.ndarray, points: list[tuple[
     for x, y in points:
         body = under(x, y)
         if body is None:
+            if any_click:
+                continue
             return None
         region |= body
     area = int(np.count_nonzero(region))
@@ -136,7 +140,7 @@ class AttachedCandidates:
     def beside(cls, image: np.ndarray, background: np.ndarray, cut: np.ndarray) -> AttachedCandidates:
         h, w = image.shape[:2]
         bh, bw = background.shape[:2]
-        small, seen, apart, differs = _differs(image, background)
+        small, seen, apart, differs = differences(image, background)
         inside = cv2.resize(cut.view(np.uint8), (bw, bh), interpolation=cv2.INTER_NEAREST)
         area = int(np.count_nonzero(inside))
         candidates = differs & (1 - inside)
