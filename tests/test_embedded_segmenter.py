@@ -545,7 +545,7 @@ def test_the_wall_seen_between_her_arm_and_jeans_stays_out_of_the_mask_click_aft
     through her shoes and forearm (1.0 of the patches below at every click), carried through the clip
     as a brown patch floating beside her. It is found as the still background seen through her now,
     and kept out at the next clicks; the click on a planted shoe (still, pale on a pale pavement)
-    still takes the shoe."""
+    still takes the shoe, and a click on the gap brings it back."""
     from pathlib import Path
 
     import av
@@ -571,6 +571,10 @@ def test_the_wall_seen_between_her_arm_and_jeans_stays_out_of_the_mask_click_aft
                 assert mask[patch].mean() < 0.2, (k, patch)
             assert mask[280:320, 310:350].mean() == 1.0 and mask[400:440, 280:310].mean() > 0.95, k  # shirt, jeans
         assert all(mask[shoe].mean() > 0.9 for shoe in shoes) and mask[arm].mean() > 0.5
+        # a click on the gap itself says it is the subject: it comes back
+        clicks.append((352, 388))
+        mask = segment_by_steps(seg, ObjectPrompt(points=clicks, labels=[1] * len(clicks)), memo).mask
+        assert mask[gap[0]].mean() > 0.9
     finally:
         seg.use_clip(None)
         samples.close()
