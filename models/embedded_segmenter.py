@@ -40,8 +40,10 @@ from models.embedded.seg_candidates import best_candidate
 from models.embedded.seg_clicks import Point, grown_by_reach, reach_px, reaches, split_clicks
 from models.embedded.seg_cut import (
     FLOOD_TOLERANCE,
+    REFINE_MARGIN,
     Crop,
     Rect,
+    band_labels,
     clamp_rect,
     clean_mask,
     colour_separation,
@@ -51,6 +53,7 @@ from models.embedded.seg_cut import (
     keep_connected,
     like_click_region,
     reaches_limit,
+    refine_region,
     run_grabcut,
     to_frame_mask,
 )
@@ -61,9 +64,6 @@ logger = logging.getLogger(__name__)
 
 WORK_SIDE = 320  # long side of the refining cut's crop: grabCut's cost grows fast with size
 GC_ITERATIONS = 2
-REFINE_MARGIN = 0.12  # surroundings around the first guess that the refining cut sees
-REFINE_BAND = 0.03  # how far (fraction of the crop's long side) the refining cut may move the outline
-CLICK_REACH_BANDS = 3  # a further positive click may add what lies within this many bands of it
 ADDED_AREA = 2.0  # what a further click adds is at most this many times the mask with its "near"
 KEEP_SHOWN = 0.7  # a refinement by positive clicks keeping less of the mask shown is cut again, holding it
 TEXTURE_GAIN = 2.0  # a 'not subject' click's patch finds this many times its colour's region: texture
@@ -148,7 +148,7 @@ class EmbeddedSegmenter(Segmenter):
             region, hard_outside, removed, sure, held = (x0, y0, x1, y1), True, None, False, None
         else:
             seed, removed, sure, held = self._seed_from(previous, pos, neg)
-            region, hard_outside = self._region(seed, pos), False
+            region, hard_outside = refine_region(seed, pos, (h, w)), False
             if previous is not None and previous.mask.shape == (h, w):
                 kept_out = kept_out_of(previous.background, pos)
             if kept_out is not None:  # a click's added part (a candidate cut for it) may hold one again
@@ -374,19 +374,6 @@ class EmbeddedSegmenter(Segmenter):
             return out, False, None
         return out | parts, False, parts
 
-    def _region(self, seed: np.ndarray, pos: list[Point]) -> Rect:
-        """The crop the refining cut looks at: the seed's bounding box and the clicks, plus a margin."""
-        image = self._image
-        assert image is not None
-        h, w = image.shape[:2]
-        ys, xs = np.nonzero(seed)
-        px = [p[0] for p in pos] + ([int(xs.min()), int(xs.max())] if xs.size else [])
-        py = [p[1] for p in pos] + ([int(ys.min()), int(ys.max())] if ys.size else [])
-        if not px:
-            return 0, 0, w, h
-        rect = clamp_rect((min(px), min(py), max(px) + 1, max(py) + 1), w, h)
-        return grow_rect(rect, REFINE_MARGIN, w, h, minimum=16)
-
     def _refine(self, seed: np.ndarray, region: Rect, hard_outside: bool, pos: list[Point],
                 neg: list[Point], forbid: np.ndarray | None = None, sure: bool = False,
                 held: np.ndarray | None = None) -> tuple[Crop, np.ndarray]:
@@ -406,7 +393,7 @@ class EmbeddedSegmenter(Segmenter):
         if hard_outside:
             gc = np.where(inside, cv2.GC_PR_FGD, cv2.GC_BGD).astype(np.uint8)
         else:
-            gc = self._band_labels(crop, inside, pos, sure)
+            gc = band_labels(crop, inside, pos, sure)
         if held is not None:
             gc[cv2.erode(crop.mask_from_frame(held).view(np.uint8), np.ones((3, 3), np.uint8)) > 0] = cv2.GC_FGD
         if forbid is not None:
@@ -419,24 +406,3 @@ class EmbeddedSegmenter(Segmenter):
         seeds = [crop.to_crop(x, y) for x, y in pos]
         fg = keep_connected(fg, seeds)
         return crop, keep_clicked(clean_mask(fg), fg, seeds)
-
-    def _band_labels(self, crop: Crop, inside: np.ndarray, pos: list[Point], sure: bool = False) -> np.ndarray:
-        """Labels that let the refining cut move the seed's outline only within a band around it.
-
-        The seed is already the right object; the refining cut is there for its outline. Left free
-        over the whole crop, it would also claim look-alike background (a pavement the colour of
-        a shirt). New positive clicks get a band of their own, so that a click on missed hair can
-        add the hair but not the hedge behind it.
-        """
-        band = max(2, round(REFINE_BAND * max(crop.shape)))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
-        reach = inside.astype(np.uint8)
-        for x, y in pos:
-            cv2.circle(reach, crop.to_crop(x, y), CLICK_REACH_BANDS * band, 1, -1)
-        reach = cv2.dilate(reach, kernel) > 0
-        gc = np.full(crop.shape, cv2.GC_BGD, np.uint8)
-        gc[reach] = cv2.GC_PR_BGD
-        gc[inside] = cv2.GC_PR_FGD
-        if sure:  # a moving thing found against the still background: its colours may be the background's
-            gc[cv2.erode(inside.view(np.uint8), kernel) > 0] = cv2.GC_FGD
-        return gc

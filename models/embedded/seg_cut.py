@@ -256,3 +256,45 @@ def colour_separation(small: np.ndarray, fg: np.ndarray) -> float:
     post = model.posterior(small)
     agree = np.where(fg, post, 1.0 - post)
     return float(np.clip(agree.mean(), 0.0, 1.0))
+
+
+REFINE_MARGIN = 0.12  # surroundings around the first guess that the refining cut sees
+REFINE_BAND = 0.03  # how far (fraction of the crop's long side) the refining cut may move the outline
+CLICK_REACH_BANDS = 3  # a further positive click may add what lies within this many bands of it
+
+
+def refine_region(seed: np.ndarray, clicks: list[tuple[float, float]], shape: tuple[int, int]) -> Rect:
+    """The crop the refining cut looks at: the seed's bounding box and the clicks, plus a margin
+    (``shape``: the frame's (h, w))."""
+    h, w = shape
+    ys, xs = np.nonzero(seed)
+    px = [p[0] for p in clicks] + ([int(xs.min()), int(xs.max())] if xs.size else [])
+    py = [p[1] for p in clicks] + ([int(ys.min()), int(ys.max())] if ys.size else [])
+    if not px:
+        return 0, 0, w, h
+    rect = clamp_rect((min(px), min(py), max(px) + 1, max(py) + 1), w, h)
+    return grow_rect(rect, REFINE_MARGIN, w, h, minimum=16)
+
+
+def band_labels(crop: Crop, inside: np.ndarray, clicks: list[tuple[float, float]], sure: bool = False) -> np.ndarray:
+    """GrabCut labels that let the refining cut move the seed's outline (``inside``, on ``crop``)
+    only within a band around it.
+
+    The seed is already the right object; the refining cut is there for its outline. Left free
+    over the whole crop, it would also claim look-alike background (a pavement the colour of
+    a shirt). New positive clicks get a band of their own, so that a click on missed hair can
+    add the hair but not the hedge behind it. ``sure``: a moving thing found against the still
+    background, whose colours may be the background's: its inside away from the band is held.
+    """
+    band = max(2, round(REFINE_BAND * max(crop.shape)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
+    reach = inside.astype(np.uint8)
+    for x, y in clicks:
+        cv2.circle(reach, crop.to_crop(x, y), CLICK_REACH_BANDS * band, 1, -1)
+    reach = cv2.dilate(reach, kernel) > 0
+    gc = np.full(crop.shape, cv2.GC_BGD, np.uint8)
+    gc[reach] = cv2.GC_PR_BGD
+    gc[inside] = cv2.GC_PR_FGD
+    if sure:
+        gc[cv2.erode(inside.view(np.uint8), kernel) > 0] = cv2.GC_FGD
+    return gc
