@@ -578,3 +578,25 @@ def test_the_wall_seen_between_her_arm_and_jeans_stays_out_of_the_mask_click_aft
     finally:
         seg.use_clip(None)
         samples.close()
+
+
+def test_what_a_click_found_to_be_background_stays_out_but_where_a_later_click_lands():
+    """``seg_through.kept_out_of``: the background a click found (two gaps) is kept out at the next
+    click but for the gap a positive click lands on; ``encloses``: a click inside a ring-shaped still
+    part (a shoe's logo inside the shoe's still outline) is the ring's."""
+    from models.embedded.seg_through import encloses, kept_out_of
+
+    background = np.zeros((60, 80), bool)
+    background[10:20, 10:20] = background[30:50, 40:70] = True
+    kept = kept_out_of(background, [(15, 15)])
+    assert kept is not None and not kept[10:20, 10:20].any() and kept[30:50, 40:70].all()
+    assert (kept_out_of(background, [(0, 0)]) == background).all()
+    assert kept_out_of(background, [(15, 15), (50, 40)]) is None
+    assert kept_out_of(None, [(15, 15)]) is None
+    ring = np.zeros((40, 40), bool)
+    ring[10:30, 10:30] = True
+    ring[15:25, 15:25] = False
+    assert encloses(ring, [(20, 20)]) and not encloses(ring, [(35, 35)]) and not encloses(ring, [(12, 12)])
+    open_ring = ring.copy()
+    open_ring[18:22, 25:30] = False  # a C: its middle is open to the outside
+    assert not encloses(open_ring, [(20, 20)])
