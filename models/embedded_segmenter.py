@@ -58,7 +58,7 @@ from models.embedded.seg_cut import (
     to_frame_mask,
 )
 from models.embedded.seg_motion import AttachedCandidates, moved_regions, moving_region
-from models.embedded.seg_through import either, kept_out_of, seen_through
+from models.embedded.seg_through import either, kept_out_of, outside_of, seen_through
 
 logger = logging.getLogger(__name__)
 
@@ -170,9 +170,8 @@ class EmbeddedSegmenter(Segmenter):
             # again with what was shown held, but for its outline (and what the click added, held).
             crop, fg = self._refine(seed, region, hard_outside, pos, neg, forbid, sure=True, held=held)
             mask = to_frame_mask(self._image, crop, fg)
-        background = either(kept_out, gaps)
         return SegmentResult(mask=mask, score=colour_separation(crop.image, fg), logits=None,
-                             background=None if background is None else background & ~mask)
+                             background=outside_of(mask, either(kept_out, gaps)))
 
     def _cut_without(self, gaps: np.ndarray, mask: np.ndarray, region: Rect, pos: list[Point], neg: list[Point],
                      forbid: np.ndarray | None, held: np.ndarray | None) -> tuple[Crop, np.ndarray, np.ndarray]:
@@ -225,8 +224,7 @@ class EmbeddedSegmenter(Segmenter):
             mask |= found.mask
             score = min(score, found.score)
             background = either(background, found.background)
-        return SegmentResult(mask=mask, score=score, logits=None,
-                             background=None if background is None else background & ~mask)
+        return SegmentResult(mask=mask, score=score, logits=None, background=outside_of(mask, background))
 
     def _found_alone(self, click: Point, neg: list[Point]) -> SegmentResult:
         """What ``click`` selects as a first click, with the 'not subject' clicks."""

@@ -109,6 +109,14 @@ def either(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
     return b if a is None else a if b is None else a | b
 
 
+def outside_of(mask: np.ndarray, background: np.ndarray | None) -> np.ndarray | None:
+    """``background`` less ``mask``, or None when nothing is left (a result keeps no empty mask)."""
+    if background is None:
+        return None
+    left = background & ~mask
+    return left if left.any() else None
+
+
 def kept_out_of(background: np.ndarray | None, clicks: list[tuple[float, float]]) -> np.ndarray | None:
     """What a previous click found to be background (``SegmentResult.background``), kept out at the
     next click but for the parts of it a positive click lands on: the person says it is the subject."""
