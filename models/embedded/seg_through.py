@@ -33,9 +33,9 @@ MIN_PART = 0.005  # a still part smaller than this share of the cut is left to t
 RING = 0.05  # fraction of the short side: the surroundings a still part is compared with
 MOST_PIXELS = 0.75  # a part is the background when this share of its pixels are likelier background ...
 MEAN_POSTERIOR = 0.3  # ... and its pixels' mean probability of being the subject is below this
-# On ../shared/media/dog.mp4 (frame 0, a click on her shirt): the gap between her arm and jeans
-# 0.84 / 0.25, a piece of the dog's fur that lay still 0.68 / 0.40, the juggler's legs
-# (juggle.mp4 frame 0) 0.00 / 0.99, her hip where she hardly moved 0.13 / 0.88.
+# On ../shared/media/dog.mp4 frame 0: the gap between her arm and jeans 0.83 / 0.26 (a click on her
+# shirt), a piece of the dog's fur that lay still 0.69 / 0.43 (a click on the dog), her hip where she
+# hardly moved 0.13 / 0.89; the juggler's legs (juggle.mp4 frame 0) 0.01 / 0.98.
 MIN_SAMPLES = 30  # pixels each histogram needs at the background's size
 CLICK_PX = 2  # a still part this close to a positive click (px at the background's size), or around
 # it (``encloses``), is the subject
