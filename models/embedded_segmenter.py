@@ -179,16 +179,10 @@ class EmbeddedSegmenter(Segmenter):
         of ``mask`` held but for its outline near them: left free, the cut dropped her forearm
         between the gap and the wall beside it. Returns the crop, the subject on it and as a mask."""
         near = cv2.dilate(gaps.view(np.uint8), np.ones((9, 9), np.uint8)) > 0
-        keep = mask & ~near if held is None else (mask & ~near) | held
+        keep = either(mask & ~near, held)
         core = cv2.erode(gaps.view(np.uint8), np.ones((5, 5), np.uint8)) > 0
         crop, fg = self._refine(mask & ~gaps, region, False, pos, neg, either(forbid, core), False, keep)
         return crop, fg, to_frame_mask(self._image, crop, fg) if fg.any() else mask & ~gaps
-
-    def _first(self, previous: SegmentResult | None) -> bool:
-        """Whether the clicks are answered afresh: no previous mask, or one of next to nothing (a
-        click that missed the subject), which is no start for a refinement."""
-        return previous is None or previous.mask.shape != self._image.shape[:2] or \
-            np.count_nonzero(previous.mask) < TINY_SELECTION * previous.mask.size
 
     def _gaps(self, mask: np.ndarray, pos: list[Point]) -> np.ndarray | None:
         """The still background seen through gaps in the subject that ``mask`` took in
@@ -280,7 +274,10 @@ class EmbeddedSegmenter(Segmenter):
         image = self._image
         assert image is not None
         h, w = image.shape[:2]
-        if self._first(previous):
+        # A previous mask of next to nothing (a click that missed the subject) is no start for a
+        # refinement: the next click, on the subject, searches afresh.
+        if previous is None or previous.mask.shape != (h, w) or \
+                np.count_nonzero(previous.mask) < TINY_SELECTION * h * w:
             seed, sure, held = self._candidate_mask(pos, neg)
             return seed, None, sure, held
         seed = previous.mask.astype(bool).copy()
@@ -367,7 +364,7 @@ class EmbeddedSegmenter(Segmenter):
         # ... and the regions of their own colour around fainter moving parts that hang on to it
         moved = moved_regions(image, beside, out)
         if moved is not None and not any(moved[int(y), int(x)] for x, y in neg):
-            parts = moved if parts is None else parts | moved
+            parts = either(parts, moved)
         if parts is None:
             return out, False, None
         return out | parts, False, parts

@@ -362,18 +362,32 @@ def test_a_further_click_adds_and_takes_nothing_away():
     assert second[leg[1], leg[0]] and second.sum() <= 20 * first.sum()  # 4057: not the pavement
 
 
-def _example_clip_segmenter() -> EmbeddedSegmenter:
-    """The embedded segmenter on the studio's example clip's first frame (assets/examples/dog.mp4)."""
-    from pathlib import Path
-
+def _example_clip_segmenter(samples=None) -> EmbeddedSegmenter:
+    """The embedded segmenter on the studio's example clip's first frame (assets/examples/dog.mp4),
+    looking at the clip through ``samples`` when given (``_example_clip_samples``)."""
     import av
 
-    clip = Path(__file__).resolve().parents[1] / "assets" / "examples" / "dog.mp4"
-    with av.open(str(clip)) as container:
+    with av.open(str(_example_clip())) as container:
         image = next(container.decode(video=0)).to_ndarray(format="rgb24")
     seg = EmbeddedSegmenter()
+    seg.use_clip(samples)
     seg.set_image(image)
     return seg
+
+
+def _example_clip():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1] / "assets" / "examples" / "dog.mp4"
+
+
+def _example_clip_samples():
+    """The example clip's samples from frame 0, as the studio and a job look at it (close them after)."""
+    from core.clip_samples import ClipSamples
+    from core.video_io import probe
+
+    info = probe(_example_clip())
+    return ClipSamples(_example_clip(), info, 0, info.frame_count)
 
 
 def test_what_a_click_added_stays_through_the_next_clicks():
@@ -546,21 +560,8 @@ def test_the_wall_seen_between_her_arm_and_jeans_stays_out_of_the_mask_click_aft
     as a brown patch floating beside her. It is found as the still background seen through her now,
     and kept out at the next clicks; the click on a planted shoe (still, pale on a pale pavement)
     still takes the shoe, and a click on the gap brings it back."""
-    from pathlib import Path
-
-    import av
-
-    from core.clip_samples import ClipSamples
-    from core.video_io import probe
-
-    clip = Path(__file__).resolve().parents[1] / "assets" / "examples" / "dog.mp4"
-    with av.open(str(clip)) as container:
-        image = next(container.decode(video=0)).to_ndarray(format="rgb24")
-    info = probe(clip)
-    samples = ClipSamples(clip, info, 0, info.frame_count)
-    seg, memo = EmbeddedSegmenter(), {}
-    seg.use_clip(samples)
-    seg.set_image(image)
+    samples = _example_clip_samples()
+    seg, memo = _example_clip_segmenter(samples), {}
     clicks = [(330, 300), (285, 540), (395, 525), (420, 410)]  # shirt, shoes, forearm
     gap = [(slice(380, 395), slice(352, 364)), (slice(365, 380), slice(345, 360)), (slice(395, 410), slice(365, 378))]
     shoes, arm = [(slice(525, 545), slice(265, 300)), (slice(515, 535), slice(380, 405))], (slice(400, 420), slice(410, 430))
