@@ -8,6 +8,7 @@ import numpy as np
 
 from models.embedded.edges import Sampler, gather, solve_alpha, spread_colours
 from models.embedded.exposure import even_exposure
+from models.embedded.full_edges import distance_outside
 from models.embedded.median import temporal_median
 from models.embedded.motion import camera_motion, is_still
 from models.embedded.palette import localise, nearest_colour, pick_from_palette, subject_palette
@@ -375,3 +376,36 @@ def test_even_exposure_brings_a_clip_lit_two_ways_to_one_exposure_and_leaves_a_s
     steady = [np.clip(scene * (1 + 0.01 * (-1) ** i), 0, 255).astype(np.uint8) for i in range(8)]
     kept, gains = even_exposure(steady)
     assert np.all(gains == 1.0) and all(k is s for k, s in zip(kept, steady, strict=True))
+
+
+def test_where_the_plate_doubts_the_background_an_edge_is_solved_against_the_background_around():
+    """Strands of hair beside the subject where the plate is unsure of the background (seen there
+    once, then doubted) and shows the subject's own colour, as the clip's median does behind someone
+    who stays on the spot: solved against the background spread in from around the subject, the
+    strands come out and the background between them stays clear. Against the plate they were lost
+    (alpha 0.01 on the strands before ``_AROUND_TRUST``)."""
+    h, w = 360, 640
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    frame = np.dstack([40 + 60 * xs / w, 150 + 0 * xs, 70 + 40 * ys / h]).astype(np.uint8)
+    subject = (60, 30, 20)
+    disc = (xs - 320) ** 2 + (ys - 180) ** 2 < 70**2
+    strands = np.zeros((h, w), np.uint8)
+    for t in np.linspace(0, 2 * np.pi, 40, endpoint=False):
+        c, s = np.cos(t), np.sin(t)
+        cv2.line(strands, (round(320 + 68 * c), round(180 + 68 * s)), (round(320 + 82 * c), round(180 + 82 * s)), 1, 1)
+    frame[disc | (strands > 0)] = subject
+    matter = EmbeddedMatter()
+    matter.start(frame, disc)
+    sh, sw = matter.plate.valid.shape
+    small_disc = cv2.resize(disc.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_AREA) > 0
+    near = distance_outside(small_disc) <= matter.band_px
+    matter.plate.valid[near] = 0.3  # seen once, then doubted (a FIRST_LOOK halved by a camera it could not follow)
+    matter.plate.image[near] = subject  # the subject's ghost
+    alpha = matter.step(frame)
+    d = distance_outside(disc)
+    ring = (d > 5) & (d < 11)  # beyond the edge's own ring, among the strands
+    on = (strands > 0) & ring
+    between = ring & (cv2.dilate(strands, np.ones((3, 3), np.uint8)) == 0)
+    assert alpha[on].mean() > 0.3
+    assert alpha[between].mean() < 0.05
+    assert alpha[disc].mean() > 0.99
