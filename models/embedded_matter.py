@@ -24,7 +24,8 @@ Per frame, at tracking resolution (``preset.embedded_scale_px`` on the long side
 5. the edge at full resolution (``embedded_refine``, models/embedded/full_edges.py): a band of
    tracking pixels (the mask's edge plus whatever a tracking-resolution compositing solve finds
    partly transparent, e.g. a cloud of hair strands) is solved pixel by pixel with
-   I = a F + (1 - a) B, B from the plate (the full-resolution median for a still camera), F spread
+   I = a F + (1 - a) B, B from the plate (the full-resolution median for a still camera) or, where
+   the plate does not know the background there, spread in from the background around, F spread
    from the subject's interior or, where another of the subject's colours explains the pixel
    clearly better (hair strands beside a face), that colour from a small palette of the subject's
    colours (models/embedded/edges.py, palette.py); where that is ill-posed, a fast guided filter of

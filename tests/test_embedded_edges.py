@@ -395,7 +395,9 @@ def test_where_the_plate_doubts_the_background_an_edge_is_solved_against_the_bac
         cv2.line(strands, (round(320 + 68 * c), round(180 + 68 * s)), (round(320 + 82 * c), round(180 + 82 * s)), 1, 1)
     frame[disc | (strands > 0)] = subject
     matter = EmbeddedMatter()
+    matter.prepare([frame] * 8)  # a still camera (the median shows the subject where it stands)
     matter.start(frame, disc)
+    assert matter.plate.full is not None
     sh, sw = matter.plate.valid.shape
     small_disc = cv2.resize(disc.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_AREA) > 0
     near = distance_outside(small_disc) <= matter.band_px
