@@ -77,7 +77,6 @@ class Sampler:
     """
 
     def __init__(self, xs: np.ndarray, ys: np.ndarray) -> None:
-        self.xs, self.ys = xs, ys  # kept: a subset of the points may need a sampler of its own
         self.n = n = xs.size
         rows = max(1, -(-n // _ROW))  # remap's maps must stay under 32767 on a side: fold into rows
         mx = np.zeros(rows * _ROW, np.float32)
