@@ -275,7 +275,7 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
     def _initial_plate(self, frame: np.ndarray, small: np.ndarray, fg: np.ndarray,
                        near: np.ndarray) -> BackgroundPlate:
         if self._still is not None and self._still.median.shape == small.shape:
-            return self._still.plate(frame, small, fg, near, self._kernel)
+            return self._still.plate(frame, small, fg, near, self._kernel, self.palette)
         return BackgroundPlate(small, ~near)
 
     def _follow_camera(self, flow: np.ndarray, carried: np.ndarray) -> None:

@@ -21,6 +21,7 @@ from models.base import SampleSource
 from models.embedded.exposure import EXPOSURE_STEADY, at_exposure, exposure_ratio
 from models.embedded.median import temporal_median
 from models.embedded.motion import FlowTracker
+from models.embedded.palette import NEAR, palette_distance
 from models.embedded.plate import BackgroundPlate, channel_max, look_at_clip
 from models.embedded.steady import shift
 
@@ -44,15 +45,18 @@ class StillCamera:
         return replace(self, median=self.median.copy(), full_median=self.full_median.copy())
 
     def plate(self, frame: np.ndarray, small: np.ndarray, subject: np.ndarray, near: np.ndarray,
-              kernel: np.ndarray) -> BackgroundPlate:
+              kernel: np.ndarray, palette: np.ndarray | None = None) -> BackgroundPlate:
         """The matter's plate at its start (``frame`` and ``small``, the same at full and tracking size;
-        ``subject``: its mask there, bool; ``near``: within the edge zone of it): the median where it is
-        the background, filled, away from the subject, with what shows now. Changes the medians in
-        place (an ``own_copy``'s)."""
+        ``subject``: its mask there, bool; ``near``: within the edge zone of it; ``palette``: the
+        subject's colours): the median where it is the background, filled, away from the subject and
+        where the median shows the subject's ghost beside it (``_ghost``), with what shows now.
+        Changes the medians in place (an ``own_copy``'s)."""
         plate, agree = self.median, self.agree
         # Where the subject stood still in the samples the median shows the subject: not a plate.
         same = channel_max(cv2.absdiff(small.astype(np.float32), plate)) < 20
         unknown = (cv2.dilate((subject & same).astype(np.uint8), kernel) > 0) | (agree < 0.5)
+        if palette is not None:
+            unknown |= self._ghost(small, subject, near, same, palette)
         # Background seen now, away from the subject, fills the holes of the median, at the
         # median's exposure (the prompt frame's may differ: a phone's follows the scene).
         gain = exposure_ratio(small, plate, ~near & ~unknown) or 1.0
@@ -67,6 +71,31 @@ class StillCamera:
         made = BackgroundPlate(plate, ~unknown, full)
         made.gain = gain
         return made
+
+    def _ghost(self, small: np.ndarray, subject: np.ndarray, near: np.ndarray, same: np.ndarray,
+               palette: np.ndarray) -> np.ndarray:
+        """Where, beside the subject at the prompt frame (``near``, not ``subject``), the median shows
+        the subject's own ghost: one of its colours (``palette``) where the frame differs from the
+        median (not ``same``) and shows a colour that is not the subject's (bool, tracking size).
+
+        Why: someone who stays on the spot sways, so just beside where they are at the prompt frame
+        most samples show them, and the median agrees with itself there. Taken for the background,
+        that plate matched the subject's hair when the head swayed back over it, and the hair was
+        matted out: a hole in the head that grew frame by frame (bench.quality --clips linger, mask:
+        IoU 0.9206 -> 0.9387, MAD 9.95 -> 8.12; the target's clips unchanged). There the plate is
+        unknown, and learns what it sees there once the subject has moved off (``BackgroundPlate.update``).
+        Filling it with the prompt frame's own colour measured the same on the linger clips but put
+        that one frame's noise into the plate of a grainy clip (tests/test_embedded_matter.py, the
+        grainy clip: least IoU 0.886 -> 0.864). Away from the subject a median in its colours is left
+        alone: the background may well have them.
+        """
+        ghost = near & ~subject & ~same
+        idx = np.flatnonzero(ghost)
+        if idx.size:
+            of_median = palette_distance(self.median.reshape(-1, 3)[idx], palette) < NEAR
+            of_frame = palette_distance(small.reshape(-1, 3)[idx].astype(np.float32), palette) < NEAR
+            ghost.reshape(-1)[idx] = of_median & ~of_frame
+        return ghost
 
     def is_prompt(self, small: np.ndarray) -> bool:
         """True when ``small`` (tracking size) is the first look: the prompt frame."""
