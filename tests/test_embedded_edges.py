@@ -378,12 +378,10 @@ def test_even_exposure_brings_a_clip_lit_two_ways_to_one_exposure_and_leaves_a_s
     assert np.all(gains == 1.0) and all(k is s for k, s in zip(kept, steady, strict=True))
 
 
-def test_where_the_plate_doubts_the_background_an_edge_is_solved_against_the_background_around():
-    """Strands of hair beside the subject where the plate is unsure of the background (seen there
-    once, then doubted) and shows the subject's own colour, as the clip's median does behind someone
-    who stays on the spot: solved against the background spread in from around the subject, the
-    strands come out and the background between them stays clear. Against the plate they were lost
-    (alpha 0.01 on the strands before ``_AROUND_TRUST``)."""
+def _strands_over_a_doubted_plate() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One step of a still camera's matter on strands of hair beside a dark disc, where the plate is
+    unsure of the background (seen there once, then doubted) and shows the subject's own colour, as
+    the clip's median does behind someone who stays on the spot: (the alpha, the disc, the strands)."""
     h, w = 360, 640
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     frame = np.dstack([40 + 60 * xs / w, 150 + 0 * xs, 70 + 40 * ys / h]).astype(np.uint8)
@@ -403,7 +401,14 @@ def test_where_the_plate_doubts_the_background_an_edge_is_solved_against_the_bac
     near = distance_outside(small_disc) <= matter.band_px
     matter.plate.valid[near] = 0.3  # seen once, then doubted (a FIRST_LOOK halved by a camera it could not follow)
     matter.plate.image[near] = subject  # the subject's ghost
-    alpha = matter.step(frame)
+    return matter.step(frame), disc, strands
+
+
+def test_where_the_plate_doubts_the_background_an_edge_is_solved_against_the_background_around():
+    """Solved against the background spread in from around the subject, the strands beside it where
+    the plate doubts the background come out and the background between them stays clear. Against
+    the plate they were lost (alpha 0.01 on the strands before ``_AROUND_TRUST``)."""
+    alpha, disc, strands = _strands_over_a_doubted_plate()
     d = distance_outside(disc)
     ring = (d > 5) & (d < 11)  # beyond the edge's own ring, among the strands
     on = (strands > 0) & ring
@@ -411,3 +416,18 @@ def test_where_the_plate_doubts_the_background_an_edge_is_solved_against_the_bac
     assert alpha[on].mean() > 0.3
     assert alpha[between].mean() < 0.05
     assert alpha[disc].mean() > 0.99
+
+
+def test_where_the_edge_solve_is_not_trusted_a_strand_keeps_the_tracking_mattes_alpha():
+    """Where the full-resolution solve is trusted only in part (the plate doubted, the background
+    around used half), the rest of a band pixel's alpha came from the guided filter of the tracking
+    mask alone, about 0 beyond the mask: the strands read at 0.46 of their alpha of 1 (now 0.52).
+    That part now never falls below the tracking-resolution matte, which its own trusted solve gave
+    the strands."""
+    alpha, disc, strands = _strands_over_a_doubted_plate()
+    d = distance_outside(disc)
+    ring = (d > 5) & (d < 14)
+    on = (strands > 0) & ring
+    between = ring & (cv2.dilate(strands, np.ones((3, 3), np.uint8)) == 0)
+    assert alpha[on].mean() > 0.5  # 0.46 on the code before
+    assert alpha[between].mean() < 0.01
