@@ -378,10 +378,11 @@ def test_even_exposure_brings_a_clip_lit_two_ways_to_one_exposure_and_leaves_a_s
     assert np.all(gains == 1.0) and all(k is s for k, s in zip(kept, steady, strict=True))
 
 
-def _strands_over_a_doubted_plate() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _strands_over_a_doubted_plate(seen: float = 0.3) -> tuple[np.ndarray, np.ndarray, np.ndarray, EmbeddedMatter]:
     """One step of a still camera's matter on strands of hair beside a dark disc, where the plate is
-    unsure of the background (seen there once, then doubted) and shows the subject's own colour, as
-    the clip's median does behind someone who stays on the spot: (the alpha, the disc, the strands)."""
+    unsure of the background (``seen``: its trust there, 0.3 seen there once, then doubted; 0 never
+    seen) and shows the subject's own colour, as the clip's median does behind someone who stays on
+    the spot: (the alpha, the disc, the strands, the matter)."""
     h, w = 360, 640
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     frame = np.dstack([40 + 60 * xs / w, 150 + 0 * xs, 70 + 40 * ys / h]).astype(np.uint8)
@@ -399,16 +400,16 @@ def _strands_over_a_doubted_plate() -> tuple[np.ndarray, np.ndarray, np.ndarray]
     sh, sw = matter.plate.valid.shape
     small_disc = cv2.resize(disc.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_AREA) > 0
     near = distance_outside(small_disc) <= matter.band_px
-    matter.plate.valid[near] = 0.3  # seen once, then doubted (a FIRST_LOOK halved by a camera it could not follow)
+    matter.plate.valid[near] = seen  # 0.3: seen once, then doubted (a FIRST_LOOK halved by a camera it could not follow)
     matter.plate.image[near] = subject  # the subject's ghost
-    return matter.step(frame), disc, strands
+    return matter.step(frame), disc, strands, matter
 
 
 def test_where_the_plate_doubts_the_background_an_edge_is_solved_against_the_background_around():
     """Solved against the background spread in from around the subject, the strands beside it where
     the plate doubts the background come out and the background between them stays clear. Against
     the plate they were lost (alpha 0.01 on the strands before ``_AROUND_TRUST``)."""
-    alpha, disc, strands = _strands_over_a_doubted_plate()
+    alpha, disc, strands, _ = _strands_over_a_doubted_plate()
     d = distance_outside(disc)
     ring = (d > 5) & (d < 11)  # beyond the edge's own ring, among the strands
     on = (strands > 0) & ring
@@ -424,10 +425,29 @@ def test_where_the_edge_solve_is_not_trusted_a_strand_keeps_the_tracking_mattes_
     mask alone, about 0 beyond the mask: the strands read at 0.46 of their alpha of 1 (now 0.52).
     That part now never falls below the tracking-resolution matte, which its own trusted solve gave
     the strands."""
-    alpha, disc, strands = _strands_over_a_doubted_plate()
+    alpha, disc, strands, _ = _strands_over_a_doubted_plate()
     d = distance_outside(disc)
     ring = (d > 5) & (d < 14)
     on = (strands > 0) & ring
     between = ring & (cv2.dilate(strands, np.ones((3, 3), np.uint8)) == 0)
     assert alpha[on].mean() > 0.5  # 0.46 on the code before
     assert alpha[between].mean() < 0.01
+
+
+def test_where_the_plate_never_saw_the_background_strands_join_the_band_but_the_carried_matte_is_left_alone():
+    """Where the plate never saw the background (someone who never left the spot), the strands beside
+    the subject were never in the edge band, so at full resolution they were the mask's upscale, 0:
+    alpha 0.08 on the strands on the code before (now 0.46). The solve against the background around
+    now finds them for the band there too; the tracking matte the next frame carries is still left
+    alone there (a subject's part in the ground's colours faded sooner when it took that solve: her
+    shoes, dog.mp4)."""
+    alpha, disc, strands, matter = _strands_over_a_doubted_plate(seen=0.0)
+    d = distance_outside(disc)
+    ring = (d > 5) & (d < 14)
+    on = (strands > 0) & ring
+    between = ring & (cv2.dilate(strands, np.ones((3, 3), np.uint8)) == 0)
+    assert alpha[on].mean() > 0.35  # 0.08 on the code before
+    assert alpha[between].mean() < 0.01
+    sh, sw = matter.prev_alpha.shape
+    small_ring = cv2.resize(ring.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST) > 0
+    assert matter.prev_alpha[small_ring].mean() < 0.05  # the carried matte: the guided filter of the mask
