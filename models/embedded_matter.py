@@ -208,7 +208,7 @@ class EmbeddedMatter(FullResolutionEdges, Matter):
             small = self._steady.shifted_small(frame, self._shrink)
         gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         flow = self.flow.backward(gray, self.prev_gray)
-        carried = self.flow.warp(self.prev_alpha, flow)
+        carried = self.flow.carry(self.prev_alpha, flow, gray, self.prev_gray, still=self.plate.full is not None)
         self._follow_camera(flow, carried)
         self.plate.fit_gain(small, carried < 0.02)
         carried = self._find_if_lost(small, carried)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import media
 import numpy as np
 import pytest
@@ -729,14 +731,11 @@ def test_a_grainy_clip_is_tracked_on_smoothed_frames():
 
 
 
-def test_the_medians_ghost_of_a_subject_on_the_spot_is_not_taken_for_the_background_beside_it():
-    """Someone who stays on the spot (bench.synthetic's ``linger`` clip): in most of the clip's
-    samples the head sways a little off where it is at the prompt frame, so beside it there the
-    median shows the head's own dark hair. Taken for the background, the plate matched the hair when
-    the head swayed back over it, and the hair there was matted out: a hole in the head from frame
-    10 that grew to 250 px by frame 30 on the code before. Beside the subject at the prompt frame, a
-    median of the subject's own colours where the frame shows another colour is the subject's ghost,
-    not the background."""
+@functools.lru_cache(maxsize=1)
+def _holes_in_someone_on_the_spot() -> tuple[int, ...]:
+    """bench.synthetic's ``linger`` clip (someone who stays on the spot, swaying, a white ball
+    bouncing just beside them), matted from the first frame's mask: per frame of the first 32, the
+    pixels of the 9-px-eroded subject that the matte has under 0.5."""
     import cv2
 
     clip = make_clip("linger", 640, 360, frames=60, seed=21)
@@ -748,4 +747,26 @@ def test_the_medians_ghost_of_a_subject_on_the_spot_is_not_taken_for_the_backgro
         alpha = matter.start(frame, true >= 0.5) if i == 0 else matter.step(frame)
         inner = cv2.erode((true >= 0.5).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
         holes.append(int(np.count_nonzero(alpha[inner] < 0.5)))
-    assert max(holes[12:]) <= 10, holes  # (the white ball bouncing past the shoulder at frames 2-8 is another matter)
+    return tuple(holes)
+
+
+def test_the_medians_ghost_of_a_subject_on_the_spot_is_not_taken_for_the_background_beside_it():
+    """Someone who stays on the spot: in most of the clip's samples the head sways a little off where
+    it is at the prompt frame, so beside it there the median shows the head's own dark hair. Taken
+    for the background, the plate matched the hair when the head swayed back over it, and the hair
+    there was matted out: a hole in the head from frame 10 that grew to 250 px by frame 30 on the
+    code before. Beside the subject at the prompt frame, a median of the subject's own colours where
+    the frame shows another colour is the subject's ghost, not the background."""
+    holes = _holes_in_someone_on_the_spot()
+    assert max(holes[12:]) <= 10, holes
+
+
+def test_a_ball_bouncing_past_a_still_shoulder_does_not_drag_it_off():
+    """The white ball bounces up past the same subject's shoulder at frames 2-8: the flow gave the
+    shoulder's still edge the ball's motion, the matte carried there came from where the ball had
+    been, and with the plate unknown beside someone on the spot the colours could not win it back
+    (11-650 px of the interior lost a frame on the code before, now at most 41). Where a pixel has
+    not changed since the last frame but the flow's prediction of it missed, the flow is wrong
+    there, and its matte holds."""
+    holes = _holes_in_someone_on_the_spot()
+    assert max(holes[1:12]) <= 60, holes
