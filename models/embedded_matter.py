@@ -1,7 +1,8 @@
 """Embedded matter: carries the subject's matte through a clip with no model weights.
 
 Per frame, at tracking resolution (``preset.embedded_scale_px`` on the long side):
-1. dense optical flow (DIS) carries the previous matte onto the new frame;
+1. dense optical flow (DIS) carries the previous matte onto the new frame (with a still camera, held
+   where the flow is wrong: beside something fast, ``FlowTracker.carry``);
 2. the camera's own motion is fitted to the background's flow and moves the background plate;
    a hand-held still camera's frames are first shifted onto the clip's median, and their mattes
    back (models/embedded/steady.py); each frame is compared at its own exposure (exposure.py);
