@@ -107,7 +107,8 @@ class FullResolutionEdges:
         # Where a solve against the plate or the background around is not to be believed at tracking
         # resolution (``free``: 1 where it is): another body beside the subject has the subject's look to
         # the solve (not the plate: alpha 1), and its soft alpha would be carried into the next frame's
-        # subject, a few pixels a frame; a solid carried matte; a plate blind to the subject.
+        # subject, a few pixels a frame; a solid carried matte; a plate blind to the subject. (The same
+        # vetoes on the full-resolution solve measured worse: bench/RESULTS.md, the median's ghost.)
         free = np.ones(fgb.shape, np.float32) if self.others is None else 1.0 - self.others.weight(roi)
         if carried is not None:
             solid = cv2.bitwise_and(cv2.erode(fgb.view(np.uint8), self._kernel),
