@@ -11,7 +11,13 @@ from models.embedded.exposure import even_exposure
 from models.embedded.full_edges import distance_outside
 from models.embedded.median import temporal_median
 from models.embedded.motion import camera_motion, is_still
-from models.embedded.palette import localise, nearest_colour, pick_from_palette, subject_palette
+from models.embedded.palette import (
+    drop_far_picks,
+    localise,
+    nearest_colour,
+    pick_from_palette,
+    subject_palette,
+)
 from models.embedded.plate import JUMP_LOOKS, BackgroundPlate, channel_max, median_plate
 from models.embedded_matter import EmbeddedMatter
 
@@ -451,3 +457,30 @@ def test_where_the_plate_never_saw_the_background_strands_join_the_band_but_the_
     sh, sw = matter.prev_alpha.shape
     small_ring = cv2.resize(ring.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST) > 0
     assert matter.prev_alpha[small_ring].mean() < 0.05  # the carried matte: the guided filter of the mask
+
+
+def test_a_palette_colour_the_subject_does_not_show_nearby_is_not_picked():
+    """A dark strand over dark foliage is as well explained by the jeans' dark blue as by the hair's
+    brown, and the pick took whichever line passed closest, from anywhere on the subject (her crown
+    on dog.mp4 solved against her jeans' blue, and read see-through). A pick stands only where the
+    subject shows that colour within the reach; elsewhere the pixel takes back the colour spread
+    from the interior."""
+    brown, blue, green = np.float32([70, 45, 30]), np.float32([40, 50, 90]), np.float32([40, 70, 40])
+    palette = np.stack([brown, blue])
+    half = np.tile(green, (64, 128, 1))
+    subject = np.zeros((64, 128), np.float32)
+    half[8:40, 8:40] = brown  # the hair, on the left
+    half[8:40, 96:120] = blue  # the jeans, far off on the right
+    subject[8:40, 8:40] = subject[8:40, 96:120] = 1.0
+    ys, xs = np.array([20, 24, 28]), np.array([44, 46, 48])  # edge pixels just right of the hair
+    zone = ys * 128 + xs
+    spread = np.tile(brown * 0.9, (3, 1))
+    picked = np.stack([brown, blue, blue])
+    choice = np.array([0, 1, 1])
+    drop_far_picks(picked, choice, zone, half, subject, palette, spread, reach=16.0)
+    assert choice.tolist() == [0, -1, -1]  # the hair's brown stands, the far jeans' blue does not
+    assert np.allclose(picked[0], brown) and np.allclose(picked[1:], spread[1:])
+    choice = np.array([1, 1, 1])
+    picked = np.stack([blue, blue, blue])
+    drop_far_picks(picked, choice, zone, half, subject, palette, spread, reach=200.0)  # within a long reach
+    assert choice.tolist() == [1, 1, 1]
