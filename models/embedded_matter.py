@@ -29,8 +29,9 @@ Per frame, at tracking resolution (``preset.embedded_scale_px`` on the long side
    the plate does not know the background there, spread in from the background around, F spread
    from the subject's interior or, where another of the subject's colours explains the pixel
    clearly better (hair strands beside a face), that colour from a small palette of the subject's
-   colours (models/embedded/edges.py, palette.py); where that is ill-posed, a fast guided filter of
-   the mask is used; inside the mask a pixel of one of the subject's own colours stays opaque.
+   colours, if the subject shows it nearby (models/embedded/edges.py, palette.py); where that is
+   ill-posed, a fast guided filter of the mask is used, never below the tracking matte; inside the
+   mask a pixel of one of the subject's own colours stays opaque.
 Where the cost goes: steps 3-5 run only inside the ROI, the subject's box grown by how far the
 subject and its edge zone can reach this frame (everything outside it is background, alpha 0);
 only flow, camera motion and the plate's warp see the whole tracking frame, and the plate is

@@ -60,7 +60,7 @@ _AROUND_TRUST = 0.5
 _AROUND_REACH = 1.5
 # x band_px: a palette colour is picked for an edge pixel only where the subject shows it this near
 # (``palette.drop_far_picks``). bench.quality --via-pipeline (mask), target / linger MAD at 1 / 1.5 /
-# 2 / 2.5 / 3 (measured with the subject's interior, not its whole mask, showing it): 3.73 / 3.40 /
+# 2 / 2.5 / 3, about (measured with the subject's interior, not its whole mask, showing it): 3.73 / 3.40 /
 # 3.36 / 3.36 / 3.37, 8.36 / 7.63 / 7.56 / 7.69 / 7.73; without the check 3.42, 7.88.
 _PICK_REACH = 2.0
 
