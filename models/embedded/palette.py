@@ -111,7 +111,7 @@ def drop_far_picks(picked: np.ndarray, choice: np.ndarray, zone: np.ndarray, hal
     Why: a dark strand of hair over dark foliage is as well explained by her jeans' dark blue as by
     her hair's brown, and the pick took whichever line passed closest, from anywhere on the subject:
     the edge was then solved against a colour it does not have (bench.quality --via-pipeline, mask:
-    MAD 3.42 -> 3.35 with the check, the linger clips 7.88 -> 7.60). Worked out at quarter resolution,
+    MAD 3.42 -> 3.35 with the check, the linger clips 7.88 -> 7.55). Worked out at quarter resolution,
     like ``localise``: the picks' colours are steady over tens of pixels.
     """
     rows = np.flatnonzero(choice >= 0)
