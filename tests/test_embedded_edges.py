@@ -411,15 +411,21 @@ def _strands_over_a_doubted_plate(seen: float = 0.3) -> tuple[np.ndarray, np.nda
     return matter.step(frame), disc, strands, matter
 
 
+def _ring_among_the_strands(disc: np.ndarray, strands: np.ndarray,
+                            outer: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ring 5 to ``outer`` px outside the disc (beyond the edge's own ring, among the strands), the
+    strands' pixels in it, and the background's between them (a pixel clear of every strand)."""
+    d = distance_outside(disc)
+    ring = (d > 5) & (d < outer)
+    return ring, (strands > 0) & ring, ring & (cv2.dilate(strands, np.ones((3, 3), np.uint8)) == 0)
+
+
 def test_where_the_plate_doubts_the_background_an_edge_is_solved_against_the_background_around():
     """Solved against the background spread in from around the subject, the strands beside it where
     the plate doubts the background come out and the background between them stays clear. Against
     the plate they were lost (alpha 0.01 on the strands before ``_AROUND_TRUST``)."""
     alpha, disc, strands, _ = _strands_over_a_doubted_plate()
-    d = distance_outside(disc)
-    ring = (d > 5) & (d < 11)  # beyond the edge's own ring, among the strands
-    on = (strands > 0) & ring
-    between = ring & (cv2.dilate(strands, np.ones((3, 3), np.uint8)) == 0)
+    _, on, between = _ring_among_the_strands(disc, strands, 11)
     assert alpha[on].mean() > 0.3
     assert alpha[between].mean() < 0.05
     assert alpha[disc].mean() > 0.99
@@ -432,10 +438,7 @@ def test_where_the_edge_solve_is_not_trusted_a_strand_keeps_the_tracking_mattes_
     That part now never falls below the tracking-resolution matte, which its own trusted solve gave
     the strands."""
     alpha, disc, strands, _ = _strands_over_a_doubted_plate()
-    d = distance_outside(disc)
-    ring = (d > 5) & (d < 14)
-    on = (strands > 0) & ring
-    between = ring & (cv2.dilate(strands, np.ones((3, 3), np.uint8)) == 0)
+    _, on, between = _ring_among_the_strands(disc, strands, 14)
     assert alpha[on].mean() > 0.5  # 0.46 on the code before
     assert alpha[between].mean() < 0.01
 
@@ -448,10 +451,7 @@ def test_where_the_plate_never_saw_the_background_strands_join_the_band_but_the_
     alone there (a subject's part in the ground's colours faded sooner when it took that solve: her
     shoes, dog.mp4)."""
     alpha, disc, strands, matter = _strands_over_a_doubted_plate(seen=0.0)
-    d = distance_outside(disc)
-    ring = (d > 5) & (d < 14)
-    on = (strands > 0) & ring
-    between = ring & (cv2.dilate(strands, np.ones((3, 3), np.uint8)) == 0)
+    ring, on, between = _ring_among_the_strands(disc, strands, 14)
     assert alpha[on].mean() > 0.35  # 0.08 on the code before
     assert alpha[between].mean() < 0.01
     sh, sw = matter.prev_alpha.shape

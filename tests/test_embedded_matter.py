@@ -730,7 +730,6 @@ def test_a_grainy_clip_is_tracked_on_smoothed_frames():
     assert clean.grain_px == 0.0
 
 
-
 @functools.lru_cache(maxsize=1)
 def _holes_in_someone_on_the_spot() -> tuple[int, ...]:
     """bench.synthetic's ``linger`` clip (someone who stays on the spot, swaying, a white ball

@@ -5,8 +5,8 @@ the background, behind the subject too, which the matter compares every frame ag
 the subject stayed on the spot the median shows the subject, under it and beside it:
 ``StillCamera.plate``). The look starts with two frames a few apart (the prompt frame and one
 shortly after): when the camera clearly moves between them no plate can come of it, and the frames
-spread over the clip are never decoded. The same two looks say, at the prompt frame, which bodies move with the subject
-(models/embedded/others.py).
+spread over the clip are never decoded. The same two looks say, at the prompt frame, which bodies
+move with the subject (models/embedded/others.py).
 """
 
 from __future__ import annotations
